@@ -1,0 +1,33 @@
+"""Test setup: the toy plugin track and the test profiles are visible to every process.
+
+Set at import time (before any worker's forkserver starts), so worker processes inherit them.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+os.environ["TILTBENCH_PLUGINS"] = "toy_track"
+os.environ["TILTBENCH_PROFILES"] = str(HERE / "profiles.toml")
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "plugins"), os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, str(HERE / "plugins"))
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return tmp_path / "store.duckdb"
+
+
+def tiltbench(*args, store=None, timeout=300, check=False):
+    """Run the real `tiltbench` command in a subprocess; returns CompletedProcess."""
+    cmd = [sys.executable, "-m", "tiltbench.cli", *map(str, args)]
+    if store is not None:
+        cmd += ["--store", str(store)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc

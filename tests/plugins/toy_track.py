@@ -1,0 +1,66 @@
+"""A tiny track for testing the harness itself: each solver misbehaves in one named way."""
+
+import math
+import os
+import signal
+import time
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+
+def make_task(name, config, seed):
+    if not name.startswith("const-"):
+        raise ValueError("task names look like const-{V}")
+    return float(name.split("-", 1)[1])
+
+
+def evaluate(task, output):
+    return {"value": output["value"]}
+
+
+register_track(Track(name="toy", description="harness test track", task_pattern="const-{V}",
+                     metrics=[Metric("value", "", True), Metric("noise", "", True)], primary="value",
+                     make_task=make_task, evaluate=evaluate, pairs={"good": ["slow"]}))
+
+KNOBS = {"toy": {"sleep_s": 0.0, "alloc_gb": 0.0}}
+
+
+@register_solver("toy", "good", "method", citation="-", defaults=KNOBS)
+def good(task, config, seed):
+    """Returns the task value plus seed-dependent noise."""
+    import numpy as np
+
+    return {"value": task + np.random.default_rng(seed).normal(), "metrics": {"noise": seed % 7},
+            "curves": {"loss": [(0, 1.0), (1, 0.5)]}}
+
+
+@register_solver("toy", "slow", "baseline", citation="-", defaults=KNOBS)
+def slow(task, config, seed):
+    """Sleeps sleep_s, then returns the task value."""
+    time.sleep(config["sleep_s"])
+    return {"value": task}
+
+
+@register_solver("toy", "boom", "baseline", citation="-", defaults=KNOBS)
+def boom(task, config, seed):
+    """Raises."""
+    raise ValueError("boom: deliberate failure")
+
+
+@register_solver("toy", "nan", "baseline", citation="-", defaults=KNOBS)
+def nan(task, config, seed):
+    """Returns NaN."""
+    return {"value": math.nan}
+
+
+@register_solver("toy", "hog", "baseline", citation="-", defaults=KNOBS)
+def hog(task, config, seed):
+    """Allocates alloc_gb of memory."""
+    block = bytearray(int(config["alloc_gb"] * 2**30))
+    return {"value": float(len(block) > 0)}
+
+
+@register_solver("toy", "die", "baseline", citation="-", defaults=KNOBS)
+def die(task, config, seed):
+    """SIGKILLs its own worker process."""
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,68 @@
+import pytest
+
+from tiltbench import registry
+from tiltbench.errors import TiltbenchError
+from tiltbench.profiles import get_profile, load_profiles
+from tiltbench.runner import plan
+
+
+def test_tracks_and_solvers_come_from_plugins():
+    assert {"ot", "toy"} <= set(registry.tracks())
+    roles = {s.name: s.role for s in registry.solvers("ot")}
+    assert roles == {"scones": "method", "lp": "baseline", "sinkhorn": "baseline", "barycentric": "baseline",
+                     "floor": "reference", "independent": "reference"}
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(TiltbenchError, match=r"unknown track 'nope'; valid: .*ot"):
+        registry.get_track("nope")
+    with pytest.raises(TiltbenchError, match=r"unknown method/baseline of track 'ot' 'dpo'; valid: .*scones"):
+        registry.get_solver("ot", "dpo")
+    with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: smoke, toy"):
+        get_profile("huge")
+
+
+def test_solver_config_checks_keys_and_types():
+    scones = registry.get_solver("ot", "scones")
+    assert registry.solver_config(scones, "smoke", {"lr": 1})["lr"] == 1.0  # int -> float is fine
+    with pytest.raises(TiltbenchError, match="unknown config key .* 'widht'; valid: .*width"):
+        registry.solver_config(scones, "smoke", {"widht": 3})
+    with pytest.raises(TiltbenchError, match="bad config value ot/scones.steps = 'many': expected int"):
+        registry.solver_config(scones, "smoke", {"steps": "many"})
+
+
+def test_profile_file_validation(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('[x]\nbase_seed = 1\nworkers = 0\nthreads_per_worker = 1\ntimeout_s = 1\n'
+                   'memory_limit_gb = 0\ngpus = 0\n')
+    with pytest.raises(TiltbenchError, match="profile x.workers = 0: must be >= 1"):
+        load_profiles(bad)
+    bad.write_text("[x\n")
+    with pytest.raises(TiltbenchError, match="not valid TOML"):
+        load_profiles(bad)
+
+
+def test_packaged_profiles_cover_the_ot_track():
+    from tiltbench.profiles import DEFAULT_FILE
+
+    profiles = load_profiles(DEFAULT_FILE)
+    assert {"smoke", "cpu", "gpu"} <= set(profiles)
+    for p in profiles.values():
+        assert "ot" in p.tracks and registry.solver_config(registry.get_solver("ot", "scones"), p.defaults_name)
+
+
+def test_plan_pairs_seeds_across_solvers_and_keys_are_stable():
+    cells = plan(get_profile("toy"), tracks=["toy"], methods=["good", "slow"])
+    assert len(cells) == 2 * 2 * 2
+    seeds = {(c.task, c.rep): set() for c in cells}
+    for c in cells:
+        seeds[(c.task, c.rep)].add(c.seed)
+    assert all(len(s) == 1 for s in seeds.values())  # same seed for every solver of a (task, rep)
+    assert len({c.content_key for c in cells}) == len(cells)
+    again = plan(get_profile("toy"), tracks=["toy"], methods=["good", "slow"])
+    assert [c.content_key for c in cells] == [c.content_key for c in again]
+
+
+def test_plan_rejects_bad_task_names():
+    with pytest.raises(TiltbenchError, match="bad task 'gaussian-dx' for track 'ot'"):
+        plan(get_profile("smoke"), tracks=["ot"], tasks=["gaussian-dx"])

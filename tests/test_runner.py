@@ -1,0 +1,114 @@
+"""The runner and executor with real worker processes and a real DuckDB file."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import tiltbench
+
+from tiltbench.executors import LocalExecutor
+from tiltbench.profiles import get_profile
+from tiltbench.runner import plan, sweep
+from tiltbench.store import Store
+
+
+def _sweep(store_path, cells, **kw):
+    return sweep(Store(store_path), cells, LocalExecutor(2), show_progress=False, **kw)
+
+
+def test_failures_are_stored_with_reasons_and_the_sweep_goes_on(store_path):
+    cells = plan(get_profile("toy"), tracks=["toy"], methods=["good", "boom", "nan", "die"], reps=1)
+    summary = _sweep(store_path, cells)
+    assert (summary.ok, summary.failed) == (2, 6)
+    reasons = Store(store_path).query("SELECT method, reason FROM failures ORDER BY method")
+    by_method = dict(zip(reasons.method, reasons.reason))
+    assert "ValueError: boom: deliberate failure" in by_method["boom"]
+    assert "non-finite metric(s): value" in by_method["nan"]
+    assert "killed by SIGKILL" in by_method["die"]
+    ok = Store(store_path).query("SELECT * FROM latest_runs")
+    assert set(ok.method) == {"good"} and (ok.peak_mem_mb > 0).all()
+
+
+def test_timeout_and_memory_cap_fail_cleanly(store_path):
+    base = {c.method: c for c in plan(get_profile("toy"), tracks=["toy"], methods=["slow", "hog"],
+                                      tasks=["const-1"], reps=1)}
+    slow = dataclasses.replace(base["slow"], config={"sleep_s": 30.0, "alloc_gb": 0.0}, timeout_s=1.0)
+    hog = dataclasses.replace(base["hog"], config={"sleep_s": 0.0, "alloc_gb": 6.0}, memory_limit_gb=4.0)
+    t0 = time.monotonic()
+    summary = _sweep(store_path, [slow, hog])
+    assert summary.failed == 2 and time.monotonic() - t0 < 20
+    reasons = sorted(Store(store_path).query("SELECT reason FROM failures").reason)
+    assert reasons[0].startswith("out of memory") and reasons[1] == "timeout: exceeded 1 s"
+
+
+def test_stored_cells_are_skipped_unless_forced(store_path):
+    cells = plan(get_profile("toy"), tracks=["toy"], methods=["good"])
+    assert _sweep(store_path, cells).ok == 4
+    again = _sweep(store_path, cells)
+    assert (again.skipped, again.ok) == (4, 0)
+    assert _sweep(store_path, cells, force=True).ok == 4
+    assert len(Store(store_path).query("SELECT * FROM runs")) == 8
+    assert len(Store(store_path).query("SELECT * FROM latest_runs")) == 4
+
+
+def test_sigkill_of_the_driver_loses_only_cells_in_flight(store_path):
+    cmd = [sys.executable, "-m", "tiltbench.cli", "run", "--profile", "toyslow", "--method", "slow",
+           "--no-progress", "--store", str(store_path)]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(store_path)
+    deadline = time.monotonic() + 120
+    stored = 0
+    while time.monotonic() < deadline and stored < 2:
+        assert driver.poll() is None, "the driver exited before it was killed"
+        time.sleep(0.3)
+        if store_path.exists():
+            stored = len(store.ok_keys())
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(30)
+    before = store.ok_keys()
+    assert 2 <= len(before) < 8, "the kill should land mid-sweep"
+    rerun = tiltbench("run", "--profile", "toyslow", "--method", "slow", "--no-progress", store=store_path,
+                      check=True)
+    assert f"skipping {len(before)} cell(s) already stored" in rerun.stderr
+    runs = store.query("SELECT content_key, count(*) AS n FROM runs WHERE status = 'ok' GROUP BY 1")
+    assert len(runs) == 8 and (runs.n == 1).all()  # every cell exactly once
+
+
+def _descendants(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                kids = [int(k) for k in fh.read().split()]
+        except OSError:
+            kids = []
+        out.update(kids)
+        todo += kids
+    return out
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_worker_processes_do_not_outlive_a_killed_driver(store_path):
+    cmd = [sys.executable, "-m", "tiltbench.cli", "run", "--profile", "toyslow", "--method", "slow",
+           "--no-progress", "--store", str(store_path)]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    kids: set[int] = set()
+    while time.monotonic() < deadline and len(kids) < 3:  # forkserver + two cells
+        assert driver.poll() is None
+        time.sleep(0.2)
+        kids = _descendants(driver.pid)
+    assert len(kids) >= 3
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{k}") for k in kids):
+        time.sleep(0.2)
+    alive = [k for k in kids if os.path.exists(f"/proc/{k}")
+             and open(f"/proc/{k}/stat").read().split()[2] != "Z"]
+    assert not alive, f"orphaned workers still running: {alive}"

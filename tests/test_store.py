@@ -1,0 +1,106 @@
+"""The DuckDB store on real files: writes, views, refusals, locks, corruption, export/import."""
+
+import json
+import multiprocessing as mp
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from tiltbench.errors import TiltbenchError
+from tiltbench.store import SCHEMA_VERSION, Store
+
+ENV = {"env_id": "e1", "cpu_model": "cpu", "cores": 2, "ram_gb": 1.0, "gpu_name": "", "gpu_mem_gb": 0.0,
+       "cuda": "", "python": "3", "platform": "linux", "packages": {"x": "1"}, "git_commit": "abc",
+       "git_dirty": False, "executor": "local", "workers": 1}
+
+
+def run(run_id, key="k1", status="ok", method="m", rep=0, **kw):
+    t = datetime(2026, 1, 1)
+    return {"run_id": run_id, "content_key": key, "profile": "p", "track": "t", "task": "x", "method": method,
+            "role": "method", "rep": rep, "seed": 1, "config": json.dumps({}), "code_version": "c",
+            "status": status, "reason": None if status == "ok" else "boom", "started_at": t, "finished_at": t,
+            "wall_s": 1.0, "cpu_s": 1.0, "peak_mem_mb": 1.0, "gpu_s": 0.0, "env_id": "e1", **kw}
+
+
+def test_write_and_read_back(store_path):
+    s = Store(store_path)
+    s.write_run(run("r1"), {"acc": 0.5}, {"loss": [(0, 1.0), (1, 0.5)]}, ENV)
+    s.write_run(run("r2", key="k2", rep=1), {"acc": 0.7}, {}, ENV)
+    s.write_run(run("r3", key="k3", status="failed"), {}, {}, ENV)
+    assert s.ok_keys() == {"k1", "k2"}
+    lb = s.query("SELECT * FROM leaderboard")
+    assert lb.n_seeds.tolist() == [2] and lb["mean"].iloc[0] == pytest.approx(0.6)
+    assert s.query("SELECT count(*) AS n FROM curves").n[0] == 2
+    assert s.query("SELECT run_id FROM failures").run_id.tolist() == ["r3"]
+    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("sql", ["DROP TABLE runs", "DELETE FROM runs", "INSERT INTO metrics VALUES ('a','b',1)",
+                                 "UPDATE runs SET status = 'x'", "SELECT 1; DROP TABLE runs"])
+def test_query_refuses_writes_and_loses_nothing(store_path, sql):
+    s = Store(store_path)
+    s.write_run(run("r1"), {"acc": 0.5}, {}, ENV)
+    with pytest.raises(TiltbenchError, match="read-only|exactly one"):
+        s.query(sql)
+    assert len(s.query("SELECT * FROM runs")) == 1
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(TiltbenchError, match="no store at"):
+        Store(tmp_path / "nope.duckdb").query("SELECT 1")
+
+
+def test_corrupt_store_is_reported_and_left_untouched(tmp_path):
+    path = tmp_path / "bad.duckdb"
+    path.write_bytes(b"this is not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(TiltbenchError, match="cannot be opened as a DuckDB file"):
+        Store(path).write_run(run("r1"), {}, {}, ENV)
+    with pytest.raises(TiltbenchError, match="cannot be opened"):
+        Store(path).query("SELECT 1")
+    assert path.read_bytes() == before
+
+
+def _hold_lock(path, ready, release):
+    con = duckdb.connect(str(path))
+    ready.set()
+    release.wait(30)
+    con.close()
+
+
+def test_locked_store_waits_then_fails_clearly(store_path):
+    Store(store_path).write_run(run("r1"), {}, {}, ENV)
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(store_path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(TiltbenchError, match="locked by another process"):
+            Store(store_path, lock_wait_s=1).write_run(run("r2", key="k2"), {}, {}, ENV)
+    finally:
+        release.set()
+        holder.join(30)
+    # once released, the write goes through and nothing was lost
+    Store(store_path).write_run(run("r2", key="k2"), {}, {}, ENV)
+    assert Store(store_path).ok_keys() == {"k1", "k2"}
+
+
+def test_export_import_merges_without_duplicates(tmp_path):
+    a, b = Store(tmp_path / "a.duckdb"), Store(tmp_path / "b.duckdb")
+    a.write_run(run("r1"), {"acc": 0.5}, {"loss": [(0, 1.0)]}, ENV)
+    a.write_run(run("r2", key="k2"), {"acc": 0.6}, {}, ENV)
+    b.write_run(run("r9", key="k9"), {"acc": 0.1}, {}, ENV)
+    counts = a.export(tmp_path / "exp")
+    assert counts["runs"] == 2 and counts["curves"] == 1
+    assert b.import_(tmp_path / "exp")["runs"] == 2
+    assert b.import_(tmp_path / "exp")["runs"] == 0  # second import adds nothing
+    assert sorted(b.query("SELECT run_id FROM runs").run_id) == ["r1", "r2", "r9"]
+    assert len(b.query("SELECT * FROM metrics")) == 3
+
+
+def test_import_of_a_non_export_is_refused(tmp_path, store_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TiltbenchError, match="not a tiltbench export"):
+        Store(store_path).import_(tmp_path / "empty")

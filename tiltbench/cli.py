@@ -1,0 +1,237 @@
+"""The ``tiltbench`` command: run | list | report | query | export | import | reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import registry
+from .errors import TiltbenchError
+
+DEFAULT_STORE = "results/tiltbench.duckdb"
+
+MAIN_HELP = """\
+tiltbench pits the methods of four tilted-distribution papers against their baselines,
+under fixed seeds and named hardware profiles, and keeps every run in one DuckDB file.
+
+typical session:
+  tiltbench list                                  # tracks, tasks, methods, profiles
+  tiltbench run --profile smoke                   # every track the profile covers
+  tiltbench run --profile cpu --track ot --method scones sinkhorn
+  tiltbench report --profile cpu                  # results/<track>.md + plots
+  tiltbench query "select * from leaderboard where metric = 'bw_uvp'"
+  tiltbench reproduce 3f2a9c1d                    # re-run a stored cell, diff its metrics
+
+The store defaults to $TILTBENCH_STORE or ./results/tiltbench.duckdb.
+"""
+
+
+def _store(args):
+    from .store import Store
+
+    return Store(args.store)
+
+
+def _add_store(p):
+    p.add_argument("--store", default=os.environ.get("TILTBENCH_STORE", DEFAULT_STORE),
+                   help="DuckDB results file (default: $TILTBENCH_STORE or %(default)s)")
+
+
+def cmd_list(args) -> int:
+    from .profiles import load_profiles
+
+    for track in registry.tracks().values():
+        if args.track and track.name != args.track:
+            continue
+        print(f"track {track.name}: {track.description}")
+        print(f"  tasks: {track.task_pattern}")
+        print(f"  primary metric: {track.primary}")
+        for m in track.metrics:
+            print(f"  metric {m.name:16s} {'higher' if m.higher_is_better else 'lower'} is better"
+                  f"{', ' + m.unit if m.unit else ''}  {m.description}")
+        for s in registry.solvers(track.name):
+            print(f"  {s.role:9s} {s.name:12s} {s.description}")
+            print(f"  {'':9s} {'':12s} cite: {s.citation}")
+        for method, bases in track.pairs.items():
+            print(f"  compares {method} with {', '.join(bases)}")
+    if args.track:
+        registry.get_track(args.track)
+    print("profiles:")
+    for p in load_profiles().values():
+        tracks = ", ".join(f"{t} ({len(c['tasks'])} tasks x {c['reps']} reps)" for t, c in p.tracks.items())
+        print(f"  {p.name:6s} {p.description}; {p.workers} worker(s), timeout {p.timeout_s:g} s; {tracks}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .executors import make_executor
+    from .profiles import get_profile
+    from .runner import plan, sweep
+
+    profile = get_profile(args.profile)
+    if args.reps is not None and args.reps < 1:
+        raise TiltbenchError(f"bad value --reps {args.reps}: must be >= 1")
+    cells = plan(profile, args.track, args.method, args.task, args.reps)
+    if not cells:
+        raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
+    executor = make_executor(args.executor, args.workers or profile.workers, profile.threads_per_worker)
+    print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
+          f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
+    s = sweep(_store(args), cells, executor, force=args.force, show_progress=not args.no_progress)
+    print(f"planned {s.planned}, already stored {s.skipped}, ok {s.ok}, failed {s.failed}", file=sys.stderr)
+    if s.interrupted:
+        print("interrupted: finished cells are stored, cells in flight were discarded; "
+              "run the same command again to finish the rest", file=sys.stderr)
+        return 130
+    if s.failed:
+        print("failed cells are stored with their reason: tiltbench query \"select * from failures\"",
+              file=sys.stderr)
+    return 1 if (s.failed and args.strict) else 0
+
+
+def cmd_report(args) -> int:
+    from .profiles import get_profile, published_profile
+    from .report import render
+
+    get_profile(args.profile)
+    out = Path(args.out) if args.out else (Path("results") if args.profile == published_profile()
+                                           else Path("results") / args.profile)
+    for track in args.track or []:
+        registry.get_track(track)
+    for path in render(_store(args), args.profile, out, args.track):
+        print(path)
+    return 0
+
+
+def cmd_query(args) -> int:
+    df = _store(args).query(args.sql)
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(df.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", args.max_rows, "display.max_columns", None,
+                               "display.width", 200, "display.max_colwidth", 60):
+            print(df.to_string(index=False) if len(df) else "(no rows)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    where = "TRUE" if not args.profile else "profile = '" + args.profile.replace("'", "''") + "'"
+    counts = _store(args).export(args.directory, where)
+    print(f"exported to {args.directory}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_import(args) -> int:
+    counts = _store(args).import_(args.directory)
+    print(f"imported into {args.store}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + " (runs already present were skipped)")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    return reproduce(_store(args), args.run_id)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="tiltbench", description=MAIN_HELP, formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="print tracks, tasks, metrics, methods, baselines and profiles",
+                       description="Print the registry: what can be run, and under which profiles.")
+    p.add_argument("--track", help="only this track")
+    p.set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("run", help="run a profile's sweep (skips cells already stored)", formatter_class=fmt,
+                       description="Expand track x task x method x seed for a profile and run each cell in its\n"
+                       "own process.  Cells already stored under the same content key (config, code\n"
+                       "version, seed, profile) are skipped, so an interrupted sweep is finished by\n"
+                       "running the same command again.  Crashes, timeouts and NaNs are stored as\n"
+                       "failed cells with their reason; the sweep goes on.",
+                       epilog="examples:\n  tiltbench run --profile smoke\n"
+                       "  tiltbench run --profile cpu --track ot --task gaussian-d16-lam4 --method scones\n"
+                       "  tiltbench run --profile cpu --force --reps 1")
+    p.add_argument("--profile", default="smoke", help="hardware profile (default: %(default)s; see `tiltbench list`)")
+    p.add_argument("--track", nargs="+", help="only these tracks")
+    p.add_argument("--method", nargs="+", help="only these methods/baselines/reference rows")
+    p.add_argument("--task", nargs="+", help="only these tasks (any valid name of the track's task family)")
+    p.add_argument("--reps", type=int, help="override the profile's number of seeds")
+    p.add_argument("--force", action="store_true", help="re-run cells even if already stored")
+    p.add_argument("--executor", default="local", help="where cells run (default: %(default)s)")
+    p.add_argument("--workers", type=int, help="cells at once (default: the profile's)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any cell failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per cell only)")
+    _add_store(p)
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("report", help="render markdown leaderboards and plots", formatter_class=fmt,
+                       description="Render <out>/<track>.md (+ plots in <out>/<track>/) and <out>/index.md\n"
+                       "from the stored runs of one profile.  The published profile (see profiles.toml)\n"
+                       "renders into results/, any other into results/<profile>/.")
+    p.add_argument("--profile", default="smoke", help="profile whose runs to report (default: %(default)s)")
+    p.add_argument("--track", nargs="+", help="only these tracks")
+    p.add_argument("--out", help="output folder (default: see above)")
+    _add_store(p)
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("query", help="run one read-only SQL statement on the store", formatter_class=fmt,
+                       description="Run one SELECT over a read-only connection.  Tables: runs, metrics,\n"
+                       "curves, environments, schema_version.  Views: latest_runs (newest ok run per\n"
+                       "cell), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
+                       "metric), failures (failed cells never since run ok).  Writes are refused.",
+                       epilog="examples:\n  tiltbench query \"select * from leaderboard where metric = 'bw_uvp'\"\n"
+                       "  tiltbench query \"select method, avg(wall_s) from latest_runs group by all\" --format csv")
+    p.add_argument("sql")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format")
+    _add_store(p)
+    p.set_defaults(fn=cmd_query)
+
+    p = sub.add_parser("export", help="write the store's runs to parquet files (to merge elsewhere)",
+                       description="Write runs, metrics, curves, environments and the schema version as\n"
+                       "<directory>/*.parquet; `tiltbench import` merges them into another store.",
+                       formatter_class=fmt)
+    p.add_argument("directory")
+    p.add_argument("--profile", help="only runs of this profile")
+    _add_store(p)
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("import", help="merge a parquet export into the store",
+                       description="Merge an export; runs already present (same run_id) are skipped.")
+    p.add_argument("directory")
+    _add_store(p)
+    p.set_defaults(fn=cmd_import)
+
+    p = sub.add_parser("reproduce", help="re-run a stored cell and print the metric differences",
+                       description="Re-run one stored cell (same config, seed and task) in a fresh worker\n"
+                       "process and compare its quality metrics with the stored ones.  On CPU the\n"
+                       "expected result is bit-identical; timings are not compared.",
+                       formatter_class=fmt)
+    p.add_argument("run_id", help="a run_id from the runs table (a unique prefix is enough)")
+    _add_store(p)
+    p.set_defaults(fn=cmd_reproduce)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except TiltbenchError as exc:
+        print(f"tiltbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tiltbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Executors run cells and hand outcomes back to the driver; they never write the store.
+
+An executor is any object with ``name``, ``workers`` and ``run(cells)`` yielding
+``(cell, outcome)`` as cells finish, where an outcome is a dict with ``status`` ('ok' | 'failed'),
+``reason``, ``started_at``, ``finished_at`` and, when ok, the worker's result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import multiprocessing.connection
+import signal
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from .errors import unknown
+from .worker import Cell, child_main
+
+
+# Imported once by the forkserver; plugin modules are imported there via tiltbench.worker.preload.
+PRELOAD = ["tiltbench.worker", "tiltbench.preload"]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hint = " (often the kernel's out-of-memory killer)" if name == "SIGKILL" else ""
+        return f"worker killed by {name}{hint} before reporting a result"
+    return f"worker exited with code {exitcode} before reporting a result"
+
+
+class LocalExecutor:
+    """A pool of fresh processes on this machine: one process per cell, ``workers`` at a time.
+
+    A process per cell isolates crashes, leaks and thread state, and makes a timeout enforceable
+    with SIGKILL.  Cells are forked from a forkserver that has already imported torch, POT and the
+    plugins, so a cell does not pay the ~2 s of imports (the server runs no computation itself, so
+    no thread pool is forked).
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int = 1, threads: int = 1):
+        self.workers = max(1, int(workers))
+        # The forkserver inherits this environment when it starts: BLAS/OpenMP pools are sized
+        # at import there, so size them for one cell now.
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        self._ctx = mp.get_context("forkserver")
+        self._ctx.set_forkserver_preload(PRELOAD)
+
+    def run(self, cells: Iterable[Cell]) -> Iterator[tuple[Cell, dict]]:
+        pending = deque(cells)
+        running: dict = {}  # conn -> (process, cell, started_at, start_monotonic)
+        try:
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    cell = pending.popleft()
+                    parent, child = self._ctx.Pipe(duplex=False)
+                    proc = self._ctx.Process(target=child_main, args=(cell, child), daemon=True,
+                                             name=f"tiltbench:{cell.label}")
+                    proc.start()
+                    child.close()
+                    running[parent] = (proc, cell, now(), time.monotonic())
+                mp.connection.wait([*running, *(p.sentinel for p, *_ in running.values())], timeout=0.5)
+                for conn in list(running):
+                    proc, cell, started, t0 = running[conn]
+                    outcome = None
+                    if conn.poll():
+                        try:
+                            status, payload = conn.recv()
+                        except (EOFError, OSError):
+                            proc.join(5)
+                            status, payload = "failed", exit_reason(proc.exitcode)
+                        outcome = ({"status": "ok", "reason": None, **payload} if status == "ok"
+                                   else {"status": "failed", "reason": payload})
+                    elif not proc.is_alive():
+                        outcome = {"status": "failed", "reason": exit_reason(proc.exitcode)}
+                    elif time.monotonic() - t0 > cell.timeout_s:
+                        proc.kill()
+                        outcome = {"status": "failed", "reason": f"timeout: exceeded {cell.timeout_s:g} s"}
+                    if outcome is None:
+                        continue
+                    proc.join(5)
+                    conn.close()
+                    del running[conn]
+                    outcome.setdefault("wall_s", time.monotonic() - t0)
+                    yield cell, {**outcome, "started_at": started, "finished_at": now()}
+        finally:
+            for conn, (proc, *_rest) in running.items():
+                proc.kill()
+                proc.join(5)
+                conn.close()
+
+
+EXECUTORS = {"local": LocalExecutor}
+
+
+def make_executor(name: str, workers: int, threads: int = 1, **options):
+    if name not in EXECUTORS:
+        raise unknown("executor", name, EXECUTORS)
+    return EXECUTORS[name](workers=workers, threads=threads, **options)

@@ -1,0 +1,18 @@
+"""Imported by the local executor's forkserver: the heavy modules every cell would import."""
+
+import os
+
+# Thread counts must be fixed before torch/BLAS initialise; cells narrow them further.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy  # noqa: E402,F401
+import torch  # noqa: E402,F401
+
+from tiltbench import registry  # noqa: E402
+
+registry.load_plugins()
+
+# torch.use_deterministic_algorithms imports torch._inductor (~3 s); pay that once here.
+from tiltbench.seeds import seed_everything  # noqa: E402
+
+seed_everything(0)

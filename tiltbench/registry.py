@@ -1,0 +1,171 @@
+"""Registry of tracks (objective + datasets) and solvers (methods, baselines, reference rows).
+
+A track plays the role of benchopt's objective and dataset: it turns a task name into task data
+and scores a solver's output.  A solver is a plain function ``fn(task, config, seed) -> output``.
+
+Plugins register themselves on import; ``load_plugins`` imports every module named in the
+``tiltbench.plugins`` entry-point group, so the core never imports a track by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import TiltbenchError, unknown
+
+ROLES = ("method", "baseline", "reference")
+PLUGIN_GROUP = "tiltbench.plugins"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric a track reports.  kind: 'quality' (deterministic given the seed) or 'cost'
+    (timings a solver measures itself; excluded from bit-identity checks in `reproduce`)."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    description: str = ""
+    kind: str = "quality"
+
+
+@dataclass
+class Track:
+    """A benchmark track.
+
+    make_task(task_name, track_config, seed) -> task data (raises ValueError on a bad name)
+    evaluate(task, output) -> {metric name: float}
+    pairs: for each method, the baselines it is compared with in the report.
+    """
+
+    name: str
+    description: str
+    task_pattern: str
+    metrics: list[Metric]
+    primary: str
+    make_task: Callable[[str, dict, int], Any]
+    evaluate: Callable[[Any, dict], dict]
+    pairs: dict[str, list[str]] = field(default_factory=dict)
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise unknown(f"metric of track {self.name}", name, [m.name for m in self.metrics])
+
+
+@dataclass
+class Solver:
+    name: str
+    track: str
+    role: str
+    fn: Callable[[Any, dict, int], dict]
+    citation: str
+    defaults: dict[str, dict]  # profile name -> config
+    description: str = ""
+
+    @property
+    def module(self) -> str:
+        return self.fn.__module__
+
+
+_TRACKS: dict[str, Track] = {}
+_SOLVERS: dict[tuple[str, str], Solver] = {}
+_loaded = False
+
+
+def register_track(track: Track) -> Track:
+    if track.primary not in {m.name for m in track.metrics}:
+        raise ValueError(f"track {track.name}: primary metric {track.primary!r} is not among its metrics")
+    _TRACKS[track.name] = track
+    return track
+
+
+def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],
+                    description: str = ""):
+    """Decorator: register ``fn(task, config, seed) -> output`` as a solver of ``track``."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} for solver {name!r}; valid: {', '.join(ROLES)}")
+
+    def wrap(fn):
+        doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc)
+        return fn
+
+    return wrap
+
+
+def load_plugins() -> None:
+    """Import every plugin module once: the entry points of group ``tiltbench.plugins``, then the
+    comma-separated module names in $TILTBENCH_PLUGINS (for plugins that are not packaged)."""
+    global _loaded
+    if _loaded:
+        return
+    names = [ep.value.split(":")[0] for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)]
+    names += [n.strip() for n in os.environ.get("TILTBENCH_PLUGINS", "").split(",") if n.strip()]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise TiltbenchError(f"plugin module {name!r} cannot be imported: {exc}") from None
+    _loaded = True
+
+
+def tracks() -> dict[str, Track]:
+    load_plugins()
+    return dict(_TRACKS)
+
+
+def get_track(name: str) -> Track:
+    load_plugins()
+    if name not in _TRACKS:
+        raise unknown("track", name, _TRACKS)
+    return _TRACKS[name]
+
+
+def solvers(track: str | None = None) -> list[Solver]:
+    load_plugins()
+    order = {r: i for i, r in enumerate(ROLES)}
+    found = [s for s in _SOLVERS.values() if track is None or s.track == track]
+    return sorted(found, key=lambda s: (s.track, order[s.role], s.name))
+
+
+def get_solver(track: str, name: str) -> Solver:
+    get_track(track)
+    if (track, name) not in _SOLVERS:
+        raise unknown(f"method/baseline of track {track!r}", name, [s.name for s in solvers(track)])
+    return _SOLVERS[(track, name)]
+
+
+def solver_config(solver: Solver, profile: str, overrides: dict | None = None) -> dict:
+    """The solver's defaults for ``profile`` with ``overrides`` applied and type-checked."""
+    if profile not in solver.defaults:
+        raise TiltbenchError(f"{solver.track}/{solver.name} has no defaults for profile {profile!r}; "
+                             f"valid: {', '.join(sorted(solver.defaults))}")
+    config = dict(solver.defaults[profile])
+    for key, value in (overrides or {}).items():
+        if key not in config:
+            raise unknown(f"config key for {solver.track}/{solver.name}", key, config)
+        config[key] = check_type(f"{solver.track}/{solver.name}.{key}", value, config[key])
+    return config
+
+
+def check_type(where: str, value, default):
+    """Coerce ``value`` to the type of ``default`` (int -> float allowed) or raise a clear error."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise TiltbenchError(f"bad config value {where} = {value!r}: expected {type(default).__name__} "
+                             f"like {default!r}")
+    return value

@@ -1,0 +1,255 @@
+"""Markdown leaderboards and PNG plots, rendered from stored runs only.
+
+For one profile, each track gets ``<out>/<track>.md`` with plots in ``<out>/<track>/``, plus an
+index ``<out>/index.md``.  Rendering is a pure function of the stored rows: the same rows give the
+same bytes (no timestamps; seeded bootstrap; PNGs written without version metadata).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from . import registry, stats
+from .store import Store
+
+ROLE_ORDER = {r: i for i, r in enumerate(registry.ROLES)}
+
+
+def aggregation_version() -> str:
+    """Hash of the code that turns rows into tables (this module and stats)."""
+    h = hashlib.sha256()
+    for path in sorted([Path(__file__), Path(stats.__file__)]):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def fmt(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.2e}"
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def fmt_est(e: stats.Estimate) -> str:
+    if not math.isfinite(e.mean):
+        return "—"
+    return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]" if e.has_ci else fmt(e.mean)
+
+
+def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
+    q = store.query
+    runs = q("SELECT * FROM latest_runs WHERE profile = ? AND track = ? ORDER BY task, method, rep",
+             [profile, track])
+    failed = q("SELECT f.* FROM failures f WHERE profile = ? AND track = ? ORDER BY task, method, rep",
+               [profile, track])
+    metrics = q("SELECT m.run_id, m.name, m.value FROM metrics m JOIN latest_runs r USING (run_id) "
+                "WHERE r.profile = ? AND r.track = ? ORDER BY m.run_id, m.name", [profile, track])
+    curves = q("SELECT r.task, r.method, r.rep, c.name, c.step, c.value FROM curves c JOIN latest_runs r "
+               "USING (run_id) WHERE r.profile = ? AND r.track = ? ORDER BY 1, 2, 3, 4, 5", [profile, track])
+    envs = q("SELECT DISTINCT e.* FROM environments e JOIN runs r USING (env_id) WHERE r.profile = ? "
+             "AND r.track = ? ORDER BY env_id", [profile, track])
+    return {"runs": runs, "failed": failed, "metrics": metrics, "curves": curves, "envs": envs}
+
+
+def values_by_rep(data, task: str, method: str, metric: str) -> dict[int, float]:
+    runs = data["runs"]
+    sel = runs[(runs.task == task) & (runs.method == method)]
+    if metric in ("wall_s", "cpu_s", "peak_mem_mb"):
+        return dict(zip(sel.rep, sel[metric]))
+    m = data["metrics"]
+    m = m[(m.name == metric) & m.run_id.isin(sel.run_id)].merge(sel[["run_id", "rep"]], on="run_id")
+    return dict(zip(m.rep, m.value))
+
+
+def stamp(data, profile: str) -> list[str]:
+    runs, envs = data["runs"], data["envs"]
+    hw = sorted({f"{e.cpu_model} ({e.cores} cores, {e.ram_gb:g} GiB"
+                 + (f", {e.gpu_name} {e.gpu_mem_gb:g} GiB" if e.gpu_name else ", no GPU") + ")"
+                 for e in envs.itertuples()})
+    commits = sorted({f"{e.git_commit[:10]}{'+dirty' if e.git_dirty else ''}" for e in envs.itertuples()})
+    seeds = sorted({int(s) for s in runs.seed}) if len(runs) else []
+    return [f"- profile: `{profile}`; seeds per cell: {runs.rep.nunique() if len(runs) else 0} "
+            f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
+            f"- hardware: {'; '.join(hw) or 'unknown'}",
+            f"- code: commit {', '.join(commits) or 'unknown'}; aggregation `{aggregation_version()}`; "
+            f"executor {', '.join(sorted({f'{e.executor}×{e.workers}' for e in envs.itertuples()}))}",
+            f"- CIs: {stats.CONFIDENCE:.0%} percentile bootstrap over seeds ({stats.N_RESAMPLES} resamples); "
+            "rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie)"]
+
+
+def task_section(track: registry.Track, data, task: str, plots: dict) -> list[str]:
+    primary = track.metric(track.primary)
+    runs, failed = data["runs"], data["failed"]
+    solvers = registry.solvers(track.name)
+    present = set(runs[runs.task == task].method) | set(failed[failed.task == task].method)
+    quality = [m for m in track.metrics if m.kind == "quality" and m.name != primary.name and any(
+        values_by_rep(data, task, s.name, m.name) for s in solvers)]
+    est = {s.name: stats.mean_ci(list(values_by_rep(data, task, s.name, primary.name).values())) for s in solvers}
+    ranks = stats.ranks_with_ties(est, primary.higher_is_better)
+    arrow = "↑" if primary.higher_is_better else "↓"
+    head = ["rank", "solver", "role", "n", f"{primary.name} {primary.unit} {arrow}".replace("  ", " "),
+            *[m.name for m in quality], "wall s", "CPU s", "peak MB", "failed"]
+    lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in solvers:
+        fails = failed[(failed.task == task) & (failed.method == s.name)]
+        fail_txt = f"{len(fails)}: {fails.reason.iloc[0][:80]}" if len(fails) else ""
+        if s.name not in present:
+            lines.append(f"| — | {s.name} | {s.role} | 0 | not run | " + " | " * (len(head) - 5) + "|")
+            continue
+        cols = [str(ranks.get(s.name, "—")), s.name, s.role, str(est[s.name].n), fmt_est(est[s.name])]
+        cols += [fmt_est(stats.mean_ci(list(values_by_rep(data, task, s.name, m.name).values()))) for m in quality]
+        cols += [fmt(stats.mean_ci(list(values_by_rep(data, task, s.name, c).values())).mean)
+                 for c in ("wall_s", "cpu_s", "peak_mem_mb")]
+        lines.append("| " + " | ".join(cols + [fail_txt.replace("|", "/")]) + " |")
+    pair_rows = []
+    for method, baselines in track.pairs.items():
+        a = values_by_rep(data, task, method, primary.name)
+        for base in baselines:
+            b = values_by_rep(data, task, base, primary.name)
+            if not a or not b:
+                pair_rows.append(f"| {method} vs {base} | — | — | not run |")
+                continue
+            diff = stats.paired_difference(a, b)
+            p = stats.prob_improvement(list(a.values()), list(b.values()), primary.higher_is_better)
+            pair_rows.append(f"| {method} vs {base} | {fmt_est(diff)} | {fmt_est(p)} | "
+                             f"{stats.verdict(diff, primary.higher_is_better)} |")
+    if pair_rows:
+        lines += ["", f"Method vs baseline on `{primary.name}` (paired by seed; difference = method − baseline, "
+                  f"{'higher' if primary.higher_is_better else 'lower'} is better):", "",
+                  "| comparison | difference [95% CI] | P(method better) | verdict |", "|---|---|---|---|",
+                  *pair_rows]
+    if task in plots:
+        lines += ["", f"![learning curves, {task}]({plots[task]})"]
+    return lines + [""]
+
+
+def _save(fig, path: Path) -> None:
+    fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
+
+
+def plot_cost_quality(track: registry.Track, data, tasks: list[str], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not len(data["runs"]):
+        return False
+    primary = track.metric(track.primary)
+    cols = min(3, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    solvers = registry.solvers(track.name)
+    colors = {s.name: f"C{i}" for i, s in enumerate(solvers)}
+    for ax, task in zip(axes.flat, tasks):
+        for s in solvers:
+            q = values_by_rep(data, task, s.name, primary.name)
+            w = values_by_rep(data, task, s.name, "wall_s")
+            reps = sorted(set(q) & set(w))
+            if reps:
+                ax.scatter([w[r] for r in reps], [q[r] for r in reps], color=colors[s.name], label=s.name,
+                           marker="o" if s.role == "method" else ("s" if s.role == "baseline" else "x"))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("wall time per cell (s)")
+        ax.set_ylabel(f"{primary.name} ({'higher' if primary.higher_is_better else 'lower'} is better)")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _save(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_curves(data, task: str, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = data["curves"]
+    c = c[c.task == task]
+    if not len(c):
+        return False
+    groups = sorted({(m, n) for m, n in zip(c.method, c.name)})
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.0), squeeze=False)
+    for ax, (method, name) in zip(axes.flat, groups):
+        sel = c[(c.method == method) & (c.name == name)]
+        wide = sel.pivot_table(index="step", columns="rep", values="value")
+        mean = wide.mean(axis=1)
+        ax.plot(wide.index, mean, color="C0")
+        if wide.shape[1] > 1:
+            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color="C0", alpha=0.25,
+                            label="min–max over seeds")
+            ax.legend(fontsize=7)
+        ax.set_title(f"{method}: {name}", fontsize=9)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return True
+
+
+def render_track(store: Store, profile: str, track: registry.Track, out: Path) -> Path | None:
+    data = load(store, profile, track.name)
+    if not len(data["runs"]) and not len(data["failed"]):
+        return None
+    plot_dir = out / track.name
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    tasks = sorted(set(data["runs"].task) | set(data["failed"].task), key=_task_order)
+    lines = [f"# `{track.name}` leaderboard — profile `{profile}`", "", track.description, "", *stamp(data, profile), ""]
+    primary = track.metric(track.primary)
+    lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
+              f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
+    lines += ["Solvers:", ""] + [f"- `{s.name}` ({s.role}): {s.description} — {s.citation}"
+                                 for s in registry.solvers(track.name)] + [""]
+    if plot_cost_quality(track, data, tasks, plot_dir / "cost_quality.png"):
+        lines += [f"![cost vs quality]({track.name}/cost_quality.png)", ""]
+    plots = {}
+    for task in tasks:
+        if plot_curves(data, task, plot_dir / f"curves_{task}.png"):
+            plots[task] = f"{track.name}/curves_{task}.png"
+    for task in tasks:
+        lines += task_section(track, data, task, plots)
+    metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {'higher' if m.higher_is_better else 'lower'} "
+                    f"is better, {m.kind}): {m.description}" for m in track.metrics]
+    lines += ["## Metrics", "", *metric_lines, ""]
+    path = out / f"{track.name}.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _task_order(name: str):
+    """Natural order: gaussian-d2 before gaussian-d16."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
+
+
+def render(store: Store, profile: str, out: Path, tracks: list[str] | None = None) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in tracks or sorted(registry.tracks()):
+        path = render_track(store, profile, registry.get_track(name), out)
+        if path:
+            written.append(path)
+    counts = store.query("SELECT track, count(*) FILTER (status = 'ok') AS ok, count(*) FILTER (status = 'failed') "
+                         "AS failed FROM runs WHERE profile = ? GROUP BY track ORDER BY track", [profile])
+    index = [f"# tiltbench results — profile `{profile}`", "", "| track | leaderboard | ok runs | failed runs |",
+             "|---|---|---|---|"]
+    for row in counts.itertuples():
+        link = f"[{row.track}.md]({row.track}.md)" if (out / f"{row.track}.md").exists() else "—"
+        index.append(f"| {row.track} | {link} | {row.ok} | {row.failed} |")
+    (out / "index.md").write_text("\n".join(index + [""]))
+    written.append(out / "index.md")
+    return written
+

@@ -1,0 +1,138 @@
+"""The runner: expand a profile into cells, skip what is stored, run the rest, store each outcome.
+
+Data flows one way: profile -> cells -> executor (worker runs solver, track scores it) -> driver
+writes the store.  Each outcome is written as soon as it arrives, so an interrupted sweep loses
+only the cells in flight, and re-running the same command finishes only the missing cells.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import uuid
+from dataclasses import dataclass
+
+from . import registry
+from .errors import TiltbenchError, unknown
+from .fingerprint import fingerprint
+from .profiles import Profile
+from .seeds import cell_seed, task_seed
+from .store import Store
+from .worker import Cell
+
+# Keys of a track's profile section that choose which cells exist rather than what a cell computes.
+_SELECTION_KEYS = ("tasks", "reps")
+
+
+def module_source_hash(*modules: str) -> str:
+    """A short hash of the source files of ``modules``: the code version of a cell."""
+    h = hashlib.sha256()
+    for name in sorted(set(modules)):
+        module = sys.modules[name]
+        with open(module.__file__, "rb") as fh:
+            h.update(name.encode() + b"\0" + fh.read())
+    return h.hexdigest()[:16]
+
+
+def content_key(cell_fields: dict) -> str:
+    return hashlib.sha256(json.dumps(cell_fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] | None = None,
+         tasks: list[str] | None = None, reps: int | None = None) -> list[Cell]:
+    """Every cell of ``profile`` (optionally narrowed to some tracks, methods or tasks)."""
+    all_tracks = registry.tracks()
+    chosen = tracks or [t for t in profile.tracks if t in all_tracks]
+    for name in chosen:
+        registry.get_track(name)  # unknown track -> clear error
+    cells = []
+    for track_name in chosen:
+        track = registry.get_track(track_name)
+        track_cfg = profile.track_config(track_name)
+        solver_list = registry.solvers(track_name)
+        if methods:
+            names = {s.name for s in solver_list}
+            for m in methods:
+                if m not in names:
+                    raise unknown(f"method/baseline of track {track_name!r}", m, names)
+            solver_list = [s for s in solver_list if s.name in methods]
+        task_list = tasks or track_cfg["tasks"]
+        for task in task_list:
+            try:  # validate the task name before anything runs
+                track.make_task(task, track_cfg, 0)
+            except ValueError as exc:
+                raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
+        body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
+        for solver in solver_list:
+            config = registry.solver_config(solver, profile.defaults_name,
+                                            profile.solver_overrides(track_name, solver.name))
+            code = module_source_hash(solver.module, track.make_task.__module__, track.evaluate.__module__)
+            for task in task_list:
+                for rep in range(reps or track_cfg["reps"]):
+                    fields = dict(profile=profile.name, track=track_name, task=task, method=solver.name,
+                                  role=solver.role, rep=rep, seed=cell_seed(profile.base_seed, track_name, task, rep),
+                                  task_seed=task_seed(profile.base_seed, track_name, task),
+                                  config=config, track_config=body, code_version=code)
+                    cells.append(Cell(**fields, content_key=content_key(fields), threads=profile.threads_per_worker,
+                                      timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb))
+    return cells
+
+
+def run_row(cell: Cell, outcome: dict, env_id: str) -> dict:
+    return {
+        "run_id": uuid.uuid4().hex[:16], "content_key": cell.content_key, "profile": cell.profile,
+        "track": cell.track, "task": cell.task, "method": cell.method, "role": cell.role, "rep": cell.rep,
+        "seed": cell.seed, "config": json.dumps({"solver": cell.config, "track": cell.track_config,
+                                                 "task_seed": cell.task_seed}, sort_keys=True),
+        "code_version": cell.code_version, "status": outcome["status"], "reason": outcome.get("reason"),
+        "started_at": outcome["started_at"], "finished_at": outcome["finished_at"],
+        "wall_s": outcome.get("wall_s"), "cpu_s": outcome.get("cpu_s"),
+        "peak_mem_mb": outcome.get("peak_mem_mb"), "gpu_s": outcome.get("gpu_s"), "env_id": env_id,
+    }
+
+
+@dataclass
+class SweepSummary:
+    planned: int
+    skipped: int
+    ok: int = 0
+    failed: int = 0
+    interrupted: bool = False
+
+
+def sweep(store: Store, cells: list[Cell], executor, force: bool = False, show_progress: bool = True,
+          console=None) -> SweepSummary:
+    """Run ``cells`` not yet stored (all of them with ``force``) and store each outcome."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    console = console or Console(stderr=True)
+    done = set() if force else store.ok_keys()
+    todo = [c for c in cells if c.content_key not in done]
+    summary = SweepSummary(planned=len(cells), skipped=len(cells) - len(todo))
+    if summary.skipped:
+        console.print(f"skipping {summary.skipped} cell(s) already stored (use --force to redo them)")
+    if not todo:
+        return summary
+    store.init()
+    env = fingerprint(executor.name, executor.workers)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not show_progress) as progress:
+        bar = progress.add_task("running", total=len(todo))
+        try:
+            for cell, outcome in executor.run(todo):
+                store.write_run(run_row(cell, outcome, env["env_id"]), outcome.get("metrics", {}),
+                                outcome.get("curves", {}), env)
+                if outcome["status"] == "ok":
+                    summary.ok += 1
+                    console.print(f"[green]ok[/] {cell.label}  {outcome['wall_s']:.1f} s")
+                else:
+                    summary.failed += 1
+                    console.print(f"[red]failed[/] {cell.label}: {outcome['reason']}")
+                progress.update(bar, advance=1, description=f"ok {summary.ok} failed {summary.failed}")
+        except KeyboardInterrupt:
+            summary.interrupted = True
+    return summary

@@ -1,0 +1,118 @@
+"""What runs inside one cell's worker process: build the task, run the solver, score it.
+
+Nothing here touches the store; the outcome goes back to the driver, which alone writes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (track, task, solver, rep) of a sweep, with everything needed to run it anywhere."""
+
+    profile: str
+    track: str
+    task: str
+    method: str
+    role: str
+    rep: int
+    seed: int
+    task_seed: int
+    config: dict = field(hash=False)
+    track_config: dict = field(hash=False)
+    code_version: str = ""
+    content_key: str = ""
+    threads: int = 1
+    timeout_s: float = 600.0
+    memory_limit_gb: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.track}/{self.task}/{self.method}#{self.rep}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def limit_resources(threads: int, memory_limit_gb: float) -> None:
+    """Pin thread counts (before torch is imported) and cap the address space of this process."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    # Spinning OpenMP threads collapse throughput when several workers share few cores.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if memory_limit_gb > 0:
+        cap = int(memory_limit_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the driver dies, so no orphan keeps computing."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def execute(cell: Cell) -> dict:
+    """Run one cell in this process; return metrics, curves and measured cost.
+
+    Raises on any failure (the caller records the reason).  Non-finite metrics raise too: a NaN
+    is a failed cell, never a number on the leaderboard.
+    """
+    import torch
+
+    from . import registry
+    from .seeds import seed_everything
+
+    torch.set_num_threads(cell.threads)
+    track = registry.get_track(cell.track)
+    solver = registry.get_solver(cell.track, cell.method)
+    task = track.make_task(cell.task, cell.track_config, cell.task_seed)
+    seed_everything(cell.seed)
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    output = solver.fn(task, dict(cell.config), cell.seed)
+    metrics = dict(track.evaluate(task, output))
+    wall_s, cpu_s = time.perf_counter() - wall0, time.process_time() - cpu0
+
+    metrics.update(output.get("metrics", {}))
+    bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
+    if bad:
+        raise FloatingPointError(f"non-finite metric(s): {', '.join(bad)}")
+    gpu_s = wall_s if torch.cuda.is_available() and torch.cuda.is_initialized() else 0.0
+    return {
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "curves": output.get("curves", {}),
+        "wall_s": wall_s, "cpu_s": cpu_s, "gpu_s": gpu_s,
+        "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def describe_failure(exc: BaseException, cell: Cell) -> str:
+    if isinstance(exc, MemoryError):
+        return f"out of memory (memory_limit_gb={cell.memory_limit_gb})"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def child_main(cell: Cell, conn) -> None:
+    """Entry point of a worker process: run the cell, send ('ok', result) or ('failed', reason)."""
+    die_with_parent()
+    limit_resources(cell.threads, cell.memory_limit_gb)
+    try:
+        message = ("ok", execute(cell))
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a stored reason
+        message = ("failed", describe_failure(exc, cell))
+    conn.send(message)
+    conn.close()
