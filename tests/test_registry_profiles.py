@@ -66,3 +66,21 @@ def test_plan_pairs_seeds_across_solvers_and_keys_are_stable():
 def test_plan_rejects_bad_task_names():
     with pytest.raises(TiltbenchError, match="bad task 'gaussian-dx' for track 'ot'"):
         plan(get_profile("smoke"), tracks=["ot"], tasks=["gaussian-dx"])
+
+
+def test_code_version_ignores_docstrings_and_comments(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from tiltbench.runner import module_source_hash
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    versions = []
+    for i, body in enumerate(['"""doc"""\ndef f(x):\n    """a"""\n    return x + 1\n',
+                              '"""other doc"""\n# a comment\ndef f(x):\n    """b"""\n    return x + 1\n',
+                              '"""doc"""\ndef f(x):\n    return x + 2\n']):
+        (tmp_path / f"mod_v{i}.py").write_text(body)
+        importlib.import_module(f"mod_v{i}")
+        sys.modules["mod_same"] = sys.modules[f"mod_v{i}"]
+        versions.append(module_source_hash("mod_same"))
+    assert versions[0] == versions[1] != versions[2]

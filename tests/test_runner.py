@@ -112,3 +112,15 @@ def test_worker_processes_do_not_outlive_a_killed_driver(store_path):
     alive = [k for k in kids if os.path.exists(f"/proc/{k}")
              and open(f"/proc/{k}/stat").read().split()[2] != "Z"]
     assert not alive, f"orphaned workers still running: {alive}"
+
+
+def test_two_sweeps_on_one_store_at_once_both_finish_and_lose_nothing(store_path):
+    cmd = [sys.executable, "-m", "tiltbench.cli", "run", "--profile", "toyslow", "--method", "slow", "good",
+           "--workers", "1", "--no-progress", "--store", str(store_path)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    store = Store(store_path)
+    assert len(store.ok_keys()) == 16  # every cell stored at least once ...
+    assert len(store.query("SELECT * FROM latest_runs")) == 16  # ... and read back once
+    assert store.query("SELECT count(*) AS n FROM runs WHERE status = 'failed'").n[0] == 0

@@ -104,3 +104,21 @@ def test_import_of_a_non_export_is_refused(tmp_path, store_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TiltbenchError, match="not a tiltbench export"):
         Store(store_path).import_(tmp_path / "empty")
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_path):
+    from tiltbench.store import MIGRATIONS
+
+    con = duckdb.connect(str(store_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    con.close()
+    s = Store(store_path)
+    s.write_run(run("old", key="k-old"), {"acc": 0.1}, {}, ENV)  # migrates on open
+    later = run("new", key="k-new")
+    later["finished_at"] = datetime(2026, 1, 2)
+    s.write_run(later, {"acc": 0.9}, {}, ENV)  # same task/method/rep, new code: replaces on the board
+    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION == 2
+    assert s.query("SELECT run_id FROM latest_runs").run_id.tolist() == ["new"]
+    assert len(s.query("SELECT * FROM runs")) == 2  # history kept

@@ -1,4 +1,4 @@
-"""The ``tiltbench`` command: run | list | report | query | export | import | reproduce."""
+"""The ``tiltbench`` command: run | list | report | claims | query | export | import | reproduce."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ typical session:
   tiltbench run --profile smoke                   # every track the profile covers
   tiltbench run --profile cpu --track ot --method scones sinkhorn
   tiltbench report --profile cpu                  # results/<track>.md + plots
+  tiltbench claims --profile cpu                  # each paper's claims: supported/contradicted/inconclusive
   tiltbench query "select * from leaderboard where metric = 'bw_uvp'"
   tiltbench reproduce 3f2a9c1d                    # re-run a stored cell, diff its metrics
 
@@ -76,7 +77,9 @@ def cmd_run(args) -> int:
     cells = plan(profile, args.track, args.method, args.task, args.reps)
     if not cells:
         raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
-    executor = make_executor(args.executor, args.workers or profile.workers, profile.threads_per_worker)
+    workers = args.workers or profile.workers
+    executor = make_executor(args.executor, workers, profile.threads_per_worker, address=args.address,
+                             gpus=profile.gpus / workers if profile.gpus else 0.0, memory_gb=profile.memory_limit_gb)
     print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
           f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
     s = sweep(_store(args), cells, executor, force=args.force, show_progress=not args.no_progress)
@@ -134,6 +137,28 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_claims(args) -> int:
+    from . import claims
+    from .profiles import get_profile
+    from .report import fmt_est
+
+    get_profile(args.profile)
+    for track in args.track or []:
+        registry.get_track(track)
+    store = _store(args)
+    for claim in claims.claims():
+        if args.track and claim.track not in args.track:
+            continue
+        print(f"[{claim.track}] {claim.id}: {claims.describe(claim)}")
+        print(f"    {claim.statement}")
+        judgements = claims.judge(store, args.profile, claim)
+        if not judgements:
+            print("    not run under this profile")
+        for j in judgements:
+            print(f"    {j.task:24s} {j.verdict:13s} {fmt_est(j.effect)}  ({j.n_seeds} seeds)")
+    return 0
+
+
 def cmd_reproduce(args) -> int:
     from .reproduce import reproduce
 
@@ -157,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "running the same command again.  Crashes, timeouts and NaNs are stored as\n"
                        "failed cells with their reason; the sweep goes on.",
                        epilog="examples:\n  tiltbench run --profile smoke\n"
+                       "  tiltbench run --profile gpu --executor ray --address auto   # on a Ray cluster's head node\n"
                        "  tiltbench run --profile cpu --track ot --task gaussian-d16-lam4 --method scones\n"
                        "  tiltbench run --profile cpu --force --reps 1")
     p.add_argument("--profile", default="smoke", help="hardware profile (default: %(default)s; see `tiltbench list`)")
@@ -165,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", nargs="+", help="only these tasks (any valid name of the track's task family)")
     p.add_argument("--reps", type=int, help="override the profile's number of seeds")
     p.add_argument("--force", action="store_true", help="re-run cells even if already stored")
-    p.add_argument("--executor", default="local", help="where cells run (default: %(default)s)")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local process pool, or Ray (default: %(default)s)")
+    p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 or auto (default: a local Ray)")
     p.add_argument("--workers", type=int, help="cells at once (default: the profile's)")
     p.add_argument("--strict", action="store_true", help="exit 1 if any cell failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per cell only)")
@@ -184,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="run one read-only SQL statement on the store", formatter_class=fmt,
                        description="Run one SELECT over a read-only connection.  Tables: runs, metrics,\n"
-                       "curves, environments, schema_version.  Views: latest_runs (newest ok run per\n"
-                       "cell), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
+                       "curves, environments, schema_version.  Views: latest_runs (newest ok run of each\n"
+                       "task/method/rep), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
                        "metric), failures (failed cells never since run ok).  Writes are refused.",
                        epilog="examples:\n  tiltbench query \"select * from leaderboard where metric = 'bw_uvp'\"\n"
                        "  tiltbench query \"select method, avg(wall_s) from latest_runs group by all\" --format csv")
@@ -209,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     _add_store(p)
     p.set_defaults(fn=cmd_import)
+
+    p = sub.add_parser("claims", help="judge each paper's claims from the stored runs", formatter_class=fmt,
+                       description="Judge every registered claim per task: supported / contradicted when the\n"
+                       "95% CI of the paired statistic is wholly on one side, else inconclusive (always\n"
+                       "so with fewer than 3 seeds).  Prints the effect size, its CI and the seed count.")
+    p.add_argument("--profile", default="smoke", help="profile whose runs to judge (default: %(default)s)")
+    p.add_argument("--track", nargs="+", help="only these tracks")
+    _add_store(p)
+    p.set_defaults(fn=cmd_claims)
 
     p = sub.add_parser("reproduce", help="re-run a stored cell and print the metric differences",
                        description="Re-run one stored cell (same config, seed and task) in a fresh worker\n"

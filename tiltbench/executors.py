@@ -16,7 +16,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from .errors import unknown
+from .errors import TiltbenchError, unknown
 from .worker import Cell, child_main
 
 
@@ -100,10 +100,22 @@ class LocalExecutor:
                 conn.close()
 
 
-EXECUTORS = {"local": LocalExecutor}
+def _ray(**kwargs):
+    from .ray_executor import RayExecutor  # imports ray only when asked for
+
+    return RayExecutor(**kwargs)
 
 
-def make_executor(name: str, workers: int, threads: int = 1, **options):
+EXECUTORS = {"local": LocalExecutor, "ray": _ray}
+
+
+def make_executor(name: str, workers: int, threads: int = 1, address: str | None = None, gpus: float = 0.0,
+                  memory_gb: float = 0.0):
+    """An executor by name; ``address``, ``gpus`` and ``memory_gb`` (per cell) apply to Ray only."""
     if name not in EXECUTORS:
         raise unknown("executor", name, EXECUTORS)
-    return EXECUTORS[name](workers=workers, threads=threads, **options)
+    if name == "local":
+        if address:
+            raise TiltbenchError(f"--address {address!r} only applies to --executor ray")
+        return LocalExecutor(workers=workers, threads=threads)
+    return EXECUTORS[name](workers=workers, threads=threads, address=address, gpus=gpus, memory_gb=memory_gb)

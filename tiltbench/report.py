@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import claims as claims_mod
 from . import registry, stats
 from .store import Store
 
-ROLE_ORDER = {r: i for i, r in enumerate(registry.ROLES)}
+COST_COLUMNS = {"wall_s": "wall s", "cpu_s": "CPU s", "gpu_s": "GPU s", "peak_mem_mb": "peak MB"}
 
 
 def aggregation_version() -> str:
@@ -36,6 +37,11 @@ def fmt(x: float) -> str:
     if abs(x) >= 1e4 or abs(x) < 1e-3:
         return f"{x:.2e}"
     return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def fmt_est(e: stats.Estimate) -> str:
@@ -62,7 +68,7 @@ def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
 def values_by_rep(data, task: str, method: str, metric: str) -> dict[int, float]:
     runs = data["runs"]
     sel = runs[(runs.task == task) & (runs.method == method)]
-    if metric in ("wall_s", "cpu_s", "peak_mem_mb"):
+    if metric in COST_COLUMNS:
         return dict(zip(sel.rep, sel[metric]))
     m = data["metrics"]
     m = m[(m.name == metric) & m.run_id.isin(sel.run_id)].merge(sel[["run_id", "rep"]], on="run_id")
@@ -85,6 +91,29 @@ def stamp(data, profile: str) -> list[str]:
             "rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie)"]
 
 
+def claims_section(store: Store, profile: str, track: str) -> list[str]:
+    """The paper's claims for this track, each judged per task from the stored runs."""
+    track_claims = claims_mod.claims(track)
+    if not track_claims:
+        return []
+    lines = ["## Claims", "",
+             "Each claim is a hypothesis judged per task from the paired seeds: *supported* / *contradicted* "
+             f"when the 95% CI of the paired statistic lies wholly on one side, otherwise *inconclusive* "
+             f"(always so with fewer than {stats.MIN_SEEDS_FOR_VERDICT} seeds).", "",
+             "| claim | hypothesis | task | verdict | statistic [95% CI] | seeds |", "|---|---|---|---|---|---|"]
+    for claim in track_claims:
+        judgements = claims_mod.judge(store, profile, claim)
+        if not judgements:
+            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run | — | 0 |")
+        for j in judgements:
+            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | **{j.verdict}** | "
+                         f"{fmt_est(j.effect)} | {j.n_seeds} |")
+    lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), or method − comparator "
+              "(`within`). Claims and their sources:", ""]
+    lines += [f"- `{c.id}`: {c.statement}. Source: {c.source}." for c in track_claims]
+    return lines + [""]
+
+
 def task_section(track: registry.Track, data, task: str, plots: dict) -> list[str]:
     primary = track.metric(track.primary)
     runs, failed = data["runs"], data["failed"]
@@ -96,19 +125,18 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
     ranks = stats.ranks_with_ties(est, primary.higher_is_better)
     arrow = "↑" if primary.higher_is_better else "↓"
     head = ["rank", "solver", "role", "n", f"{primary.name} {primary.unit} {arrow}".replace("  ", " "),
-            *[m.name for m in quality], "wall s", "CPU s", "peak MB", "failed"]
+            *[m.name for m in quality], *COST_COLUMNS.values(), "failed"]
     lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in solvers:
         fails = failed[(failed.task == task) & (failed.method == s.name)]
         fail_txt = f"{len(fails)}: {fails.reason.iloc[0][:80]}" if len(fails) else ""
         if s.name not in present:
-            lines.append(f"| — | {s.name} | {s.role} | 0 | not run | " + " | " * (len(head) - 5) + "|")
+            lines.append("| " + " | ".join(["—", s.name, s.role, "0", "not run"] + [""] * (len(head) - 5)) + " |")
             continue
         cols = [str(ranks.get(s.name, "—")), s.name, s.role, str(est[s.name].n), fmt_est(est[s.name])]
         cols += [fmt_est(stats.mean_ci(list(values_by_rep(data, task, s.name, m.name).values()))) for m in quality]
-        cols += [fmt(stats.mean_ci(list(values_by_rep(data, task, s.name, c).values())).mean)
-                 for c in ("wall_s", "cpu_s", "peak_mem_mb")]
-        lines.append("| " + " | ".join(cols + [fail_txt.replace("|", "/")]) + " |")
+        cols += [fmt(stats.mean_ci(list(values_by_rep(data, task, s.name, c).values())).mean) for c in COST_COLUMNS]
+        lines.append("| " + " | ".join(cols + [cell(fail_txt)]) + " |")
     pair_rows = []
     for method, baselines in track.pairs.items():
         a = values_by_rep(data, task, method, primary.name)
@@ -212,6 +240,8 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     primary = track.metric(track.primary)
     lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
+    lines += claims_section(store, profile, track.name)
+    lines += ["## Leaderboard", ""]
     lines += ["Solvers:", ""] + [f"- `{s.name}` ({s.role}): {s.description} — {s.citation}"
                                  for s in registry.solvers(track.name)] + [""]
     if plot_cost_quality(track, data, tasks, plot_dir / "cost_quality.png"):

@@ -7,6 +7,7 @@ only the cells in flight, and re-running the same command finishes only the miss
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import sys
@@ -25,13 +26,24 @@ from .worker import Cell
 _SELECTION_KEYS = ("tasks", "reps")
 
 
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
 def module_source_hash(*modules: str) -> str:
-    """A short hash of the source files of ``modules``: the code version of a cell."""
+    """The code version of a cell: a short hash of the syntax trees of ``modules`` with comments
+    and docstrings left out, so editing prose does not invalidate stored results."""
     h = hashlib.sha256()
     for name in sorted(set(modules)):
-        module = sys.modules[name]
-        with open(module.__file__, "rb") as fh:
-            h.update(name.encode() + b"\0" + fh.read())
+        with open(sys.modules[name].__file__, encoding="utf-8") as fh:
+            tree = _strip_docstrings(ast.parse(fh.read()))
+        h.update(name.encode() + b"\0" + ast.dump(tree, annotate_fields=False).encode())
     return h.hexdigest()[:16]
 
 

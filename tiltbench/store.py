@@ -2,7 +2,7 @@
 
 Tables: ``runs`` (one row per attempted cell), ``metrics`` (scalar metrics, long format),
 ``curves`` (step-wise values), ``environments`` (machine/code fingerprints), ``schema_version``.
-Views: ``latest_runs`` (newest successful run per content key), ``leaderboard`` (mean/std/n of
+Views: ``latest_runs`` (newest successful run of each profile/track/task/method/rep), ``leaderboard`` (mean/std/n of
 every metric over seeds, per profile/track/task/method) and ``failures``.
 
 Every write opens the file, writes one cell in one transaction and closes it again.  So a killed
@@ -21,7 +21,7 @@ import pandas as pd
 
 from .errors import TiltbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLES = ("environments", "runs", "metrics", "curves")
 
 _V1 = """
@@ -52,8 +52,17 @@ CREATE VIEW failures AS
       AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.content_key = f.content_key AND o.status = 'ok');
 """
 
+# v2: the board shows the newest successful run of each (profile, track, task, method, rep), so a
+# cell re-run after a code or config change replaces the old one instead of counting as a new seed.
+_V2 = """
+CREATE OR REPLACE VIEW latest_runs AS
+    SELECT * FROM runs WHERE status = 'ok'
+    QUALIFY row_number() OVER (PARTITION BY profile, track, task, method, rep
+                               ORDER BY finished_at DESC, run_id) = 1;
+"""
+
 # MIGRATIONS[v] takes a store at version v to v + 1.
-MIGRATIONS = [_V1]
+MIGRATIONS = [_V1, _V2]
 
 
 def _is_lock_error(exc: Exception) -> bool:

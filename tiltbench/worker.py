@@ -106,13 +106,17 @@ def describe_failure(exc: BaseException, cell: Cell) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def child_main(cell: Cell, conn) -> None:
-    """Entry point of a worker process: run the cell, send ('ok', result) or ('failed', reason)."""
-    die_with_parent()
+def run_cell(cell: Cell) -> tuple[str, object]:
+    """Run a cell in this (fresh) process; never raises: ('ok', result) or ('failed', reason)."""
     limit_resources(cell.threads, cell.memory_limit_gb)
     try:
-        message = ("ok", execute(cell))
+        return "ok", execute(cell)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a stored reason
-        message = ("failed", describe_failure(exc, cell))
-    conn.send(message)
+        return "failed", describe_failure(exc, cell)
+
+
+def child_main(cell: Cell, conn) -> None:
+    """Entry point of a local worker process: run the cell and send the outcome to the driver."""
+    die_with_parent()
+    conn.send(run_cell(cell))
     conn.close()

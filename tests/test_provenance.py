@@ -1,0 +1,42 @@
+"""The published leaderboards are a pure function of the exported raw rows (results/runs/*.parquet):
+re-rendering them reproduces every published markdown file byte for byte."""
+
+from pathlib import Path
+
+import pytest
+
+from tiltbench.profiles import DEFAULT_FILE, published_profile
+from tiltbench.report import render
+from tiltbench.store import Store
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def test_published_markdown_rerenders_byte_for_byte(tmp_path):
+    assert (RESULTS / "runs" / "runs.parquet").exists(), "results/runs/ must hold the exported published runs"
+    store = Store(tmp_path / "store.duckdb")
+    store.import_(RESULTS / "runs")
+    profile = published_profile(DEFAULT_FILE)
+    written = render(store, profile, tmp_path / "out")
+    assert written, "nothing rendered from the published runs"
+    for path in written:
+        published = RESULTS / path.name
+        assert published.exists(), f"{path.name} is rendered but not published"
+        assert path.read_bytes() == published.read_bytes(), (
+            f"results/{path.name} differs from a re-render of results/runs/: re-run "
+            f"`tiltbench import results/runs --store S && tiltbench report --profile {profile} --store S`")
+
+
+def test_report_rendering_is_deterministic(tmp_path):
+    store = Store(tmp_path / "store.duckdb")
+    store.import_(RESULTS / "runs")
+    profile = published_profile(DEFAULT_FILE)
+    a = [p.read_bytes() for p in render(store, profile, tmp_path / "a")]
+    b = [p.read_bytes() for p in render(store, profile, tmp_path / "b")]
+    assert a == b
+
+
+@pytest.mark.parametrize("name", ["ot.md"])
+def test_every_published_track_report_shows_its_claims(name):
+    text = (RESULTS / name).read_text()
+    assert "## Claims" in text and "| claim | hypothesis | task | verdict |" in text
