@@ -50,8 +50,7 @@ def cmd_list(args) -> int:
         print(f"  tasks: {track.task_pattern}")
         print(f"  primary metric: {track.primary}")
         for m in track.metrics:
-            print(f"  metric {m.name:16s} {'higher' if m.higher_is_better else 'lower'} is better"
-                  f"{', ' + m.unit if m.unit else ''}  {m.description}")
+            print(f"  metric {m.name:16s} {m.direction}{', ' + m.unit if m.unit else ''}  {m.description}")
         for s in registry.solvers(track.name):
             print(f"  {s.role:9s} {s.name:12s} {s.description}")
             print(f"  {'':9s} {'':12s} cite: {s.citation}")

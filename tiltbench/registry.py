@@ -23,14 +23,21 @@ PLUGIN_GROUP = "tiltbench.plugins"
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric a track reports.  kind: 'quality' (deterministic given the seed) or 'cost'
+    """A metric a track reports.
+
+    higher_is_better: True, False, or None for a diagnostic with no better direction (for example
+    a quantity that should be close to 1).  kind: 'quality' (deterministic given the seed) or 'cost'
     (timings a solver measures itself; excluded from bit-identity checks in `reproduce`)."""
 
     name: str
     unit: str
-    higher_is_better: bool
+    higher_is_better: bool | None
     description: str = ""
     kind: str = "quality"
+
+    @property
+    def direction(self) -> str:
+        return {True: "higher is better", False: "lower is better", None: "diagnostic"}[self.higher_is_better]
 
 
 @dataclass
@@ -81,6 +88,8 @@ _loaded = False
 def register_track(track: Track) -> Track:
     if track.primary not in {m.name for m in track.metrics}:
         raise ValueError(f"track {track.name}: primary metric {track.primary!r} is not among its metrics")
+    if track.metric(track.primary).higher_is_better is None:
+        raise ValueError(f"track {track.name}: the primary metric needs a direction (higher_is_better)")
     _TRACKS[track.name] = track
     return track
 

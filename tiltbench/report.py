@@ -60,8 +60,9 @@ def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
                 "WHERE r.profile = ? AND r.track = ? ORDER BY m.run_id, m.name", [profile, track])
     curves = q("SELECT r.task, r.method, r.rep, c.name, c.step, c.value FROM curves c JOIN latest_runs r "
                "USING (run_id) WHERE r.profile = ? AND r.track = ? ORDER BY 1, 2, 3, 4, 5", [profile, track])
-    envs = q("SELECT DISTINCT e.* FROM environments e JOIN runs r USING (env_id) WHERE r.profile = ? "
-             "AND r.track = ? ORDER BY env_id", [profile, track])
+    envs = q("SELECT * FROM environments WHERE env_id IN (SELECT env_id FROM latest_runs WHERE profile = ? AND "
+             "track = ? UNION SELECT r.env_id FROM failures f JOIN runs r USING (run_id) WHERE f.profile = ? AND "
+             "f.track = ?) ORDER BY env_id", [profile, track, profile, track])
     return {"runs": runs, "failed": failed, "metrics": metrics, "curves": curves, "envs": envs}
 
 
@@ -252,8 +253,8 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
             plots[task] = f"{track.name}/curves_{task}.png"
     for task in tasks:
         lines += task_section(track, data, task, plots)
-    metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {'higher' if m.higher_is_better else 'lower'} "
-                    f"is better, {m.kind}): {m.description}" for m in track.metrics]
+    metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {m.direction}, {m.kind}): {m.description}"
+                    for m in track.metrics]
     lines += ["## Metrics", "", *metric_lines, ""]
     path = out / f"{track.name}.md"
     path.write_text("\n".join(lines))
