@@ -16,6 +16,12 @@ os.environ["TILTBENCH_PROFILES"] = str(HERE / "profiles.toml")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "plugins"), os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, str(HERE / "plugins"))
 
+# Tests use small tensors: one torch thread avoids oversubscribing the 2 cores (worker processes
+# pin their own thread counts from the profile).
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 
 @pytest.fixture
 def store_path(tmp_path):

@@ -1,0 +1,63 @@
+"""dm_control environments for the `rl` track, with the physical features TdRL's tests read.
+
+``make_env("walker-walk", seed)`` returns an environment whose ``step`` gives the flat observation,
+the task's own (handcrafted) reward, and a dict of features (see benchmarks/rl_testfns.py) that
+the test functions consume.  Real MuJoCo physics through dm_control; no rendering is needed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "disable")  # physics only; set MUJOCO_GL=egl to render frames
+
+TASKS = ("cartpole-swingup", "walker-walk", "cheetah-run", "walker-stand", "walker-run")
+
+
+def _features(domain: str, physics, action: np.ndarray) -> dict[str, float]:
+    if domain == "walker":
+        return {"torso_height": float(physics.torso_height()), "torso_upright": float(physics.torso_upright()),
+                "x_velocity": float(physics.horizontal_velocity())}
+    if domain == "cheetah":
+        return {"x_velocity": float(physics.speed())}
+    if domain == "cartpole":
+        return {"pole_cos": float(np.asarray(physics.pole_angle_cosine()).ravel()[0]),
+                "cart_position": float(physics.cart_position()), "control": float(np.asarray(action).ravel()[0])}
+    raise ValueError(f"no features for domain {domain!r}")
+
+
+class DMCEnv:
+    """A dm_control task with flat float32 observations and actions in [-1, 1]."""
+
+    def __init__(self, task: str, seed: int):
+        if task not in TASKS:
+            raise ValueError(f"unknown rl task {task!r}; valid: {', '.join(TASKS)}")
+        from dm_control import suite
+
+        self.task = task
+        self.domain, name = task.split("-", 1)
+        self._env = suite.load(self.domain, name, task_kwargs={"random": seed})
+        spec = self._env.action_spec()
+        self.action_dim = int(np.prod(spec.shape))
+        self._low, self._high = spec.minimum, spec.maximum
+        self.obs_dim = sum(int(np.prod(v.shape)) for v in self._env.observation_spec().values())
+
+    @staticmethod
+    def _flat(observation) -> np.ndarray:
+        return np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in observation.values()])
+
+    def reset(self) -> np.ndarray:
+        return self._flat(self._env.reset().observation)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, dict]:
+        """Returns (observation, handcrafted reward, episode over, features of the new state)."""
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        scaled = self._low + (action + 1.0) * 0.5 * (self._high - self._low)
+        ts = self._env.step(scaled)
+        return self._flat(ts.observation), float(ts.reward or 0.0), ts.last(), _features(self.domain, self._env.physics, action)
+
+
+def make_env(task: str, seed: int) -> DMCEnv:
+    return DMCEnv(task, seed)
