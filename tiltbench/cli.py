@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -257,8 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # same clean path as Ctrl-C: kill cells in flight, keep what is stored
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         return args.fn(args)
     except TiltbenchError as exc:

@@ -53,7 +53,21 @@ def limit_resources(threads: int, memory_limit_gb: float) -> None:
 
 
 def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the driver dies, so no orphan keeps computing."""
+    """Make this cell process die with the driver, so no orphan keeps computing.
+
+    The forkserver hands every child a copy of the driver's end of its "alive" pipe; while a cell
+    holds it, the forkserver never sees the driver die and never exits.  Closing it here lets the
+    forkserver exit with the driver, and PR_SET_PDEATHSIG then SIGKILLs this process.
+    """
+    try:
+        from multiprocessing import forkserver
+
+        fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+        if fd is not None:
+            os.close(fd)
+            forkserver._forkserver._forkserver_alive_fd = None
+    except (ImportError, AttributeError, OSError):
+        pass
     try:
         import ctypes
         import signal
