@@ -59,3 +59,12 @@ def test_list_and_help_teach():
     out = tiltbench("list", check=True).stdout
     assert "track ot" in out and "method    scones" in out and "profiles:" in out
     assert "examples:" in tiltbench("run", "--help", check=True).stdout
+
+
+def test_export_filters_profiles_and_import_merges(ot_store, tmp_path):
+    out = tiltbench("export", tmp_path / "exp", "--profile", "smoke", "nope", store=ot_store, check=True)
+    assert "runs 6" in out.stdout
+    assert "runs 0" in tiltbench("export", tmp_path / "none", "--profile", "nope", store=ot_store, check=True).stdout
+    merged = tmp_path / "merged.duckdb"
+    assert "runs 6" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
+    assert "runs 0" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout

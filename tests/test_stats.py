@@ -37,3 +37,16 @@ def test_verdict_is_inconclusive_when_the_ci_straddles_zero_or_seeds_are_few():
     assert stats.verdict(stats.Estimate(-1.0, -2.0, -0.5, 5), higher_is_better=True) == "worse"
     assert stats.verdict(stats.Estimate(-1.0, -2.0, -0.5, 2), higher_is_better=False) == "inconclusive"
     assert stats.verdict(stats.Estimate(-1.0, math.nan, math.nan, 1), higher_is_better=False) == "inconclusive"
+
+
+def test_probability_of_improvement_equals_the_all_pairs_definition():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.integers(0, 4, rng.integers(1, 7)).astype(float)
+        b = rng.integers(0, 4, rng.integers(1, 7)).astype(float)
+        for higher in (True, False):
+            d = (a[:, None] - b[None, :]) * (1 if higher else -1)
+            expected = np.mean(d > 0) + 0.5 * np.mean(d == 0)
+            assert abs(stats.prob_improvement(a, b, higher).mean - expected) < 1e-12

@@ -124,7 +124,8 @@ def cmd_query(args) -> int:
 
 
 def cmd_export(args) -> int:
-    where = "TRUE" if not args.profile else "profile = '" + args.profile.replace("'", "''") + "'"
+    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in args.profile or [])
+    where = f"profile IN ({quoted})" if quoted else "TRUE"
     counts = _store(args).export(args.directory, where)
     print(f"exported to {args.directory}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "<directory>/*.parquet; `tiltbench import` merges them into another store.",
                        formatter_class=fmt)
     p.add_argument("directory")
-    p.add_argument("--profile", help="only runs of this profile")
+    p.add_argument("--profile", nargs="+", help="only runs of these profiles")
     _add_store(p)
     p.set_defaults(fn=cmd_export)
 

@@ -56,10 +56,11 @@ def paired_difference(a: dict, b: dict) -> Estimate:
 
 
 def _p_better(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> float:
-    diff = a[:, None] - b[None, :]
+    """Share of pairs (a_i, b_j) where a_i is better, ties counting 1/2: the Mann-Whitney U statistic
+    over n * m, computed from ranks in O((n + m) log(n + m)) rather than from all n * m pairs."""
     if not higher_is_better:
-        diff = -diff
-    return float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0))
+        a, b = -a, -b
+    return float(sps.mannwhitneyu(a, b, method="asymptotic").statistic / (a.size * b.size))
 
 
 def prob_improvement(a, b, higher_is_better: bool) -> Estimate:
