@@ -47,6 +47,8 @@ class Track:
     make_task(task_name, track_config, seed) -> task data (raises ValueError on a bad name)
     evaluate(task, output) -> {metric name: float}
     pairs: for each method, the baselines it is compared with in the report.
+    report_extras: optional "module:function" drawing track-specific report sections;
+        ``function(data, plot_dir, prefix) -> markdown lines``, imported only when rendering.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Track:
     make_task: Callable[[str, dict, int], Any]
     evaluate: Callable[[Any, dict], dict]
     pairs: dict[str, list[str]] = field(default_factory=dict)
+    report_extras: str = ""
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -74,10 +77,16 @@ class Solver:
     citation: str
     defaults: dict[str, dict]  # profile name -> config
     description: str = ""
+    depends: tuple[str, ...] = ()  # further modules whose code decides its results (hashed too)
 
     @property
     def module(self) -> str:
         return self.fn.__module__
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Every module whose code is part of this solver's code version."""
+        return (self.module, *self.depends)
 
 
 _TRACKS: dict[str, Track] = {}
@@ -95,14 +104,17 @@ def register_track(track: Track) -> Track:
 
 
 def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],
-                    description: str = ""):
-    """Decorator: register ``fn(task, config, seed) -> output`` as a solver of ``track``."""
+                    description: str = "", depends: tuple[str, ...] = ()):
+    """Decorator: register ``fn(task, config, seed) -> output`` as a solver of ``track``.
+
+    depends: modules besides the solver's own whose code shapes its results (a shared training
+    loop, say); they enter the cell's code version, so changing them invalidates stored cells."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} for solver {name!r}; valid: {', '.join(ROLES)}")
 
     def wrap(fn):
         doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
-        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc)
+        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends))
         return fn
 
     return wrap

@@ -8,6 +8,7 @@ same bytes (no timestamps; seeded bootstrap; PNGs written without version metada
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import re
 from pathlib import Path
@@ -248,6 +249,9 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
     lines += claims_section(store, profile, track.name)
+    if track.report_extras:
+        module, _, function = track.report_extras.partition(":")
+        lines += getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
     lines += ["## Leaderboard", ""]
     lines += ["Solvers:", ""] + [f"- `{s.name}` ({s.role}): {s.description} — {s.citation}"
                                  for s in registry.solvers(track.name)] + [""]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import json
 import sys
 import uuid
@@ -41,7 +42,8 @@ def module_source_hash(*modules: str) -> str:
     and docstrings left out, so editing prose does not invalidate stored results."""
     h = hashlib.sha256()
     for name in sorted(set(modules)):
-        with open(sys.modules[name].__file__, encoding="utf-8") as fh:
+        module = sys.modules.get(name) or importlib.import_module(name)
+        with open(module.__file__, encoding="utf-8") as fh:
             tree = _strip_docstrings(ast.parse(fh.read()))
         h.update(name.encode() + b"\0" + ast.dump(tree, annotate_fields=False).encode())
     return h.hexdigest()[:16]
@@ -79,7 +81,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         for solver in solver_list:
             config = registry.solver_config(solver, profile.defaults_name,
                                             profile.solver_overrides(track_name, solver.name))
-            code = module_source_hash(solver.module, track.make_task.__module__, track.evaluate.__module__)
+            code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
             for task in task_list:
                 for rep in range(reps or track_cfg["reps"]):
                     fields = dict(profile=profile.name, track=track_name, task=task, method=solver.name,
