@@ -86,9 +86,11 @@ class SAC:
         self.log_alpha = torch.zeros((), requires_grad=True)
         self.target_entropy = -float(act_dim)
         self.gamma, self.tau = gamma, tau
-        self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=lr)
-        self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=lr)
+        # fused Adam: one kernel per step instead of a dozen small ops per tensor (CPU too)
+        self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=lr, fused=True)
+        self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=lr, fused=True)
+        self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=lr, fused=True)
+        self._critic_params, self._target_params = list(self.critic.parameters()), list(self.target.parameters())
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -103,15 +105,17 @@ class SAC:
             y = b["rew"] + self.gamma * (1 - b["done"]) * target_q
         q1, q2 = self.critic(b["obs"], b["act"])
         critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
-        self.opt_critic.zero_grad()
+        self.opt_critic.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.opt_critic.step()
 
         act, logp = self.actor(b["obs"])
+        self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients
         actor_loss = (alpha * logp - torch.min(*self.critic(b["obs"], act))).mean()
         self.opt_actor.zero_grad()
         actor_loss.backward()
         self.opt_actor.step()
+        self.critic.requires_grad_(True)
 
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         self.opt_alpha.zero_grad()
@@ -119,8 +123,7 @@ class SAC:
         self.opt_alpha.step()
 
         with torch.no_grad():
-            for p, tp in zip(self.critic.parameters(), self.target.parameters()):
-                tp.lerp_(p, self.tau)
+            torch._foreach_lerp_(self._target_params, self._critic_params, self.tau)
         losses = {"critic": critic_loss.item(), "actor": actor_loss.item(), "alpha": alpha.item()}
         if not all(math.isfinite(v) for v in losses.values()):
             raise FloatingPointError(f"SAC loss became non-finite: {losses}")
