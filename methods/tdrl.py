@@ -1,8 +1,11 @@
 """TdRL: test-driven reinforcement learning (Yu, Wu, Ke, arXiv 2511.07904).
 
 The task is given only by test functions over trajectory segments (benchmarks/rl_testfns.py).
-This module holds the lexicographic trajectory comparison mu(tau_1, tau_2) in {0, 1/2, 1} from
-which TdRL's return network is trained with a Bradley-Terry loss.
+This module holds, in reading order: the lexicographic trajectory comparison
+mu(tau_1, tau_2) in {0, 1/2, 1}; the return network R(z_ind(tau)) trained on mu with a Bradley-Terry
+loss and an anchoring penalty; the reward network r(s, a) fitted to R and used to relabel the replay
+buffer; and the schedule that runs them (``TdRLReward``), plugged into the SAC loop both sides of the
+`rl` track share (baselines/rl_loop.py).
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import stats as sps
+from torch import nn
+from torch.nn import functional as F
+
+from baselines.sac import mlp
+from tiltbench.registry import register_solver
 
 
 @dataclass(frozen=True)
@@ -63,3 +72,218 @@ def compare(pf1: np.ndarray, ind1: np.ndarray, pf2: np.ndarray, ind2: np.ndarray
         if abs(scaled) > tol:
             return 1.0 if scaled > 0 else 0.0
     return 0.5
+
+
+# ---------------------------------------------------------------------------- return network
+class ReturnEnsemble(nn.Module):
+    """R(z_ind(tau)): an ensemble of small MLPs on the (standardised) indicative test results of a
+    segment.  Its mean is the learned return of the segment."""
+
+    def __init__(self, n_ind: int, members: int, width: int):
+        super().__init__()
+        self.members = nn.ModuleList(mlp(n_ind, 1, width) for _ in range(members))
+        self.register_buffer("shift", torch.zeros(n_ind))
+        self.register_buffer("scale", torch.ones(n_ind))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Returns of shape (members, N) for indicative results z of shape (N, n_ind)."""
+        x = (z - self.shift) / self.scale
+        return torch.stack([m(x).squeeze(-1) for m in self.members])
+
+
+def bradley_terry_loss(r1: torch.Tensor, r2: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy between the label mu in {0, 1/2, 1} and P(tau_1 > tau_2) = sigmoid(R_1 - R_2)."""
+    return F.binary_cross_entropy_with_logits(r1 - r2, mu.expand_as(r1))
+
+
+def _grad_norm(loss: torch.Tensor, params: list) -> tuple[float, list]:
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+    return float(torch.sqrt(sum((g * g).sum() for g in grads))), grads
+
+
+def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray, mu: np.ndarray, cfg: dict,
+                       rng: np.random.Generator, anchored: bool) -> dict:
+    """One round of return learning: Bradley-Terry cross-entropy on the labelled pairs plus the
+    anchoring penalty (R_old - R)^2 that keeps the new return close to the previous round's.
+
+    ``cfg['anchor']`` combines the two (paper, Sec. on return learning):
+    - ``early-stop``: a step is skipped when ||grad L_pen|| > ratio * ||grad L_ce|| (ratio 10), i.e.
+      once keeping the old return matters far more than fitting new labels;
+    - ``balance``: the penalty's gradient is rescaled to the norm of the cross-entropy's.
+    Returns the round's statistics (final loss, skipped steps, pair accuracy)."""
+    z = torch.as_tensor(z_ind, dtype=torch.float32)
+    with torch.no_grad():
+        if anchored:
+            old = net(z).mean(0)
+        else:  # the input standardisation is fixed in the first round, so R_old and R read z alike
+            net.shift.copy_(z.mean(0))
+            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1]))
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["return_lr"])
+    params = list(net.parameters())
+    i1, i2 = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
+    mu_t = torch.as_tensor(mu, dtype=torch.float32)
+    skipped, ce = 0, torch.zeros(())
+    for _ in range(cfg["return_steps"]):
+        b = torch.as_tensor(rng.integers(0, len(pairs), min(cfg["return_batch"], len(pairs))))
+        out = net(z)
+        ce = bradley_terry_loss(out[:, i1[b]], out[:, i2[b]], mu_t[b])
+        if not torch.isfinite(ce):
+            raise FloatingPointError(f"TdRL return loss became non-finite: {ce.item()}")
+        loss = ce
+        if anchored:
+            pen = (out.mean(0) - old).pow(2).mean()
+            n_ce, _ = _grad_norm(ce, params)
+            n_pen, _ = _grad_norm(pen, params)
+            if cfg["anchor"] == "early-stop":
+                if n_pen > cfg["anchor_ratio"] * n_ce:
+                    skipped += 1
+                    continue
+                loss = ce + pen
+            else:  # balance
+                loss = ce + (n_ce / max(n_pen, 1e-12)) * pen
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        r = net(z).mean(0).numpy()
+    decided = mu != 0.5
+    agree = ((r[pairs[decided, 0]] > r[pairs[decided, 1]]) == (mu[decided] == 1.0)).mean() if decided.any() else 1.0
+    return {"ce": float(ce.detach()), "skipped": skipped, "accuracy": float(agree)}
+
+
+# ---------------------------------------------------------------------------- reward network
+def fit_reward(reward_net: nn.Module, opt, obs: np.ndarray, act: np.ndarray, seg_target: np.ndarray, L: int,
+               cfg: dict, rng: np.random.Generator) -> float:
+    """Regress r(s, a) so that each segment's mean step reward matches its target (the learned
+    return, squashed to a per-step scale in (0, 1)); segment k covers steps [k L, (k+1) L)."""
+    loss = torch.zeros(())
+    for _ in range(cfg["reward_steps"]):
+        segs = rng.integers(0, len(seg_target), min(cfg["reward_batch"], len(seg_target)))
+        idx = (segs[:, None] * L + np.arange(L)[None]).ravel()
+        x = torch.as_tensor(np.concatenate([obs[idx], act[idx]], 1))
+        pred = reward_net(x).view(len(segs), L).mean(1)
+        loss = F.mse_loss(pred, torch.as_tensor(seg_target[segs], dtype=torch.float32))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"TdRL reward loss became non-finite: {loss.item()}")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def relabel(reward_net: nn.Module, buffer, chunk: int = 8192) -> None:
+    """Overwrite every stored reward with the reward network's r(s, a)."""
+    for i in range(0, buffer.n, chunk):
+        j = min(i + chunk, buffer.n)
+        x = torch.as_tensor(np.concatenate([buffer.obs[i:j], buffer.act[i:j]], 1))
+        buffer.rew[i:j] = reward_net(x).squeeze(-1).numpy()
+
+
+def state_entropy_reward(next_obs: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Particle estimate of state entropy (Liu & Abbeel 2021, APT; used by PEBBLE's exploration):
+    log(1 + distance to the k-th nearest neighbour among the batch's next states)."""
+    d = torch.cdist(next_obs, next_obs)
+    kth = d.topk(min(k + 1, len(d)), largest=False).values[:, -1]
+    return torch.log1p(kth)
+
+
+# ---------------------------------------------------------------------------- the reward source
+class TdRLReward:
+    """TdRL's reward source for the shared training loop (baselines/rl_loop.py).
+
+    Schedule: the loop's random steps; then ``explore_steps`` of SAC on a state-entropy reward;
+    then a reward round every ``round_every`` steps: run the task's tests on every complete
+    segment, label random pairs with ``compare``, train the return ensemble, fit r(s, a) to it and
+    relabel the whole buffer.  The environment's reward is never stored or read."""
+
+    def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int):
+        if cfg["anchor"] not in ANCHORS:
+            raise ValueError(f"tdrl anchor = {cfg['anchor']!r}; valid: {', '.join(ANCHORS)}")
+        self.task, self.cfg, self.L = task, cfg, task.segment_len
+        self.rng = np.random.default_rng(seed)
+        self.start = task.random_steps + cfg["explore_steps"]
+        suite = task.tests
+        self.suite = suite
+        self.ret = ReturnEnsemble(len(suite.indicative), cfg["ensemble"], cfg["return_width"])
+        self.reward_net = mlp(obs_dim + act_dim, 1, cfg["reward_width"])
+        self.reward_opt = torch.optim.Adam(self.reward_net.parameters(), lr=cfg["reward_lr"])
+        self.z_pf: list[np.ndarray] = []
+        self.z_ind: list[np.ndarray] = []
+        self.rounds = self.skipped = 0
+        self.curves = {"return_acc": []}
+        self.metrics: dict[str, float] = {}
+
+    def label(self, env_reward: float) -> float:
+        return 0.0  # TdRL never stores the handcrafted reward; rounds relabel every transition
+
+    def batch(self, batch: dict, t: int) -> dict:
+        if t < self.start:  # exploration phase: maximise state entropy
+            batch = dict(batch, rew=state_entropy_reward(batch["next_obs"]))
+        return batch
+
+    def update(self, t: int, rollouts) -> None:
+        due = t + 1 >= self.start and (t + 1 - self.start) % self.cfg["round_every"] == 0
+        if due and t + 1 < self.task.steps:
+            self.reward_round(t + 1, rollouts)
+
+    def _test_new_segments(self, rollouts) -> None:
+        for k in range(len(self.z_pf), rollouts.n // self.L):
+            seg = {name: rollouts.features[name][k * self.L:(k + 1) * self.L] for name in self.suite.segment_keys}
+            pf, ind = self.suite(seg)
+            self.z_pf.append(pf)
+            self.z_ind.append(ind)
+
+    def reward_round(self, step: int, rollouts) -> None:
+        self._test_new_segments(rollouts)
+        z_pf, z_ind = np.array(self.z_pf), np.array(self.z_ind)
+        history = RunningTestStats.from_results(z_pf, z_ind)
+        pairs = self.rng.integers(0, len(z_pf), (self.cfg["pairs"], 2))
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        mu = np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history) for i, j in pairs])
+        stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
+        with torch.no_grad():
+            r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32)).mean(0).numpy()
+        target = 1.0 / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))  # per-step scale in (0, 1)
+        buf = rollouts.buffer
+        fit_reward(self.reward_net, self.reward_opt, buf.obs, buf.act, target, self.L, self.cfg, self.rng)
+        relabel(self.reward_net, buf)
+        self.rounds += 1
+        self.skipped += stats["skipped"]
+        self.curves["return_acc"].append((step, stats["accuracy"]))
+        self.metrics.update(return_acc=stats["accuracy"], reward_rounds=float(self.rounds),
+                            anchor_stops=float(self.skipped))
+
+    def diagnose(self, rollouts, true_reward: np.ndarray) -> dict[str, float]:
+        """After training only: how the learned reward ranks steps compared with the handcrafted one."""
+        n = rollouts.n
+        if self.rounds == 0 or np.std(rollouts.buffer.rew[:n]) == 0:
+            return {"reward_corr": 0.0}
+        return {"reward_corr": float(sps.spearmanr(rollouts.buffer.rew[:n], true_reward[:n]).statistic)}
+
+
+ANCHORS = ("early-stop", "balance")
+# the shared loop, agent, environment wrapper and tests shape TdRL's results as much as this file
+RL_LOOP = ("baselines.rl_loop", "baselines.sac", "benchmarks.rl_env", "benchmarks.rl_testfns")
+CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Control. arXiv:2511.07904 (2025)")
+
+
+def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
+    return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
+                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="early-stop", anchor_ratio=10.0,
+                reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
+
+
+@register_solver("rl", "tdrl", "method", citation=CITATION, depends=RL_LOOP,
+                 defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
+                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 300),
+                           "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)})
+def tdrl(task, config: dict, seed: int) -> dict:
+    """SAC on a reward learned only from the task's test functions (return network + reward network)."""
+    from baselines.rl_loop import train
+    from benchmarks.rl_env import make_env
+
+    probe = make_env(task.name, seed)
+    source = TdRLReward(task, config, probe.obs_dim, probe.action_dim, seed)
+    return train(task, seed, source)

@@ -1,0 +1,136 @@
+"""The off-policy training loop both sides of the `rl` track share.
+
+One SAC agent (baselines/sac.py), one budget (benchmarks/rl.RLTask); the only thing that varies
+is the *reward source*: an object deciding what reward each stored transition carries.
+
+- ``label(env_reward)``: the reward stored for a new transition (the handcrafted source stores the
+  environment's reward; TdRL stores nothing it could learn from and relabels later);
+- ``update(t, rollouts)``: called after every environment step; may relabel ``rollouts.buffer.rew``;
+- ``batch(batch, t)``: may rewrite a sampled batch's rewards (TdRL's exploration phase);
+- ``curves`` / ``metrics``: what it wants stored besides the loop's own figures.
+
+The loop returns the final evaluation episodes for the track to score (benchmarks/rl.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.rl import EPISODE_LEN, RLTask, score_episodes
+from benchmarks.rl_env import make_env
+
+from .sac import SAC, ReplayBuffer
+
+
+@dataclass
+class Rollouts:
+    """Everything collected so far, aligned by step index: the replay buffer (observations,
+    actions, stored rewards) and each step's physical features, which the tests read.
+
+    The buffer holds the whole run (no overwriting), so steps [k L, (k+1) L) form segment k of
+    one episode whenever L divides the episode length."""
+
+    buffer: ReplayBuffer
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.buffer.n
+
+    def add_features(self, i: int, feats: dict[str, float], capacity: int) -> None:
+        for k, v in feats.items():
+            if k not in self.features:
+                self.features[k] = np.zeros(capacity, np.float64)
+            self.features[k][i] = v
+
+
+class HandcraftedReward:
+    """The baseline's reward source: the task's own dm_control reward, stored unchanged."""
+
+    def __init__(self):
+        self.curves: dict[str, list] = {}
+        self.metrics: dict[str, float] = {}
+
+    def label(self, env_reward: float) -> float:
+        return env_reward
+
+    def update(self, t: int, rollouts: Rollouts) -> None:
+        pass
+
+    def batch(self, batch: dict, t: int) -> dict:
+        return batch
+
+
+def run_episode(env, policy) -> tuple[float, dict[str, np.ndarray]]:
+    """One episode with ``policy(obs) -> action``; its handcrafted return and per-step features."""
+    obs, total, feats, done = env.reset(), 0.0, {}, False
+    while not done:
+        obs, reward, done, f = env.step(policy(obs))
+        total += reward
+        for k, v in f.items():
+            feats.setdefault(k, []).append(v)
+    return total, {k: np.asarray(v) for k, v in feats.items()}
+
+
+def evaluate_policy(env, agent: SAC, episodes: int) -> tuple[list[float], list[dict]]:
+    out = [run_episode(env, lambda o: agent.act(o, deterministic=True)) for _ in range(episodes)]
+    return [r for r, _ in out], [f for _, f in out]
+
+
+def train(task: RLTask, seed: int, source, progress: bool = False) -> dict:
+    """Train SAC on ``task`` with rewards from ``source``; return the final evaluation episodes,
+    learning curves and timings for the track to score and the store to keep."""
+    rng = np.random.default_rng(seed)
+    env, eval_env = make_env(task.name, seed), make_env(task.name, seed + 1)
+    agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr)
+    rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps))
+    true_reward = np.zeros(task.steps, np.float32)  # kept for the post-hoc diagnostic only
+    curves = {"norm_return": [], "pass_all": []}
+    update_s = reward_s = 0.0
+    updates = 0
+    t_start = time.perf_counter()
+    obs = env.reset()
+    for t in range(task.steps):
+        if t < task.random_steps:
+            action = rng.uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
+        else:
+            action = agent.act(obs)
+        next_obs, reward, done, feats = env.step(action)
+        if done and (t + 1) % EPISODE_LEN:
+            raise RuntimeError(f"episode ended after {(t + 1) % EPISODE_LEN} steps; segments assume {EPISODE_LEN}")
+        true_reward[t] = reward
+        rollouts.add_features(t, feats, task.steps)
+        # dm_control episodes end only by the time limit: not a terminal state, so done = 0.
+        rollouts.buffer.add(obs, action, source.label(reward), next_obs, 0.0)
+        obs = env.reset() if done else next_obs
+
+        t0 = time.perf_counter()
+        source.update(t, rollouts)
+        reward_s += time.perf_counter() - t0
+        if t >= task.random_steps and t % task.update_every == 0:
+            t0 = time.perf_counter()
+            agent.update(source.batch(rollouts.buffer.sample(task.batch, rng), t))
+            update_s += time.perf_counter() - t0
+            updates += 1
+        if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:
+            returns, feats_ep = evaluate_policy(eval_env, agent, task.eval_episodes)
+            scores = score_episodes(task, returns, feats_ep)
+            curves["norm_return"].append((t + 1, scores["norm_return"]))
+            curves["pass_all"].append((t + 1, scores["pass_all"]))
+            if progress:
+                print(f"[{task.name}] step {t + 1}: norm_return {scores['norm_return']:.3f}", flush=True)
+    train_s = time.perf_counter() - t_start
+    returns, feats_ep = evaluate_policy(eval_env, agent, task.final_episodes)
+    scores = score_episodes(task, returns, feats_ep)
+    curves["norm_return"].append((task.steps, scores["norm_return"]))
+    curves["pass_all"].append((task.steps, scores["pass_all"]))
+    metrics = {"env_steps_per_s": task.steps / train_s, "updates_per_s": updates / max(update_s, 1e-9),
+               **source.metrics}
+    if hasattr(source, "diagnose"):
+        metrics.update(source.diagnose(rollouts, true_reward))
+        metrics["reward_s"] = reward_s
+    return {"eval_returns": returns, "eval_features": feats_ep, "curves": {**curves, **source.curves},
+            "metrics": metrics}

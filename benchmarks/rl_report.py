@@ -1,0 +1,185 @@
+"""The `rl` report's aggregate section: rliable scores across tasks and seeds, and plots.
+
+Agarwal, Schwarzer, Castro, Courville, Bellemare, "Deep Reinforcement Learning at the Edge of the
+Statistical Precipice" (NeurIPS 2021): median, interquartile mean (IQM), mean and optimality gap of
+the normalised scores over all (task, seed) runs, with stratified-bootstrap CIs (seeds resampled
+within each task), and the probability that a TdRL run beats a SAC run on the same task.  Computed
+with the authors' `rliable` package; learning curves are drawn with a bootstrap CI band.
+
+The report core calls ``section(data, plot_dir, prefix)`` (see ``Track.report_extras``); this
+module is imported only when a report is rendered, so the runs never depend on it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+METRIC = "norm_return"
+AGGREGATES = ("Median", "IQM", "Mean", "Optimality gap")
+REPS = 2000
+SEED = 12345
+
+
+def score_matrix(data, method: str, metric: str = METRIC) -> tuple[np.ndarray, list[str]]:
+    """(seeds x tasks) scores of ``method``: only tasks and reps every method of the report has."""
+    runs, m = data["runs"], data["metrics"]
+    vals = m[m.name == metric].merge(runs[["run_id", "task", "method", "rep"]], on="run_id")
+    wide = vals.pivot_table(index="rep", columns=["method", "task"], values="value")
+    tasks = sorted({t for _, t in wide.columns})
+    methods = sorted({mm for mm, _ in wide.columns})
+    common = [t for t in tasks if all((mm, t) in wide.columns for mm in methods)]
+    sub = wide[[(method, t) for t in common]].dropna()
+    return sub.to_numpy(), common
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "—"
+
+
+def section(data, plot_dir: Path, prefix: str) -> list[str]:
+    """Markdown lines (and PNGs in ``plot_dir``) for the aggregate comparison across tasks."""
+    from rliable import library as rly
+    from rliable import metrics as rm
+
+    runs = data["runs"]
+    methods = sorted(set(runs.method))
+    if not methods:
+        return []
+    scores, tasks = {}, []
+    for method in methods:
+        scores[method], tasks = score_matrix(data, method)
+    n_runs = min(s.shape[0] for s in scores.values())
+    lines = ["## Aggregate over tasks (rliable)", "",
+             f"Normalised return (handcrafted return / 1000) over {len(tasks)} task(s) ({', '.join(tasks)}) and "
+             f"{n_runs} seed(s) per task. 95% stratified-bootstrap CIs ({REPS} resamples) from `rliable` "
+             "(Agarwal et al. 2021); optimality gap: lower is better.", ""]
+    if n_runs < 2 or not tasks:
+        return lines + ["Too few seeds for interval estimates (need at least 2 per task).", "",
+                        *cost_table(data, methods), ""]
+    scores = {m: s[:n_runs] for m, s in scores.items()}
+
+    def aggregate(x):
+        return np.array([rm.aggregate_median(x), rm.aggregate_iqm(x), rm.aggregate_mean(x),
+                         rm.aggregate_optimality_gap(x)])
+
+    point, ci = rly.get_interval_estimates(scores, aggregate, reps=REPS, random_state=np.random.RandomState(SEED))
+    lines += ["| method | " + " | ".join(AGGREGATES) + " |", "|---" * (len(AGGREGATES) + 1) + "|"]
+    for m in methods:
+        cells = [f"{_fmt(point[m][i])} [{_fmt(ci[m][0][i])}, {_fmt(ci[m][1][i])}]" for i in range(len(AGGREGATES))]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    pairs = [(a, b) for a in methods for b in methods if a != b and a == "tdrl"]
+    prob_point, prob_ci = {}, {}
+    if pairs:
+        pair_scores = {f"{a} > {b}": (scores[a], scores[b]) for a, b in pairs}
+        prob_point, prob_ci = rly.get_interval_estimates(pair_scores, rm.probability_of_improvement, reps=REPS,
+                                                         random_state=np.random.RandomState(SEED))
+        lines += ["", "| comparison | P(improvement) [95% CI] |", "|---|---|"]
+        lines += [f"| P({k}) | {_fmt(float(prob_point[k]))} [{_fmt(float(prob_ci[k][0]))}, "
+                  f"{_fmt(float(prob_ci[k][1]))}] |" for k in pair_scores]
+    lines += ["", *cost_table(data, methods), ""]
+    if _plot_intervals(point, ci, prob_point, prob_ci, methods, plot_dir / "aggregates.png"):
+        lines += [f"![aggregate scores and probability of improvement]({prefix}/aggregates.png)", ""]
+    if _plot_learning_curves(data, plot_dir / "learning_curves.png"):
+        lines += ["Evaluation return during training (mean over seeds, band: 95% bootstrap CI of the mean):", "",
+                  f"![learning curves]({prefix}/learning_curves.png)", ""]
+    return lines
+
+
+def cost_table(data, methods: list[str]) -> list[str]:
+    """Throughput per task and method (means over seeds), and TdRL's wall-time overhead over SAC."""
+    runs, m = data["runs"], data["metrics"]
+    names = ("env_steps_per_s", "updates_per_s", "reward_s")
+    vals = m[m.name.isin(names)].merge(runs[["run_id", "task", "method"]], on="run_id")
+    wide = vals.pivot_table(index=["task", "method"], columns="name", values="value")
+    wall = runs.groupby(["task", "method"]).wall_s.mean()
+    lines = ["Cost per cell (means over seeds; one torch thread per cell):", "",
+             "| task | method | wall s | env steps/s | SAC updates/s | reward learning s | wall vs sac-handcrafted |",
+             "|---|---|---|---|---|---|---|"]
+    for task in sorted(set(runs.task)):
+        for method in methods:
+            if (task, method) not in wall.index:
+                continue
+            row = wide.loc[(task, method)] if (task, method) in wide.index else {}
+            base = wall.get((task, "sac-handcrafted"), math.nan)
+            ratio = wall[(task, method)] / base if math.isfinite(base) else math.nan
+            get = (lambda k: float(row[k]) if k in row and math.isfinite(row[k]) else math.nan)
+            lines.append(f"| {task} | {method} | {wall[(task, method)]:.0f} | {get('env_steps_per_s'):.0f} | "
+                         f"{get('updates_per_s'):.0f} | {_fmt(get('reward_s'))} | {_fmt(ratio)}× |")
+    return lines
+
+
+def _plot_intervals(point, ci, prob_point, prob_ci, methods, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    extra = 1 if prob_point else 0
+    fig, axes = plt.subplots(1, len(AGGREGATES) + extra, figsize=(2.6 * (len(AGGREGATES) + extra), 2.2))
+    for i, name in enumerate(AGGREGATES):
+        ax = axes[i]
+        for j, m in enumerate(methods):
+            lo, hi = ci[m][0][i], ci[m][1][i]
+            ax.barh(j, hi - lo, left=lo, height=0.6, color=f"C{j}", alpha=0.6)
+            ax.plot([point[m][i]] * 2, [j - 0.3, j + 0.3], color="k", lw=1.5)
+        ax.set_yticks(range(len(methods)), methods if i == 0 else [""] * len(methods))
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("normalised return")
+    if prob_point:
+        ax = axes[-1]
+        for j, (k, p) in enumerate(prob_point.items()):
+            ax.barh(j, float(prob_ci[k][1] - prob_ci[k][0]), left=float(prob_ci[k][0]), height=0.6, color="C2",
+                    alpha=0.6)
+            ax.plot([float(p)] * 2, [j - 0.3, j + 0.3], color="k", lw=1.5)
+        ax.axvline(0.5, color="grey", ls="--", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_yticks(range(len(prob_point)), [f"P({k})" for k in prob_point], fontsize=7)
+        ax.set_title("probability of improvement", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def bootstrap_band(values: np.ndarray, rng: np.random.Generator, reps: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile-bootstrap CI of the mean over seeds, per step; values: (seeds, steps)."""
+    idx = rng.integers(0, values.shape[0], (reps, values.shape[0]))
+    means = values[idx].mean(1)
+    return np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+def _plot_learning_curves(data, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = data["curves"]
+    c = c[c.name == METRIC]
+    if not len(c):
+        return False
+    tasks = sorted(set(c.task))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.0), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        for j, method in enumerate(sorted(set(c.method))):
+            wide = c[(c.task == task) & (c.method == method)].pivot_table(index="step", columns="rep", values="value")
+            wide = wide.dropna()
+            if not len(wide):
+                continue
+            v = wide.to_numpy().T  # seeds x steps
+            ax.plot(wide.index, v.mean(0), color=f"C{j}", label=f"{method} (n={v.shape[0]})")
+            if v.shape[0] > 1:
+                lo, hi = bootstrap_band(v, np.random.default_rng(SEED))
+                ax.fill_between(wide.index, lo, hi, color=f"C{j}", alpha=0.2)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("handcrafted return / 1000")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return True
