@@ -74,11 +74,13 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     prob_point, prob_ci = {}, {}
     if pairs:
         pair_scores = {f"{a} > {b}": (scores[a], scores[b]) for a, b in pairs}
-        prob_point, prob_ci = rly.get_interval_estimates(pair_scores, rm.probability_of_improvement, reps=REPS,
-                                                         random_state=np.random.RandomState(SEED))
+        raw_point, raw_ci = rly.get_interval_estimates(pair_scores, rm.probability_of_improvement, reps=REPS,
+                                                       random_state=np.random.RandomState(SEED))
+        prob_point = {k: float(np.ravel(v)[0]) for k, v in raw_point.items()}
+        prob_ci = {k: tuple(float(x) for x in np.ravel(v)[:2]) for k, v in raw_ci.items()}
         lines += ["", "| comparison | P(improvement) [95% CI] |", "|---|---|"]
-        lines += [f"| P({k}) | {_fmt(float(prob_point[k]))} [{_fmt(float(prob_ci[k][0]))}, "
-                  f"{_fmt(float(prob_ci[k][1]))}] |" for k in pair_scores]
+        lines += [f"| P({k}) | {_fmt(prob_point[k])} [{_fmt(prob_ci[k][0])}, {_fmt(prob_ci[k][1])}] |"
+                  for k in pair_scores]
     lines += ["", *cost_table(data, methods), ""]
     if _plot_intervals(point, ci, prob_point, prob_ci, methods, plot_dir / "aggregates.png"):
         lines += [f"![aggregate scores and probability of improvement]({prefix}/aggregates.png)", ""]
@@ -131,9 +133,8 @@ def _plot_intervals(point, ci, prob_point, prob_ci, methods, path: Path) -> bool
     if prob_point:
         ax = axes[-1]
         for j, (k, p) in enumerate(prob_point.items()):
-            ax.barh(j, float(prob_ci[k][1] - prob_ci[k][0]), left=float(prob_ci[k][0]), height=0.6, color="C2",
-                    alpha=0.6)
-            ax.plot([float(p)] * 2, [j - 0.3, j + 0.3], color="k", lw=1.5)
+            ax.barh(j, prob_ci[k][1] - prob_ci[k][0], left=prob_ci[k][0], height=0.6, color="C2", alpha=0.6)
+            ax.plot([p] * 2, [j - 0.3, j + 0.3], color="k", lw=1.5)
         ax.axvline(0.5, color="grey", ls="--", lw=1)
         ax.set_xlim(0, 1)
         ax.set_yticks(range(len(prob_point)), [f"P({k})" for k in prob_point], fontsize=7)

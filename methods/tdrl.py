@@ -196,7 +196,8 @@ class TdRLReward:
     Schedule: the loop's random steps; then ``explore_steps`` of SAC on a state-entropy reward;
     then a reward round every ``round_every`` steps: run the task's tests on every complete
     segment, label random pairs with ``compare``, train the return ensemble, fit r(s, a) to it and
-    relabel the whole buffer.  The environment's reward is never stored or read."""
+    relabel the whole buffer; transitions added between rounds get the current r(s, a).  The
+    environment's reward is never stored or read."""
 
     def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int):
         if cfg["anchor"] not in ANCHORS:
@@ -216,7 +217,7 @@ class TdRLReward:
         self.metrics: dict[str, float] = {}
 
     def label(self, env_reward: float) -> float:
-        return 0.0  # TdRL never stores the handcrafted reward; rounds relabel every transition
+        return 0.0  # TdRL never stores the handcrafted reward; ``update`` writes r(s, a) instead
 
     def batch(self, batch: dict, t: int) -> dict:
         if t < self.start:  # exploration phase: maximise state entropy
@@ -227,6 +228,11 @@ class TdRLReward:
         due = t + 1 >= self.start and (t + 1 - self.start) % self.cfg["round_every"] == 0
         if due and t + 1 < self.task.steps:
             self.reward_round(t + 1, rollouts)
+        elif self.rounds:  # between rounds, a new transition gets the current r(s, a) at once
+            buf = rollouts.buffer
+            with torch.no_grad():
+                x = torch.as_tensor(np.concatenate([buf.obs[t], buf.act[t]]))[None]
+                buf.rew[t] = float(self.reward_net(x))
 
     def _test_new_segments(self, rollouts) -> None:
         for k in range(len(self.z_pf), rollouts.n // self.L):

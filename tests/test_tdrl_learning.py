@@ -139,3 +139,25 @@ def test_bad_rl_config_values_are_named():
         make_task("walker-walk", {"steps": 1.5}, 0)
     with pytest.raises(ValueError, match="segment_len = 30"):
         make_task("walker-walk", {"segment_len": 30}, 0)
+
+
+def test_transitions_after_a_round_get_the_learned_reward():
+    """Between rounds TdRL labels each new transition with r(s, a) at once, never leaving it at 0."""
+    pytest.importorskip("dm_control")
+    from baselines.rl_loop import Rollouts
+    from benchmarks.rl import make_task
+    from methods.tdrl import TdRLReward
+    from tiltbench.registry import get_solver, solver_config
+
+    task = make_task("cartpole-swingup", dict(steps=400, random_steps=100, segment_len=50), 0)
+    cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"explore_steps": 100, "round_every": 100,
+                                                             "reward_steps": 5, "return_steps": 5})
+    src = TdRLReward(task, cfg, obs_dim=5, act_dim=1, seed=0)
+    rng = np.random.default_rng(0)
+    roll = Rollouts(ReplayBuffer(5, 1, 400))
+    for t in range(250):
+        roll.buffer.add(rng.standard_normal(5), rng.uniform(-1, 1, 1), src.label(1.0), rng.standard_normal(5), 0.0)
+        roll.add_features(t, {"pole_cos": rng.uniform(-1, 1), "cart_position": rng.normal(), "control": 0.0}, 400)
+        src.update(t, roll)
+    assert src.rounds == 1  # at step 200
+    assert np.all(roll.buffer.rew[:250] != 0.0) and np.all(roll.buffer.rew[:250] != 1.0)

@@ -1,0 +1,70 @@
+"""The rl report's aggregate section (real rliable) and the rl smoke profile end to end."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from conftest import tiltbench
+
+pytest.importorskip("rliable", reason="the rl extra is not installed (tox -e py installs it)")
+
+
+def _data(scores: dict[str, np.ndarray], tasks):
+    """Stored-row frames as report.load returns them, for scores[method] of shape (seeds, tasks)."""
+    runs, metrics, curves = [], [], []
+    for method, mat in scores.items():
+        for rep in range(mat.shape[0]):
+            for j, task in enumerate(tasks):
+                rid = f"{method}-{task}-{rep}"
+                runs.append(dict(run_id=rid, task=task, method=method, rep=rep, wall_s=10.0 + rep))
+                metrics += [dict(run_id=rid, name="norm_return", value=float(mat[rep, j])),
+                            dict(run_id=rid, name="env_steps_per_s", value=100.0),
+                            dict(run_id=rid, name="updates_per_s", value=50.0)]
+                curves += [dict(task=task, method=method, rep=rep, name="norm_return", step=s, value=v)
+                           for s, v in ((1000, mat[rep, j] / 2), (2000, mat[rep, j]))]
+    return {"runs": pd.DataFrame(runs), "metrics": pd.DataFrame(metrics), "curves": pd.DataFrame(curves)}
+
+
+def test_aggregates_match_their_definitions(tmp_path):
+    from benchmarks.rl_report import section
+
+    rng = np.random.default_rng(0)
+    tasks = ["cartpole-swingup", "walker-walk"]
+    sac = rng.uniform(0.2, 0.4, (4, 2))
+    tdrl = sac + 0.3  # better on every run
+    lines = section(_data({"sac-handcrafted": sac, "tdrl": tdrl}, tasks), tmp_path, "rl")
+    text = "\n".join(lines)
+    iqm = sps.trim_mean(tdrl.ravel(), 0.25)
+    row = next(line for line in lines if line.startswith("| tdrl |"))
+    # rliable: median and mean of the per-task mean scores, IQM of all runs pooled
+    assert f"{np.median(tdrl.mean(0)):.3f} [" in row and f"{iqm:.3f} [" in row and f"{tdrl.mean():.3f} [" in row
+    assert "| P(tdrl > sac-handcrafted) | 1.000 [1.000, 1.000] |" in text
+    assert "| walker-walk | tdrl | 12 | 100 | 50 |" in text  # cost table, wall = mean of 10..13
+    assert (tmp_path / "aggregates.png").stat().st_size > 0 and (tmp_path / "learning_curves.png").exists()
+
+
+def test_one_seed_gives_no_interval_estimates(tmp_path):
+    from benchmarks.rl_report import section
+
+    lines = section(_data({"sac-handcrafted": np.array([[0.1]]), "tdrl": np.array([[0.2]])}, ["walker-walk"]),
+                    tmp_path, "rl")
+    assert any("Too few seeds" in line for line in lines)
+
+
+def test_rl_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
+    """The packaged smoke profile's rl cells on real dm_control physics, then the report (CI runs this)."""
+    pytest.importorskip("dm_control")
+    from tiltbench.profiles import DEFAULT_FILE
+
+    monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
+    store = tmp_path / "store.duckdb"
+    tiltbench("run", "--profile", "smoke", "--track", "rl", "--strict", "--no-progress", store=store, timeout=600,
+              check=True)
+    tiltbench("report", "--profile", "smoke", "--track", "rl", "--out", tmp_path / "out", store=store, check=True)
+    text = (tmp_path / "out" / "rl.md").read_text()
+    assert "| 1 | " in text and "sac-handcrafted" in text and "tdrl" in text
+    assert "Cost per cell" in text and "not run" not in text
+    assert os.path.exists(tmp_path / "out" / "rl" / "cost_quality.png")
