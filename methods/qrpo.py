@@ -1,0 +1,75 @@
+"""QRPO: Quantile Reward Policy Optimization (Matrenok, Moalla, Gulcehre, 2025).
+
+The KL-regularised optimum pi*(y|x) = pi_ref(y|x) exp(f(R_q(x, y)) / beta) / Z(x) is fitted by plain
+regression once the reward is replaced by its *quantile* under the reference policy,
+
+    R_q(x, y) = P_{y' ~ pi_ref(.|x)}[ r(x, y') <= r(x, y) ],
+
+because R_q is uniform on [0, 1] under pi_ref, so Z(x) = E_{u ~ U[0, 1]}[exp(f(u) / beta)] has a
+closed form for simple transforms f.  The loss is the squared residual of that identity:
+
+    L = ( f(R_q(x, y)) - beta log Z - beta log(pi_theta(y|x) / pi_ref(y|x)) )^2.
+
+This module holds these pieces as small pure functions; the `llm` track (not built yet, issue 4)
+will register the solver that trains with them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+TRANSFORMS = ("identity", "log", "normal-icdf")
+
+
+def log_partition(beta: float, transform: str = "identity") -> float:
+    """log Z(beta) = log E_{u ~ U[0, 1]} exp(f(u) / beta), exactly.
+
+    - identity, f(u) = u:  Z = beta (e^{1/beta} - 1), so log Z = log beta + 1/beta + log1p(-e^{-1/beta})
+      (written this way it neither overflows for small beta nor loses precision for large beta; the
+      first-order approximation log Z ~ 1/(2 beta) is wrong away from beta -> infinity);
+    - log, f(u) = log u:  Z = E[u^{1/beta}] = beta / (beta + 1);
+    - normal-icdf, f(u) = Phi^{-1}(u) ~ N(0, 1):  Z = exp(1 / (2 beta^2)).
+    """
+    if not beta > 0:
+        raise ValueError(f"beta = {beta!r}: must be > 0")
+    if transform == "identity":
+        return math.log(beta) + 1.0 / beta + math.log1p(-math.exp(-1.0 / beta))
+    if transform == "log":
+        return math.log(beta) - math.log1p(beta)
+    if transform == "normal-icdf":
+        return 1.0 / (2.0 * beta * beta)
+    raise ValueError(f"transform = {transform!r}; valid: {', '.join(TRANSFORMS)}")
+
+
+def quantile_reward(reward: torch.Tensor, ref_rewards: torch.Tensor) -> torch.Tensor:
+    """Empirical R_q: the share of the prompt's reference rewards at or below ``reward``.
+
+    reward: shape (B,); ref_rewards: shape (B, n), n reference samples per prompt."""
+    return (ref_rewards <= reward[:, None]).to(reward.dtype).mean(-1)
+
+
+def transform_quantile(q: torch.Tensor, transform: str, n_ref: int) -> torch.Tensor:
+    """f(R_q).  log and normal-icdf are infinite at 0 (and 1); the empirical quantile is clipped into
+    [1/(2n), 1 - 1/(2n)] first, half a reference sample from either end."""
+    if transform == "identity":
+        return q
+    eps = 0.5 / n_ref
+    q = q.clamp(eps, 1.0 - eps)
+    if transform == "log":
+        return q.log()
+    if transform == "normal-icdf":
+        return math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
+    raise ValueError(f"transform = {transform!r}; valid: {', '.join(TRANSFORMS)}")
+
+
+def qrpo_loss(policy_logp: torch.Tensor, ref_logp: torch.Tensor, reward: torch.Tensor, ref_rewards: torch.Tensor,
+              beta: float, transform: str = "identity") -> torch.Tensor:
+    """Mean QRPO loss over a batch of (prompt, completion) pairs.
+
+    policy_logp, ref_logp: summed log-probabilities of each completion under pi_theta and pi_ref, (B,);
+    reward: the completion's reward, (B,); ref_rewards: rewards of the prompt's reference samples, (B, n)."""
+    target = transform_quantile(quantile_reward(reward, ref_rewards), transform, ref_rewards.shape[-1])
+    residual = target - beta * log_partition(beta, transform) - beta * (policy_logp - ref_logp)
+    return residual.pow(2).mean()
