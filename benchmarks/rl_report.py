@@ -13,6 +13,7 @@ module is imported only when a report is rendered, so the runs never depend on i
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,21 @@ def score_matrix(data, method: str, metric: str = METRIC) -> tuple[np.ndarray, l
     return sub.to_numpy(), common
 
 
+def _interval_estimates(scores: dict, aggregate):
+    """rliable's stratified-bootstrap estimates, seeded so a re-render gives the same bytes."""
+    from rliable import library as rly
+
+    with warnings.catch_warnings():  # rliable seeds arch through `random_state`, deprecated in arch >= 7
+        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+        return rly.get_interval_estimates(scores, aggregate, reps=REPS, random_state=np.random.RandomState(SEED))
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "—"
 
 
 def section(data, plot_dir: Path, prefix: str) -> list[str]:
     """Markdown lines (and PNGs in ``plot_dir``) for the aggregate comparison across tasks."""
-    from rliable import library as rly
     from rliable import metrics as rm
 
     runs = data["runs"]
@@ -65,7 +74,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
         return np.array([rm.aggregate_median(x), rm.aggregate_iqm(x), rm.aggregate_mean(x),
                          rm.aggregate_optimality_gap(x)])
 
-    point, ci = rly.get_interval_estimates(scores, aggregate, reps=REPS, random_state=np.random.RandomState(SEED))
+    point, ci = _interval_estimates(scores, aggregate)
     lines += ["| method | " + " | ".join(AGGREGATES) + " |", "|---" * (len(AGGREGATES) + 1) + "|"]
     for m in methods:
         cells = [f"{_fmt(point[m][i])} [{_fmt(ci[m][0][i])}, {_fmt(ci[m][1][i])}]" for i in range(len(AGGREGATES))]
@@ -74,8 +83,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     prob_point, prob_ci = {}, {}
     if pairs:
         pair_scores = {f"{a} > {b}": (scores[a], scores[b]) for a, b in pairs}
-        raw_point, raw_ci = rly.get_interval_estimates(pair_scores, rm.probability_of_improvement, reps=REPS,
-                                                       random_state=np.random.RandomState(SEED))
+        raw_point, raw_ci = _interval_estimates(pair_scores, rm.probability_of_improvement)
         prob_point = {k: float(np.ravel(v)[0]) for k, v in raw_point.items()}
         prob_ci = {k: tuple(float(x) for x in np.ravel(v)[:2]) for k, v in raw_ci.items()}
         lines += ["", "| comparison | P(improvement) [95% CI] |", "|---|---|"]

@@ -9,9 +9,12 @@ dm_control's own task definitions where the paper gives none:
 - walker: stand height 1.2 m and upright torso (dm_control walker: _STAND_HEIGHT = 1.2);
   walk / run target speeds 1 and 8 m/s (_WALK_SPEED, _RUN_SPEED); stand targets speed 0;
 - cheetah-run: mean forward speed >= 10 m/s (dm_control cheetah: _RUN_SPEED = 10);
-- cartpole-swingup: pole upright (cos angle > 0.95, about 18 degrees) and cart centred
-  (|x| < 0.25 m) on at least 80% of steps; the paper gives no cartpole tests, these encode what
-  dm_control's swing-up reward rewards (upright, centred, small control) as checkable tests.
+- cartpole-swingup: one test, pole upright (cos angle > 0.95, about 18 degrees) *and* cart centred
+  (|x| < 0.25 m) on at least 80% of steps, as the issue states it.  The paper gives no cartpole
+  tests.  Two separate tests were tried first and fail the task: "centred" alone is passed by a
+  cart that never swings, and since more passed tests win the comparison, TdRL learned to stand
+  still (normalised return 0.000 on 2 of 2 seeds, cpu profile).  The indicative tests encode what
+  dm_control's swing-up reward rewards (upright, centred, small control).
 """
 
 from __future__ import annotations
@@ -80,8 +83,7 @@ SUITES: dict[str, TaskTests] = {
     "cartpole-swingup": TaskTests(
         "cartpole-swingup", ("pole_cos", "cart_position", "control"),
         pass_fail=(
-            ("upright", lambda s: _share(s["pole_cos"] > 0.95) >= FRACTION),
-            ("centred", lambda s: _share(np.abs(s["cart_position"]) < 0.25) >= FRACTION),
+            ("balanced", lambda s: _share((s["pole_cos"] > 0.95) & (np.abs(s["cart_position"]) < 0.25)) >= FRACTION),
         ),
         indicative=(
             ("mean_pole_cos", lambda s: np.mean(s["pole_cos"])),

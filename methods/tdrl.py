@@ -283,7 +283,7 @@ def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
 
 @register_solver("rl", "tdrl", "method", citation=CITATION, depends=RL_LOOP,
                  defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
-                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 300),
+                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
                            "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)})
 def tdrl(task, config: dict, seed: int) -> dict:
     """SAC on a reward learned only from the task's test functions (return network + reward network)."""

@@ -64,22 +64,28 @@ def main() -> None:
     ap.add_argument("--obs", type=int, default=24, help="observation size (walker: 24, cartpole: 5)")
     ap.add_argument("--act", type=int, default=6, help="action size (walker: 6, cartpole: 1)")
     ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, nargs="+", default=[256, 128],
+                    help="batch sizes to time (256: the usual SAC setting; 128: the rl cpu profile)")
     ap.add_argument("--out", default="results/rl_sac_speed.md")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    shape = (args.obs, args.act, args.width, args.batch, args.updates)
-    rows = [("tiltbench (baselines/sac.py)", ours(*shape))]
     try:
-        rows.append((f"stable-baselines3 {__import__('stable_baselines3').__version__}", sb3(*shape)))
+        import stable_baselines3
+        sb3_name = f"stable-baselines3 {stable_baselines3.__version__}"
     except ImportError:
-        rows.append(("stable-baselines3", float("nan")))
+        sb3_name = None
+    rows = []
+    for batch in args.batch:
+        shape = (args.obs, args.act, args.width, batch, args.updates)
+        rows.append(("tiltbench (baselines/sac.py)", batch, ours(*shape)))
+        rows.append((sb3_name or "stable-baselines3 (not installed)", batch,
+                     sb3(*shape) if sb3_name else float("nan")))
     lines = ["# SAC updates per second", "",
              f"`python scripts/bench_sac.py --updates {args.updates} --obs {args.obs} --act {args.act}` on "
              f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; networks "
-             f"{args.width}x{args.width}, batch {args.batch}.", "",
-             "| implementation | updates/s |", "|---|---|"]
-    lines += [f"| {name} | {ups:.0f} |" for name, ups in rows]
+             f"{args.width}x{args.width}; each update = critic, actor and temperature steps plus Polyak targets.", "",
+             "| implementation | batch | updates/s |", "|---|---|---|"]
+    lines += [f"| {name} | {batch} | {ups:.1f} |" for name, batch, ups in rows]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -66,8 +66,10 @@ def test_walker_walk_tests_on_hand_built_segments():
 def test_cartpole_and_cheetah_tests():
     up = {"pole_cos": np.full(50, 0.99), "cart_position": np.full(50, 0.1), "control": np.zeros(50)}
     down = {"pole_cos": np.full(50, -1.0), "cart_position": np.full(50, 0.1), "control": np.zeros(50)}
-    assert SUITES["cartpole-swingup"](up)[0].tolist() == [True, True]
-    assert SUITES["cartpole-swingup"](down)[0].tolist() == [False, True]
+    off_centre = dict(up, cart_position=np.full(50, 0.5))
+    assert SUITES["cartpole-swingup"](up)[0].tolist() == [True]
+    assert SUITES["cartpole-swingup"](down)[0].tolist() == [False]  # centred but hanging: no pass
+    assert SUITES["cartpole-swingup"](off_centre)[0].tolist() == [False]
     assert SUITES["cheetah-run"]({"x_velocity": np.full(10, 11.0)})[0].tolist() == [True]
     with pytest.raises(KeyError, match="lacks x_velocity"):
         SUITES["cheetah-run"]({})
