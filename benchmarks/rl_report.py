@@ -40,9 +40,16 @@ def _interval_estimates(scores: dict, aggregate):
     """rliable's stratified-bootstrap estimates, seeded so a re-render gives the same bytes."""
     from rliable import library as rly
 
-    with warnings.catch_warnings():  # rliable seeds arch through `random_state`, deprecated in arch >= 7
-        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-        return rly.get_interval_estimates(scores, aggregate, reps=REPS, random_state=np.random.RandomState(SEED))
+    # rliable's stratified resampling draws from numpy's *global* generator (np.random.choice) whatever
+    # `random_state` says, so seed that for the call and restore it afterwards.
+    saved = np.random.get_state()
+    np.random.seed(SEED)
+    try:
+        with warnings.catch_warnings():  # `random_state` (passed on to arch) is deprecated in arch >= 7
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            return rly.get_interval_estimates(scores, aggregate, reps=REPS, random_state=np.random.RandomState(SEED))
+    finally:
+        np.random.set_state(saved)
 
 
 def _fmt(x: float) -> str:
