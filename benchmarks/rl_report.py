@@ -24,16 +24,15 @@ REPS = 2000
 SEED = 12345
 
 
-def score_matrix(data, method: str, metric: str = METRIC) -> tuple[np.ndarray, list[str]]:
-    """(seeds x tasks) scores of ``method``: only tasks and reps every method of the report has."""
+def score_matrices(data, metric: str = METRIC) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(seeds x tasks) scores per method, over the tasks every method of the report has."""
     runs, m = data["runs"], data["metrics"]
     vals = m[m.name == metric].merge(runs[["run_id", "task", "method", "rep"]], on="run_id")
     wide = vals.pivot_table(index="rep", columns=["method", "task"], values="value")
     tasks = sorted({t for _, t in wide.columns})
     methods = sorted({mm for mm, _ in wide.columns})
     common = [t for t in tasks if all((mm, t) in wide.columns for mm in methods)]
-    sub = wide[[(method, t) for t in common]].dropna()
-    return sub.to_numpy(), common
+    return {mm: wide[[(mm, t) for t in common]].dropna().to_numpy() for mm in methods}, common
 
 
 def _interval_estimates(scores: dict, aggregate):
@@ -64,9 +63,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     methods = sorted(set(runs.method))
     if not methods:
         return []
-    scores, tasks = {}, []
-    for method in methods:
-        scores[method], tasks = score_matrix(data, method)
+    scores, tasks = score_matrices(data)
     n_runs = min(s.shape[0] for s in scores.values())
     lines = ["## Aggregate over tasks (rliable)", "",
              f"Normalised return (handcrafted return / 1000) over {len(tasks)} task(s) ({', '.join(tasks)}) and "
