@@ -5,12 +5,16 @@ the difference of their log-ratios to the previous policy pi_t (the paper's core
 
     L = ( (1/eta) [ log pi_theta(y|x)/pi_t(y|x) - log pi_theta(y'|x)/pi_t(y'|x) ] - (r(x, y) - r(x, y')) )^2.
 
-Not in TRL, so written here; the `llm` track (issue 4, not built yet) will register the solver.
+Not in TRL, so written here.  The `rebel` solver of the `llm` track runs one offline iteration from
+pi_t = pi_ref on the shared best-vs-worst pairs (a = chosen, b = rejected).
 """
 
 from __future__ import annotations
 
 import torch
+
+from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.registry import register_solver
 
 
 def rebel_loss(logp_a: torch.Tensor, old_logp_a: torch.Tensor, logp_b: torch.Tensor, old_logp_b: torch.Tensor,
@@ -20,3 +24,27 @@ def rebel_loss(logp_a: torch.Tensor, old_logp_a: torch.Tensor, logp_b: torch.Ten
         raise ValueError(f"eta = {eta!r}: must be > 0")
     predicted = ((logp_a - old_logp_a) - (logp_b - old_logp_b)) / eta
     return (predicted - (reward_a - reward_b)).pow(2).mean()
+
+
+REBEL_CITATION = ("Gao, Chang, Zhan et al. REBEL: Reinforcement Learning via Regressing Relative Rewards. "
+                  "NeurIPS 2024. arXiv:2404.16767")
+
+
+@register_solver("llm", "rebel", "baseline", citation=REBEL_CITATION,
+                 defaults={p: {"eta": 0.1} for p in ("smoke", "cpu", "gpu")},
+                 depends=LLM_DEPENDS)
+def rebel(task, config: dict, seed: int) -> dict:
+    """REBEL: regress (1/eta) x the pair's log-ratio difference onto its reward difference, LoRA, our loop."""
+    from .llm_loop import own_loop_solver
+
+    eta = config["eta"]
+    if not eta > 0:
+        raise ValueError(f"rebel eta = {eta!r}: must be > 0")
+
+    def loss(policy_logp, ref_logp, batch):
+        b = len(batch)
+        r_a = torch.tensor([p.r_chosen for p in batch])
+        r_b = torch.tensor([p.r_rejected for p in batch])
+        return rebel_loss(policy_logp[:b], ref_logp[:b], policy_logp[b:], ref_logp[b:], r_a, r_b, eta)
+
+    return own_loop_solver(task, seed, loss)

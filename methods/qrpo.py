@@ -10,8 +10,9 @@ closed form for simple transforms f.  The loss is the squared residual of that i
 
     L = ( f(R_q(x, y)) - beta log Z - beta log(pi_theta(y|x) / pi_ref(y|x)) )^2.
 
-This module holds these pieces as small pure functions; the `llm` track (not built yet, issue 4)
-will register the solver that trains with them.
+This module holds these pieces as small pure functions and registers the `qrpo` solver of the `llm`
+track: pointwise regression on both completions of every training pair (the same pairs the pairwise
+baselines see), each with the quantile of its reward among its prompt's reference completions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from __future__ import annotations
 import math
 
 import torch
+
+from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.registry import register_solver
 
 TRANSFORMS = ("identity", "log", "normal-icdf")
 
@@ -73,3 +77,25 @@ def qrpo_loss(policy_logp: torch.Tensor, ref_logp: torch.Tensor, reward: torch.T
     target = transform_quantile(quantile_reward(reward, ref_rewards), transform, ref_rewards.shape[-1])
     residual = target - beta * log_partition(beta, transform) - beta * (policy_logp - ref_logp)
     return residual.pow(2).mean()
+
+
+QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimization: Alignment with Pointwise "
+                 "Regression and Exact Partition Functions. arXiv:2507.08068 (2025)")
+
+
+@register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
+                 defaults={p: {"beta": 0.1, "transform": "identity"} for p in ("smoke", "cpu", "gpu")},
+                 depends=LLM_DEPENDS)
+def qrpo(task, config: dict, seed: int) -> dict:
+    """QRPO: regress beta log(pi/pi_ref) onto f(reward quantile) - beta log Z, LoRA, our loop."""
+    from baselines.llm_loop import own_loop_solver
+
+    beta, transform = config["beta"], config["transform"]
+    log_partition(beta, transform)  # validates beta and transform before any work
+
+    def loss(policy_logp, ref_logp, batch):
+        reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch])
+        ref_rewards = torch.tensor([b.ref_rewards for b in batch] * 2)
+        return qrpo_loss(policy_logp, ref_logp, reward, ref_rewards, beta, transform)
+
+    return own_loop_solver(task, seed, loss)

@@ -26,8 +26,10 @@ class Metric:
     """A metric a track reports.
 
     higher_is_better: True, False, or None for a diagnostic with no better direction (for example
-    a quantity that should be close to 1).  kind: 'quality' (deterministic given the seed) or 'cost'
-    (timings a solver measures itself; excluded from bit-identity checks in `reproduce`)."""
+    a quantity that should be close to 1).  kind: 'quality' (deterministic given the seed), 'cost'
+    (timings a solver measures itself; excluded from bit-identity checks in `reproduce`) or 'check'
+    (a check of the harness itself, such as backend parity: kept out of the leaderboard table; a
+    track's report section shows it)."""
 
     name: str
     unit: str

@@ -24,7 +24,7 @@ from .store import Store
 from .worker import Cell
 
 # Keys of a track's profile section that choose which cells exist rather than what a cell computes.
-_SELECTION_KEYS = ("tasks", "reps")
+_SELECTION_KEYS = ("tasks", "reps", "methods")  # which cells run; not part of a cell's config
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -65,8 +65,13 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         track = registry.get_track(track_name)
         track_cfg = profile.track_config(track_name)
         solver_list = registry.solvers(track_name)
+        names = {s.name for s in solver_list}
+        if not methods and "methods" in track_cfg:  # the profile's own selection (e.g. no vLLM cell in smoke)
+            for m in track_cfg["methods"]:
+                if m not in names:
+                    raise unknown(f"method/baseline of track {track_name!r} in profile {profile.name!r}", m, names)
+            solver_list = [s for s in solver_list if s.name in track_cfg["methods"]]
         if methods:
-            names = {s.name for s in solver_list}
             for m in methods:
                 if m not in names:
                     raise unknown(f"method/baseline of track {track_name!r}", m, names)
@@ -74,7 +79,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         task_list = tasks or track_cfg["tasks"]
         for task in task_list:
             try:  # validate the task name before anything runs
-                track.make_task(task, track_cfg, 0)
+                track.make_task(task, {k: v for k, v in track_cfg.items() if k != "methods"}, 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
         body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}

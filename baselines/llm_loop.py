@@ -1,0 +1,327 @@
+"""What every `llm` solver shares: reference completions, pairs, the LoRA policy, log-probabilities,
+the training loop and the held-out evaluation.  The solvers (methods/qrpo.py, baselines/dpo.py,
+baselines/simpo.py, baselines/rebel.py, baselines/llm_reference.py) differ only in their loss.
+
+Reference completions are sampled once per (model, prompts, n, sampling settings, seed) from the
+untrained policy and cached as JSON under $TILTBENCH_CACHE/llm_refs (a file lock stops two workers
+from generating the same set); every solver of a (task, rep) reads the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from benchmarks import llm_model, llm_rewards
+from benchmarks.llm import LLMTask
+from benchmarks.llm_generate import HFBackend, VLLMBackend, chat_prompt
+
+
+# ---------------------------------------------------------------- reference completions and pairs
+def _ref_key(task: LLMTask, path, seed: int) -> str:
+    fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
+              task.max_new_tokens, task.temperature, seed]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+
+
+def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None) -> dict:
+    """{"train"/"test": [n_ref completion texts per prompt], "rewards": {reward: {"train"/"test": [...]}},
+    "tok_per_s": generation speed (0 when read from the cache)} for the task's prompts."""
+    path = llm_model.resolve(task.model)
+    root = llm_model.cache_dir() / "llm_refs"
+    file = root / f"{_ref_key(task, path, seed)}.json"
+    with llm_model.file_lock(root / f".{file.stem}.lock"):
+        if file.exists():
+            data = json.loads(file.read_text())
+            data["tok_per_s"] = 0.0
+            return data
+        train, test = task.prompts()
+        if task.backend == "vllm":
+            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch)
+        else:
+            if model is None:
+                model, tokenizer = llm_model.load(path, task.dtype)
+            backend = HFBackend(model, tokenizer, task.gen_batch)
+        tok = backend.tokenizer
+        data = {"model": str(path), "backend": backend.name}
+        for split, prompts in (("train", train), ("test", test)):
+            texts = [chat_prompt(tok, p.text) for p in prompts]
+            done = backend.generate(texts, task.n_ref, task.max_new_tokens, task.temperature,
+                                    seed + (split == "test"))
+            data[split] = [[c.text for c in done[i * task.n_ref:(i + 1) * task.n_ref]] for i in range(len(prompts))]
+        data["rewards"] = {r: {split: np.array(llm_rewards.score(
+            r, [p for p in prompts for _ in range(task.n_ref)], [t for row in data[split] for t in row])
+        ).reshape(len(prompts), task.n_ref).tolist() for split, prompts in (("train", train), ("test", test))}
+            for r in llm_rewards.REWARDS}
+        data["tok_per_s"] = backend.tokens_per_s
+        tmp = file.with_suffix(".part")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, file)
+        return data
+
+
+@dataclass
+class Pair:
+    prompt: int  # index into the train prompts
+    chosen: str
+    rejected: str
+    r_chosen: float
+    r_rejected: float
+    ref_rewards: list[float]  # training rewards of all the prompt's reference completions
+
+
+def best_vs_worst(ref: dict, reward: str) -> list[Pair]:
+    """One pair per train prompt whose reference completions do not all tie: highest vs lowest reward
+    (the first of equals).  Every solver trains on exactly these pairs."""
+    pairs = []
+    for i, (texts, rewards) in enumerate(zip(ref["train"], ref["rewards"][reward]["train"], strict=True)):
+        hi, lo = int(np.argmax(rewards)), int(np.argmin(rewards))
+        if rewards[hi] > rewards[lo]:
+            pairs.append(Pair(i, texts[hi], texts[lo], rewards[hi], rewards[lo], list(rewards)))
+    if not pairs:
+        raise ValueError(f"no train prompt has reference completions of different {reward} reward: nothing to "
+                         f"learn from (raise n_ref or max_new_tokens)")
+    return pairs
+
+
+def batch_order(n_pairs: int, steps: int, batch: int, seed: int) -> list[list[int]]:
+    """Pair indices of each step: seeded permutations, concatenated epoch after epoch (same for all solvers)."""
+    rng = np.random.default_rng(seed)
+    flat: list[int] = []
+    while len(flat) < steps * batch:
+        flat += rng.permutation(n_pairs).tolist()
+    return [flat[s * batch:(s + 1) * batch] for s in range(steps)]
+
+
+# ---------------------------------------------------------------- policy and log-probabilities
+def lora_policy(task: LLMTask, seed: int):
+    """(peft model, tokenizer): the base model with fresh LoRA adapters on every attention projection.
+    With the adapters disabled the same object is pi_ref."""
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = llm_model.load(llm_model.resolve(task.model), task.dtype)
+    torch.manual_seed(seed)
+    config = LoraConfig(r=task.lora_r, lora_alpha=task.lora_alpha, lora_dropout=0.0, bias="none",
+                        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM")
+    return get_peft_model(model, config), tokenizer
+
+
+def encode(tokenizer, prompts: list[str], completions: list[str]):
+    """Right-padded (input_ids, attention_mask, completion_mask) for prompt + completion + EOS, tokenised
+    the way TRL's preference trainers do it (prompt alone and prompt + completion, no special tokens;
+    the completion starts where the two diverge)."""
+    eos = tokenizer.eos_token
+    rows, starts = [], []
+    for p, c in zip(prompts, completions, strict=True):
+        p_ids = tokenizer(p, add_special_tokens=False)["input_ids"]
+        full = tokenizer(p + c + eos, add_special_tokens=False)["input_ids"]
+        start = next((k for k, (a, b) in enumerate(zip(p_ids, full)) if a != b), min(len(p_ids), len(full)))
+        rows.append(full)
+        starts.append(start)
+    return pack(rows, starts, tokenizer.pad_token_id)
+
+
+def pack(rows: list[list[int]], starts: list[int], pad: int):
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    comp = torch.zeros((len(rows), width), dtype=torch.bool)
+    for k, (r, s) in enumerate(zip(rows, starts, strict=True)):
+        ids[k, :len(r)] = torch.tensor(r)
+        attn[k, :len(r)] = 1
+        comp[k, s:len(r)] = True
+    return ids, attn, comp
+
+
+def token_logps(model, ids, attn, comp) -> torch.Tensor:
+    """log pi(token | prefix) of every completion token, zero elsewhere; shape (B, T - 1)."""
+    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+    lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return lp * comp[:, 1:]
+
+
+def seq_logps(model, ids, attn, comp, reference: bool = False) -> torch.Tensor:
+    """Summed completion log-probabilities, (B,); ``reference`` disables the LoRA adapters, no grad."""
+    if reference:
+        with torch.no_grad(), model.disable_adapter():
+            return token_logps(model, ids, attn, comp).sum(-1)
+    return token_logps(model, ids, attn, comp).sum(-1)
+
+
+# ---------------------------------------------------------------- training
+def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_fn) -> list[float]:
+    """Our own loop for the losses TRL lacks (QRPO, REBEL), with the optimiser TRL's trainers use:
+    AdamW (betas 0.9/0.999, eps 1e-8, no weight decay), constant lr, no warm-up, gradient clipping.
+
+    loss_fn(policy_logp, ref_logp, batch_pairs) -> scalar, where the log-probabilities are the
+    summed ones of [chosen..., rejected...] (2B,).  Returns the seconds of each step."""
+    train, _ = task.prompts()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=task.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    model.train()
+    times = []
+    for step, idx in enumerate(order):
+        t0 = time.perf_counter()
+        batch = [pairs[i] for i in idx]
+        prompts = [chat_prompt(tokenizer, train[b.prompt].text) for b in batch] * 2
+        ids, attn, comp = encode(tokenizer, prompts, [b.chosen for b in batch] + [b.rejected for b in batch])
+        ref = seq_logps(model, ids, attn, comp, reference=True)
+        loss = loss_fn(seq_logps(model, ids, attn, comp), ref, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, task.max_grad_norm)
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def preference_dataset(tokenizer, task: LLMTask, pairs: list[Pair], order):
+    """A `datasets.Dataset` of (prompt, chosen, rejected) text rows in the exact order of ``order``,
+    for TRL's trainers (read with a sequential sampler, so one pass = our steps)."""
+    import datasets
+    from datasets import Dataset
+
+    datasets.disable_progress_bars()
+    train, _ = task.prompts()
+    rows = [pairs[i] for step in order for i in step]
+    return Dataset.from_dict({"prompt": [chat_prompt(tokenizer, train[b.prompt].text) for b in rows],
+                              "chosen": [b.chosen for b in rows], "rejected": [b.rejected for b in rows]})
+
+
+def trl_args(task: LLMTask, seed: int, out_dir: str) -> dict:
+    """TrainingArguments shared by the DPO and SimPO (CPO) trainers: the same budget as our loop."""
+    return dict(output_dir=out_dir, max_steps=task.steps, per_device_train_batch_size=task.batch,
+                learning_rate=task.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
+                max_grad_norm=task.max_grad_norm, seed=seed, data_seed=seed, logging_steps=max(1, task.steps // 8),
+                save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(),
+                dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True, bf16=False, fp16=False,
+                gradient_checkpointing=False)  # TRL turns it on by default; our loop does not use it
+
+
+def sequential(trainer_cls):
+    """A subclass of a TRL trainer that reads its dataset in order (our batch order, not a reshuffle)."""
+
+    class Sequential(trainer_cls):
+        def _get_train_sampler(self, *args, **kwargs):
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    Sequential.__name__ = f"Sequential{trainer_cls.__name__}"
+    return Sequential
+
+
+class StepTimer:
+    """A transformers TrainerCallback recording the seconds of each optimiser step."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class _Timer(TrainerCallback):
+            def __init__(self):
+                self.times, self._t0 = [], None
+
+            def on_step_begin(self, args, state, control, **kw):
+                self._t0 = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kw):
+                self.times.append(time.perf_counter() - self._t0)
+
+            def on_log(self, args, state, control, logs=None, **kw):
+                loss = (logs or {}).get("loss")
+                if loss is not None and not math.isfinite(loss):
+                    raise FloatingPointError(f"non-finite training loss {loss} at step {state.global_step}")
+
+        return _Timer()
+
+
+# ---------------------------------------------------------------- evaluation
+def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, trained: bool = True) -> dict:
+    """Samples of the (trained) policy on the held-out prompts, their KL estimates, and the implicit
+    rewards of the fixed held-out reference completions; the track scores the rest."""
+    _, test = task.prompts()
+    texts = [chat_prompt(tokenizer, p.text) for p in test]
+    backend = HFBackend(model, tokenizer, task.gen_batch)
+    done = backend.generate(texts, task.eval_samples, task.max_new_tokens, task.temperature, seed + 7)
+    model.eval()
+    k1, k3, lengths = [], [], []
+    for start in range(0, len(done), task.gen_batch):
+        chunk = done[start:start + task.gen_batch]
+        rows, starts = [], []
+        for c in chunk:
+            p_ids = tokenizer(texts[c.prompt], add_special_tokens=False)["input_ids"]
+            rows.append(p_ids + c.ids)
+            starts.append(len(p_ids))
+        ids, attn, comp = pack(rows, starts, tokenizer.pad_token_id)
+        if trained:
+            with torch.no_grad():
+                lp = token_logps(model, ids, attn, comp)
+                with model.disable_adapter():
+                    lr = token_logps(model, ids, attn, comp)
+            log_r = (lp - lr) * comp[:, 1:]
+            k1 += log_r.sum(-1).tolist()
+            k3 += ((torch.exp(-log_r) - 1 + log_r) * comp[:, 1:]).sum(-1).tolist()
+        else:
+            k1 += [0.0] * len(chunk)
+            k3 += [0.0] * len(chunk)
+        lengths += [len(c.ids) for c in chunk]
+    out = {"prompt": [c.prompt for c in done], "text": [c.text for c in done], "k1": k1, "k3": k3,
+           "length": lengths, "ref_text": [t for row in ref["test"] for t in row],
+           "gen_tok_per_s": backend.tokens_per_s}
+    if trained:
+        ref_prompts = [texts[i] for i, row in enumerate(ref["test"]) for _ in row]
+        ratios, ref_lengths = [], []
+        for start in range(0, len(ref_prompts), task.gen_batch):
+            ids, attn, comp = encode(tokenizer, ref_prompts[start:start + task.gen_batch],
+                                     out["ref_text"][start:start + task.gen_batch])
+            with torch.no_grad():
+                ratios += (seq_logps(model, ids, attn, comp) - seq_logps(model, ids, attn, comp, True)).tolist()
+            ref_lengths += comp.sum(-1).tolist()
+        out["ref_logratio"], out["ref_length"] = ratios, ref_lengths
+    return out
+
+
+def finish(model, tokenizer, task: LLMTask, ref: dict, seed: int, pairs: list[Pair], step_times: list[float]):
+    """The solver output: held-out samples plus the cost figures every solver reports."""
+    out = evaluate_policy(model, tokenizer, task, ref, seed)
+    out["metrics"] = {"n_pairs": len(pairs), "gen_tok_per_s": out.pop("gen_tok_per_s"),
+                      "ref_gen_tok_per_s": ref["tok_per_s"],
+                      "step_s": float(np.mean(step_times[1:] or step_times))}
+    return out
+
+
+def own_loop_solver(task: LLMTask, seed: int, loss_fn) -> dict:
+    """Reference set -> pairs -> LoRA policy -> our loop with ``loss_fn`` -> held-out evaluation."""
+    model, tokenizer = lora_policy(task, seed)
+    ref = reference_set(task, seed, model, tokenizer)
+    pairs = best_vs_worst(ref, task.name)
+    order = batch_order(len(pairs), task.steps, task.batch, seed)
+    times = train_pairs(model, tokenizer, task, pairs, order, loss_fn)
+    return finish(model, tokenizer, task, ref, seed, pairs, times)
+
+
+def trl_solver(task: LLMTask, seed: int, trainer_cls, config) -> dict:
+    """The same pipeline, trained by a TRL trainer on a PEFT model (pi_ref = adapters disabled)."""
+    import tempfile
+
+    model, tokenizer = lora_policy(task, seed)
+    ref = reference_set(task, seed, model, tokenizer)
+    pairs = best_vs_worst(ref, task.name)
+    order = batch_order(len(pairs), task.steps, task.batch, seed)
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory() as out_dir:
+        trainer = sequential(trainer_cls)(model=model, args=config(out_dir), processing_class=tokenizer,
+                                          train_dataset=preference_dataset(tokenizer, task, pairs, order),
+                                          callbacks=[timer])
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # the runner prints one line per cell, not TRL's log dicts
+        trainer.train()
+    return finish(model, tokenizer, task, ref, seed, pairs, timer.times)

@@ -1,0 +1,22 @@
+"""The untrained policy of the `llm` track, scored like every trained one (the row to beat)."""
+
+from __future__ import annotations
+
+from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.registry import register_solver
+
+from .llm_loop import evaluate_policy, reference_set
+
+
+@register_solver("llm", "reference", "reference", citation="SmolLM2-135M-Instruct (Allal et al. 2025), untrained",
+                 defaults={p: {} for p in ("smoke", "cpu", "gpu")},
+                 depends=LLM_DEPENDS)
+def reference(task, config: dict, seed: int) -> dict:
+    """pi_ref itself: no training; its samples on the held-out prompts (KL 0 by construction)."""
+    from benchmarks import llm_model
+
+    model, tokenizer = llm_model.load(llm_model.resolve(task.model), task.dtype)
+    ref = reference_set(task, seed, model, tokenizer)
+    out = evaluate_policy(model, tokenizer, task, ref, seed, trained=False)
+    out["metrics"] = {"gen_tok_per_s": out.pop("gen_tok_per_s"), "ref_gen_tok_per_s": ref["tok_per_s"]}
+    return out

