@@ -141,6 +141,11 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
         if s.name not in present:
             lines.append("| " + " | ".join(["—", s.name, s.role, "0", "not run"] + [""] * (len(head) - 5)) + " |")
             continue
+        if not est[s.name].n and not len(fails):  # ran, but reports only checks (e.g. backend parity)
+            n_runs = int(((runs.task == task) & (runs.method == s.name)).sum())
+            lines.append("| " + " | ".join(["—", s.name, s.role, str(n_runs), "a check, not scored: see its "
+                                            "section above"] + [""] * (len(head) - 5)) + " |")
+            continue
         cols = [str(ranks.get(s.name, "—")), s.name, s.role, str(est[s.name].n), fmt_est(est[s.name])]
         cols += [fmt_est(stats.mean_ci(list(values_by_rep(data, task, s.name, m.name).values()))) for m in quality]
         cols += [fmt(_mean(values_by_rep(data, task, s.name, c).values())) for c in COST_COLUMNS]
