@@ -77,12 +77,12 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                     raise unknown(f"method/baseline of track {track_name!r}", m, names)
             solver_list = [s for s in solver_list if s.name in methods]
         task_list = tasks or track_cfg["tasks"]
+        body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
         for task in task_list:
-            try:  # validate the task name before anything runs
-                track.make_task(task, {k: v for k, v in track_cfg.items() if k != "methods"}, 0)
+            try:  # validate the task name before anything runs, with the config its cells will get
+                track.make_task(task, body, 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
-        body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
         for solver in solver_list:
             config = registry.solver_config(solver, profile.defaults_name,
                                             profile.solver_overrides(track_name, solver.name))
