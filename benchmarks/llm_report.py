@@ -6,12 +6,12 @@ imported only when a report is rendered.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from tiltbench import stats
+from tiltbench.report import cell, fmt, fmt_est
 
 PARITY = ("parity_logp_mae", "parity_logp_max", "parity_reward_hf", "parity_reward_vllm", "parity_reward_ks",
           "parity_reward_ks_p", "hf_tok_per_s", "vllm_tok_per_s")
@@ -25,13 +25,8 @@ def _values(data, method: str, metric: str, task: str | None = None) -> list[flo
     return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
 
 
-def _fmt(values: list[float], digits: int = 3) -> str:
-    if not values:
-        return "—"
-    est = stats.mean_ci(values)
-    if len(values) < 2 or not math.isfinite(est.lo):
-        return f"{est.mean:.{digits}g}"
-    return f"{est.mean:.{digits}g} [{est.lo:.{digits}g}, {est.hi:.{digits}g}]"
+def _fmt(values: list[float]) -> str:
+    return fmt_est(stats.mean_ci(values)) if values else "—"
 
 
 def parity_lines(data) -> list[str]:
@@ -49,7 +44,7 @@ def parity_lines(data) -> list[str]:
         n = int(((runs.method == PARITY_SOLVER) & (runs.task == task)).sum())
         fails = failed[(failed.method == PARITY_SOLVER) & (failed.task == task)]
         if not n:
-            reason = fails.reason.iloc[0][:120].replace("|", "/") if len(fails) else ""
+            reason = cell(fails.reason.iloc[0][:120]) if len(fails) else ""
             lines.append(f"| {task} | 0 | not run: {reason} |" + " |" * (len(PARITY) - 1))
             continue
         lines.append(f"| {task} | {n} | " + " | ".join(_fmt(_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
@@ -68,7 +63,7 @@ def cost_lines(data, methods: list[str]) -> list[str]:
         row = []
         for k in COST:
             vals = [v for v in _values(data, method, k) if not (k == "ref_gen_tok_per_s" and v == 0)]
-            row.append(f"{np.mean(vals):.3g}" if vals else "—")
+            row.append(fmt(float(np.mean(vals))) if vals else "—")
         lines.append(f"| {method} | " + " | ".join(row) + " |")
     return lines + [""]
 
