@@ -37,3 +37,16 @@ def tiltbench(*args, store=None, timeout=300, check=False):
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def run_smoke_profile(track: str, tmp_path, monkeypatch, timeout: int) -> str:
+    """The packaged smoke profile's cells of ``track`` through the real CLI into a real DuckDB file,
+    then its report; returns the rendered markdown (plots land in tmp_path/out/<track>/)."""
+    from tiltbench.profiles import DEFAULT_FILE
+
+    monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
+    store = tmp_path / "store.duckdb"
+    tiltbench("run", "--profile", "smoke", "--track", track, "--strict", "--no-progress", store=store,
+              timeout=timeout, check=True)
+    tiltbench("report", "--profile", "smoke", "--track", track, "--out", tmp_path / "out", store=store, check=True)
+    return (tmp_path / "out" / f"{track}.md").read_text()

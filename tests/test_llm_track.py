@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import tiltbench
+from conftest import run_smoke_profile
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
@@ -206,14 +206,7 @@ def test_vllm_parity_cell_fails_cleanly_or_agrees():
 
 def test_llm_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     """The packaged smoke profile's llm cells on the real SmolLM2-135M, then the report (CI runs this)."""
-    from tiltbench.profiles import DEFAULT_FILE
-
-    monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
-    store = tmp_path / "store.duckdb"
-    tiltbench("run", "--profile", "smoke", "--track", "llm", "--strict", "--no-progress", store=store, timeout=900,
-              check=True)
-    tiltbench("report", "--profile", "smoke", "--track", "llm", "--out", tmp_path / "out", store=store, check=True)
-    text = (tmp_path / "out" / "llm.md").read_text()
+    text = run_smoke_profile("llm", tmp_path, monkeypatch, timeout=900)
     for name in ("qrpo vs dpo", "qrpo vs simpo", "qrpo vs rebel", "length_bias", "step_s"):
         assert name in text
     assert os.path.exists(tmp_path / "out" / "llm" / "reward_kl.png")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from conftest import tiltbench
+from conftest import run_smoke_profile
 
 pytest.importorskip("rliable", reason="the rl extra is not installed (tox -e py installs it)")
 
@@ -57,14 +57,7 @@ def test_one_seed_gives_no_interval_estimates(tmp_path):
 def test_rl_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     """The packaged smoke profile's rl cells on real dm_control physics, then the report (CI runs this)."""
     pytest.importorskip("dm_control")
-    from tiltbench.profiles import DEFAULT_FILE
-
-    monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
-    store = tmp_path / "store.duckdb"
-    tiltbench("run", "--profile", "smoke", "--track", "rl", "--strict", "--no-progress", store=store, timeout=600,
-              check=True)
-    tiltbench("report", "--profile", "smoke", "--track", "rl", "--out", tmp_path / "out", store=store, check=True)
-    text = (tmp_path / "out" / "rl.md").read_text()
+    text = run_smoke_profile("rl", tmp_path, monkeypatch, timeout=600)
     assert "| 1 | " in text and "sac-handcrafted" in text and "tdrl" in text
     assert "Cost per cell" in text and "not run" not in text
     assert os.path.exists(tmp_path / "out" / "rl" / "cost_quality.png")
