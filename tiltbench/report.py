@@ -19,6 +19,9 @@ from . import claims as claims_mod
 from . import registry, stats
 from .store import Store
 
+# curves named image/... hold small sample images (pixel index as step) for a track's own report section;
+# they are not learning curves
+IMAGE_PREFIX = "image/"
 COST_COLUMNS = {"wall_s": "wall s", "cpu_s": "CPU s", "gpu_s": "GPU s", "peak_mem_mb": "peak MB"}
 
 
@@ -220,7 +223,7 @@ def plot_curves(data, task: str, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     c = data["curves"]
-    c = c[c.task == task]
+    c = c[(c.task == task) & ~c.name.str.startswith(IMAGE_PREFIX)]
     if not len(c):
         return False
     groups = sorted({(m, n) for m, n in zip(c.method, c.name)})

@@ -1,0 +1,54 @@
+"""Naive (training-free) reward-gradient guidance of the diffusion base model: the reference row the
+alignment paper warns about.
+
+It replaces the guidance term grad log E[exp(r(x_0) / lambda) | x_t] by the gradient of the reward of the
+one-step Tweedie estimate x0_hat(x_t) = (x_t - sqrt(1 - abar_t) eps(x_t)) / sqrt(abar_t), i.e.
+h_t ~ exp(r(x0_hat) / lambda) (as in universal / reconstruction guidance), and follows
+
+    eps_guided = eps - scale * sqrt(1 - abar_t) * grad_x r(x0_hat(x_t)) / lambda.
+
+Early in sampling x0_hat is a blurry average, so the reward's gradient there points at adversarial
+pixel patterns rather than at the tilted distribution (Ouyang et al., Sec. 3: the motivation for learning
+the guidance instead).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from benchmarks import t2i_models
+from benchmarks.t2i import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched
+from tiltbench.registry import register_solver
+
+
+def tweedie_guided_eps(unet, emb, reward, digits, lam: float, scale: float):
+    """eps(x, t) with the naive reward-gradient correction (backpropagates through the UNet)."""
+
+    def fn(x, t):
+        abar = t2i_models.alpha_bar(t)
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            eps = t2i_models.predict(unet, x, t, emb)
+            x0 = (x - (1 - abar).sqrt() * eps) / abar.sqrt()
+            grad, = torch.autograd.grad(reward(x0.clamp(-1, 1), digits).sum() / lam, x)
+        return eps.detach() - scale * (1 - abar).sqrt() * grad
+
+    return fn
+
+
+@register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
+                 "Model and Flow Matching for Text-to-Image Generation (the artifact case); Bansal et al. Universal "
+                 "Guidance for Diffusion Models. CVPR-W 2023",
+                 defaults={p: {"scale": 1.0} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS)
+def naive_guidance(task, config: dict, seed: int) -> dict:
+    """Training-free Tweedie reward-gradient guidance of base-ddpm (the adversarial-artifact case)."""
+    unet, meta = base(task, "ddpm")
+    digits, noise = eval_batch(task, seed)
+    reward = task.reward_fn()
+    t0 = time.perf_counter()
+    x = sample_batched(lambda emb, d: tweedie_guided_eps(unet, emb, reward, d, task.lam, config["scale"]),
+                       "ddpm", digits, noise, task.sample_steps)
+    rate = len(x) / (time.perf_counter() - t0)
+    return finish(task, "ddpm", x, digits, {"train_s": 0.0, "samples_per_s": rate, **base_metrics(task, "ddpm", meta)})

@@ -1,0 +1,75 @@
+"""Reference rows of the `t2i` track: the two untrained base models and their exact tilted targets.
+
+- ``base-ddpm`` / ``base-flow``: the base model sampled as trained (DDIM / Euler, the task's step count);
+- ``tilted-ddpm`` / ``tilted-flow``: the exact tilted distribution p(x | c) exp(r / lambda) of that base,
+  drawn by resampling its cached sample pool with self-normalised weights exp(r / lambda) per caption.
+  This is the distribution the guidance methods aim at (not a practical method: it needs many base
+  samples per accepted one when lambda is small; ``train_s`` is the pool's sampling time).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from benchmarks import t2i_models
+from benchmarks.t2i import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
+from tiltbench.registry import register_solver
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def sample_base(task, kind: str, seed: int) -> dict:
+    unet, meta = base(task, kind)
+    digits, noise = eval_batch(task, seed)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise, task.sample_steps)
+    rate = len(x) / (time.perf_counter() - t0)
+    return finish(task, kind, x, digits, {"train_s": 0.0, "samples_per_s": rate, **base_metrics(task, kind, meta)})
+
+
+def resample_tilted(task, kind: str, seed: int) -> dict:
+    _, meta = base(task, kind)
+    pool, target = base_pool(task, kind), tilted_target(task, kind)
+    digits, _ = eval_batch(task, seed)
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for d in range(10):
+        idx = torch.nonzero(pool["digits"] == d).squeeze(1)
+        picks.append(idx[torch.multinomial(target["weights"][idx].float(), task.n_eval, replacement=True, generator=g)])
+    x = pool["x"][torch.cat(picks)]
+    return finish(task, kind, x, digits, {"train_s": float(pool["sample_s"]), **base_metrics(task, kind, meta)})
+
+
+@register_solver("t2i", "base-ddpm", "reference", citation="Ho, Jain, Abbeel. Denoising Diffusion Probabilistic "
+                 "Models. NeurIPS 2020; Song, Meng, Ermon. DDIM. ICLR 2021", defaults={p: {} for p in PROFILES},
+                 depends=DEPENDS)
+def base_ddpm(task, config: dict, seed: int) -> dict:
+    """The unaligned diffusion base model (epsilon-prediction, DDIM sampling)."""
+    return sample_base(task, "ddpm", seed)
+
+
+@register_solver("t2i", "base-flow", "reference", citation="Liu, Gong, Liu. Flow Straight and Fast: Learning to "
+                 "Generate and Transfer Data with Rectified Flow. ICLR 2023", defaults={p: {} for p in PROFILES},
+                 depends=DEPENDS)
+def base_flow(task, config: dict, seed: int) -> dict:
+    """The unaligned rectified-flow base model (Euler sampling)."""
+    return sample_base(task, "flow", seed)
+
+
+@register_solver("t2i", "tilted-ddpm", "reference", citation="exact target: self-normalised importance "
+                 "resampling of base-ddpm samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
+                 depends=DEPENDS)
+def tilted_ddpm(task, config: dict, seed: int) -> dict:
+    """The exact tilted distribution of base-ddpm (importance resampling of its sample pool)."""
+    return resample_tilted(task, "ddpm", seed)
+
+
+@register_solver("t2i", "tilted-flow", "reference", citation="exact target: self-normalised importance "
+                 "resampling of base-flow samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
+                 depends=DEPENDS)
+def tilted_flow(task, config: dict, seed: int) -> dict:
+    """The exact tilted distribution of base-flow (importance resampling of its sample pool)."""
+    return resample_tilted(task, "flow", seed)

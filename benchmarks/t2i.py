@@ -1,0 +1,269 @@
+"""The `t2i` track: sampling a reward-tilted text-to-image model p(x | c) exp(r(x, c) / lambda).
+
+Ouyang, Xie, Zha, Cheng, "Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation":
+the tilted target's score (velocity) is the base model's plus grad log h_t(x_t, c), where
+h_t = E[exp(r(x_0, c) / lambda) | x_t].  A task is ``<reward>-lam<lambda>`` (rewards in
+benchmarks/t2i_rewards.py); the base models (benchmarks/t2i_models.py) are trained once per profile on the
+8x8 digits with MiniLM captions (benchmarks/t2i_data.py).
+
+Every solver of a (task, rep) draws the same evaluation noise for the same captions (``n_eval`` per digit)
+and hands back its samples; this module scores them:
+
+- ``reward`` / ``heldout_reward``: mean training reward and mean held-out classifier probability;
+- ``target_gap``: reward minus the reward of the *exact* tilted distribution of the solver's base model,
+  estimated by self-normalised importance weighting of a large base-sample pool with weights
+  exp(r / lambda) per caption (0 = on target; positive = past it, the reward-hacking side);
+- ``accuracy``: share of samples the correctness classifier reads as the caption's digit;
+- ``fid_real``: the same distance to the real test digits (sample quality);
+- ``fid_base``: Frechet distance between the samples' and the base pool's features in the correctness
+  classifier's 64-d penultimate layer (an FID-style distance from the base distribution);
+- ``kl_feat``: KL(N(samples) || N(base pool)) between Gaussians fitted to those features (a KL proxy);
+- ``diversity``: mean pairwise feature distance between samples of the same caption.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from tiltbench.cache import cache_dir, file_lock
+from tiltbench.errors import unknown
+from tiltbench.registry import Metric, Track, check_type, register_track
+
+from . import t2i_data, t2i_models, t2i_rewards
+
+TASK_RE = re.compile(r"^(?P<reward>[a-z]+)-lam(?P<lam>[0-9]*\.?[0-9]+)$")
+# modules besides a solver's own whose code shapes every t2i result (they enter each cell's code version)
+DEPENDS = ("benchmarks.t2i_data", "benchmarks.t2i_models", "benchmarks.t2i_rewards")
+POOL_SEED = 7919  # noise of the shared base-sample pool (never a cell seed)
+POOL_VERSION = 2  # bump when the samplers change what a cached pool holds
+
+
+@dataclass(frozen=True)
+class T2ITask:
+    name: str
+    reward: str
+    lam: float
+    widths: tuple = (64, 128)  # UNet block widths of both base models
+    base_steps: int = 800
+    base_batch: int = 128
+    base_lr: float = 1e-3
+    ddpm_path: str = ""  # a local diffusers UNet folder instead of training (gpu profile)
+    flow_path: str = ""
+    sample_steps: int = 20  # DDIM / Euler steps of every sampler
+    pool: int = 200  # base samples per caption: guidance-network data, exact tilted target, FID reference
+    n_eval: int = 32  # samples per caption scored per cell
+    grid: int = 4  # samples per caption kept for the report's image grid
+
+    def spec(self, kind: str) -> t2i_models.BaseSpec:
+        return t2i_models.BaseSpec(kind, tuple(self.widths), self.base_steps, self.base_batch, self.base_lr)
+
+    def reward_fn(self):
+        return t2i_rewards.reward_fn(self.reward)
+
+
+def make_task(name: str, config: dict, seed: int) -> T2ITask:
+    m = TASK_RE.match(name)
+    if not m or m["reward"] not in t2i_rewards.REWARDS:
+        raise ValueError(f"unknown t2i task {name!r}; valid: <reward>-lam<lambda> with reward in "
+                         f"{', '.join(t2i_rewards.REWARDS)}, e.g. correct-lam0.1")
+    known = {f.name: f for f in fields(T2ITask) if f.name not in ("name", "reward", "lam")}
+    kwargs = {}
+    for key, value in config.items():
+        if key in ("tasks", "reps", "solvers"):
+            continue
+        if key not in known:
+            raise unknown("t2i track config key", key, known)
+        if key == "widths":
+            if not (isinstance(value, (list, tuple)) and value and all(isinstance(w, int) and w >= 8 for w in value)):
+                raise ValueError(f"t2i track config widths = {value!r}: a list of ints >= 8, like [64, 128]")
+            kwargs[key] = tuple(value)
+            continue
+        kwargs[key] = check_type(f"t2i track config {key}", value, known[key].default)
+    task = T2ITask(name, m["reward"], float(m["lam"]), **kwargs)
+    if not task.lam > 0:
+        raise ValueError(f"t2i task {name!r}: lambda must be > 0")
+    for key in ("base_steps", "base_batch", "sample_steps", "pool", "n_eval"):
+        if getattr(task, key) < 1:
+            raise ValueError(f"t2i track config {key} = {getattr(task, key)}: must be >= 1")
+    return task
+
+
+# -- what every solver shares -------------------------------------------------------------------------
+
+def base(task: T2ITask, kind: str):
+    """(base unet, metadata with its training time) of kind 'ddpm' or 'flow'."""
+    return t2i_models.base_model(task.spec(kind), task.ddpm_path if kind == "ddpm" else task.flow_path)
+
+
+def eval_batch(task: T2ITask, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(digits, noise) every solver of a rep samples from: n_eval per digit, the first caption phrasing."""
+    digits = torch.arange(10).repeat_interleave(task.n_eval)
+    noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+    return digits, noise
+
+
+def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor, steps: int, batch: int = 160):
+    """Run a sampler in chunks; ``fn_for(emb, digits)`` builds the function it follows for those captions."""
+    out = []
+    for idx in torch.arange(len(digits)).split(batch):
+        emb = t2i_data.prompt_embeddings(digits[idx])
+        fn = fn_for(emb, digits[idx])
+        if kind == "ddpm":
+            x = t2i_models.ddim_sample(fn, noise[idx], steps)
+        else:
+            x = t2i_models.euler_sample(fn, noise[idx], steps)
+        out.append(x.detach())
+    return torch.cat(out)
+
+
+def base_pool(task: T2ITask, kind: str) -> dict:
+    """``pool`` base samples per caption (cached): {'x', 'digits', 'sample_s'}; sample_s is what drawing
+    them cost, so a method that trains on the pool can be charged for it."""
+    spec = task.spec(kind)
+    tag = spec.key() if not (task.ddpm_path if kind == "ddpm" else task.flow_path) else f"{kind}-path"
+    folder = cache_dir("t2i", "pools")
+    target = folder / f"{tag}-p{task.pool}-s{task.sample_steps}-v{POOL_VERSION}.pt"
+    with file_lock(folder / f"{target.stem}.lock"):
+        if not target.exists():
+            unet, _ = base(task, kind)
+            digits = torch.arange(10).repeat_interleave(task.pool)
+            noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(POOL_SEED))
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise,
+                                   task.sample_steps)
+            torch.save({"x": x, "digits": digits, "sample_s": time.perf_counter() - t0}, target.with_suffix(".tmp"))
+            target.with_suffix(".tmp").rename(target)
+    return torch.load(target, weights_only=True)
+
+
+def tilt_weights(rewards: torch.Tensor, digits: torch.Tensor, lam: float) -> torch.Tensor:
+    """Self-normalised weights exp(r / lambda) within each caption (each caption's weights sum to 1)."""
+    w = torch.zeros_like(rewards, dtype=torch.float64)
+    for d in digits.unique():
+        sel = digits == d
+        w[sel] = torch.softmax(rewards[sel].double() / lam, 0)
+    return w
+
+
+def tilted_target(task: T2ITask, kind: str) -> dict:
+    """Reward of the exact tilted distribution of a base model (importance weighting of its pool), and the
+    weights' effective sample size per caption (small: the estimate is poor, raise ``pool``)."""
+    pool = base_pool(task, kind)
+    with torch.no_grad():
+        r = task.reward_fn()(pool["x"], pool["digits"]).double()
+    w = tilt_weights(r, pool["digits"], task.lam)
+    ess = [float(1.0 / (w[pool["digits"] == d] ** 2).sum()) for d in range(10)]
+    return {"reward": float((w * r).sum() / 10), "ess": float(np.mean(ess)), "weights": w, "rewards": r}
+
+
+# -- scoring ----------------------------------------------------------------------------------------
+
+def _gauss(f: np.ndarray):
+    mu, cov = f.mean(0), np.cov(f, rowvar=False)
+    return mu, cov + 1e-4 * np.trace(cov) / len(mu) * np.eye(len(mu))
+
+
+def frechet(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (the FID formula)."""
+    from scipy import linalg
+
+    (m1, c1), (m2, c2) = _gauss(f1), _gauss(f2)
+    covmean = linalg.sqrtm(c1 @ c2).real
+    return float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
+
+
+def gauss_kl(f1: np.ndarray, f2: np.ndarray) -> float:
+    """KL(N1 || N2) between Gaussians fitted to two feature sets."""
+    (m1, c1), (m2, c2) = _gauss(f1), _gauss(f2)
+    inv2 = np.linalg.inv(c2)
+    diff = m2 - m1
+    _, logdet1 = np.linalg.slogdet(c1)
+    _, logdet2 = np.linalg.slogdet(c2)
+    return float(0.5 * (np.trace(inv2 @ c1) + diff @ inv2 @ diff - len(m1) + logdet2 - logdet1))
+
+
+def diversity(feats: np.ndarray, digits: np.ndarray) -> float:
+    """Mean pairwise Euclidean feature distance between samples of the same caption."""
+    out = []
+    for d in np.unique(digits):
+        f = feats[digits == d]
+        if len(f) > 1:
+            dist = np.sqrt(((f[:, None] - f[None]) ** 2).sum(-1))
+            out.append(dist.sum() / (len(f) * (len(f) - 1)))
+    return float(np.mean(out))
+
+
+def finish(task: T2ITask, kind: str, x: torch.Tensor, digits: torch.Tensor, metrics: dict) -> dict:
+    """A solver's output: its samples, which base model they tilt, its cost figures and the report's image
+    grid (the first ``grid`` samples per caption, stored as curves named image/<digit>, pixel index as step)."""
+    curves = {}
+    for d in range(10):
+        pix = x[digits == d][:task.grid].reshape(-1)
+        curves[f"image/{d}"] = [(i, float(v)) for i, v in enumerate(pix)]
+    return {"x": x.detach(), "digits": digits, "base": kind, "metrics": metrics, "curves": curves}
+
+
+def evaluate(task: T2ITask, output: dict) -> dict:
+    x, digits, kind = output["x"], output["digits"], output["base"]
+    with torch.no_grad():
+        r = task.reward_fn()(x, digits)
+        held = t2i_rewards.heldout(x, digits)
+        accepted = t2i_rewards.predicted_digit(x) == digits
+    pool = base_pool(task, kind)
+    f, f_pool = t2i_rewards.features(x).numpy(), t2i_rewards.features(pool["x"]).numpy()
+    return {
+        "reward": float(r.mean()),
+        "heldout_reward": float(held.mean()),
+        "accuracy": float(accepted.float().mean()),
+        "target_gap": float(r.mean()) - tilted_target(task, kind)["reward"],
+        "fid_base": frechet(f, f_pool),
+        "fid_real": frechet(f, t2i_rewards.features(t2i_data.split("test")[0]).numpy()),
+        "kl_feat": gauss_kl(f, f_pool),
+        "diversity": diversity(f, digits.numpy()),
+    }
+
+
+def base_metrics(task: T2ITask, kind: str, meta: dict) -> dict:
+    """Cost figures of a base model every solver reports: its (cached, once per profile) training seconds."""
+    return {"base_train_s": float(meta.get("train_s", 0.0))}
+
+
+register_track(Track(
+    name="t2i",
+    description="reward-tilted text-to-image sampling on 8x8 digits with MiniLM captions: the guidance network "
+                "(diffusion) and training-free velocity guidance (flow matching) against DRaFT-style reward "
+                "finetuning and the base models",
+    task_pattern="<reward>-lam<lambda>, reward in " + ", ".join(t2i_rewards.REWARDS),
+    metrics=[
+        Metric("reward", "", True, "mean training reward of the samples (one per caption x n_eval)"),
+        Metric("heldout_reward", "", True, "mean probability the held-out MLP classifier gives the caption's digit"),
+        Metric("accuracy", "", True, "share of samples the correctness classifier reads as the caption's digit"),
+        Metric("target_gap", "", None, "reward minus the exact tilted target's reward (importance-weighted base "
+               "pool); 0 is on target, positive is past it"),
+        Metric("fid_base", "", None, "Frechet distance to the base model's samples in the correctness "
+               "classifier's feature space"),
+        Metric("fid_real", "", False, "Frechet distance to the real test digits in the same feature space "
+               "(sample quality)"),
+        Metric("kl_feat", "nats", None, "KL between Gaussian fits of the samples' and the base pool's features"),
+        Metric("diversity", "", True, "mean pairwise feature distance between samples of one caption"),
+        Metric("train_s", "s", False, "seconds of the solver's own training (guidance network: including the "
+               "base samples it trains on; 0 when training-free)", kind="cost"),
+        Metric("samples_per_s", "1/s", True, "images per second of the solver's sampler", kind="cost"),
+        Metric("base_train_s", "s", False, "training seconds of the base model (once per profile, shared)",
+               kind="cost"),
+        Metric("finetune_steps", "", None, "reward-finetuning steps taken (stops at the tilted target's reward)"),
+    ],
+    primary="reward",
+    make_task=make_task,
+    evaluate=evaluate,
+    pairs={"guidance-net": ["reward-finetune", "base-ddpm"], "guidance-net-1step": ["reward-finetune", "base-ddpm"],
+           "velocity-guidance": ["base-flow", "reward-finetune"]},
+    report_extras="benchmarks.t2i_report:section",
+))

@@ -1,0 +1,36 @@
+"""The alignment paper's headline claims on the `t2i` track, as hypotheses `tiltbench claims` judges.
+
+Kept apart from benchmarks/t2i.py so that restating a claim does not change the track's code version.
+The paper's scale is Stable Diffusion / SD3-class models with learned human-preference rewards; here it is
+a few-million-parameter model of 8x8 digits, so a verdict says what holds at this scale.
+"""
+
+from tiltbench.claims import Claim, register_claim
+
+PAPER = "Ouyang, Xie, Zha, Cheng, Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation"
+
+register_claim(Claim(
+    track="t2i", id="guidance-net-cheaper-than-finetune",
+    statement="training the guidance network costs at least 60% less compute than reward finetuning "
+              "(train_s < 0.4 x reward-finetune's, finetuning stopped at the same tilted-target reward)",
+    source=f"{PAPER}: the guidance network saves at least 60% of the computational cost of finetuning",
+    metric="train_s", method="guidance-net", comparator="reward-finetune", relation="less", factor=0.4))
+
+register_claim(Claim(
+    track="t2i", id="guidance-net-beats-base",
+    statement="sampling with the guidance network raises the mean reward above the frozen base-ddpm's",
+    source=f"{PAPER}: alignment without finetuning the base model",
+    metric="reward", method="guidance-net", comparator="base-ddpm", relation="greater"))
+
+register_claim(Claim(
+    track="t2i", id="velocity-guidance-beats-base",
+    statement="training-free velocity guidance raises the mean reward above base-flow's at the same step count",
+    source=f"{PAPER}: training-free velocity guidance for flow matching",
+    metric="reward", method="velocity-guidance", comparator="base-flow", relation="greater"))
+
+register_claim(Claim(
+    track="t2i", id="guidance-net-no-reward-hacking",
+    statement="the guidance network keeps the held-out classifier's probability at least as high as naive "
+              "reward-gradient guidance does",
+    source=f"{PAPER}: naive gradient guidance produces adversarial artifacts; the learned guidance avoids them",
+    metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater"))

@@ -1,0 +1,129 @@
+"""The `t2i` report's own section: the base models, measured cost (guidance vs finetuning) and sample grids.
+
+The report core calls ``section(data, plot_dir, prefix)`` (see ``Track.report_extras``); this module is
+imported only when a report is rendered.  Sample images come from the store: each cell keeps its first
+few samples per caption as curves named ``image/<digit>`` (pixel index as step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tiltbench import stats
+from tiltbench.report import fmt, fmt_est
+
+ORDER = ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
+         "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
+FINETUNE = "reward-finetune"
+
+
+def _values(data, method: str, metric: str, task: str | None = None) -> list[float]:
+    runs, m = data["runs"], data["metrics"]
+    sel = runs[(runs.method == method) & ((runs.task == task) if task is not None else True)]
+    return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
+
+
+def _est(values: list[float]) -> str:
+    return fmt_est(stats.mean_ci(values)) if values else "—"
+
+
+def base_lines(data) -> list[str]:
+    lines = ["## Base models", "",
+             "Trained once per profile (cached outside git) and frozen; every solver of a kind starts from the same "
+             "one. Training seconds are not part of any solver's cost. Sample quality of the unguided model, over all "
+             "tasks and seeds: share of samples the correctness classifier reads as their caption's digit, and the "
+             "FID-style distance to the real test digits (in that classifier's feature space).", "",
+             "| base model | training s | accuracy | fid_real |", "|---|---|---|---|"]
+    for kind in ("ddpm", "flow"):
+        name = f"base-{kind}"
+        if name not in set(data["runs"].method):
+            continue
+        train = _values(data, name, "base_train_s")
+        lines.append(f"| {name} | {fmt(float(np.max(train))) if train else '—'} | "
+                     f"{_est(_values(data, name, 'accuracy'))} | {_est(_values(data, name, 'fid_real'))} |")
+    return lines + [""]
+
+
+def cost_lines(data, tasks: list[str], methods: list[str]) -> list[str]:
+    lines = ["## Compute cost", "",
+             "`train_s`: the solver's own training seconds on one core (the guidance network includes sampling the "
+             "base pool it trains on; reward finetuning stops when its running batch reward reaches the exact tilted "
+             "target's). `ratio`: train_s over reward-finetune's, per seed (paired), mean [95% CI]; the paper claims "
+             "at most 0.4. `samples/s`: the sampler's throughput.", ""]
+    for task in tasks:
+        ft = dict(zip(*_rep_values(data, FINETUNE, "train_s", task)))
+        lines += [f"**{task}**", "", "| solver | train_s | ratio vs reward-finetune | samples/s | finetune steps |",
+                  "|---|---|---|---|---|"]
+        for method in methods:
+            reps, train = _rep_values(data, method, "train_s", task)
+            if not reps:
+                continue
+            ratio = [t / ft[r] for r, t in zip(reps, train) if r in ft and ft[r] > 0]
+            steps = _values(data, method, "finetune_steps", task)
+            lines.append(f"| {method} | {_est(train)} | {_est(ratio) if method != FINETUNE else '1'} | "
+                         f"{_est(_values(data, method, 'samples_per_s', task))} | {_est(steps)} |")
+        lines.append("")
+    return lines
+
+
+def _rep_values(data, method: str, metric: str, task: str) -> tuple[list[int], list[float]]:
+    runs, m = data["runs"], data["metrics"]
+    sel = runs[(runs.method == method) & (runs.task == task)]
+    got = m[(m.name == metric) & m.run_id.isin(sel.run_id)].merge(sel[["run_id", "rep"]], on="run_id")
+    return got.rep.tolist(), got.value.tolist()
+
+
+def plot_grid(data, task: str, methods: list[str], path: Path) -> bool:
+    """Rows: solvers; columns: the ten captions; each tile: the first stored samples of the first seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = data["curves"]
+    c = c[(c.task == task) & c.name.str.startswith("image/")]
+    rows = [m for m in methods if (c.method == m).any()]
+    if not rows:
+        return False
+    fig, axes = plt.subplots(len(rows), 10, figsize=(10 * 0.75, len(rows) * 0.8), squeeze=False)
+    for i, method in enumerate(rows):
+        sel = c[(c.method == method) & (c.rep == c[c.method == method].rep.min())]
+        for d in range(10):
+            ax = axes[i, d]
+            pix = sel[sel.name == f"image/{d}"].sort_values("step").value.to_numpy()
+            n = len(pix) // 64
+            if n:
+                side = int(np.ceil(np.sqrt(n)))
+                tile = np.full((side * 8, side * 8), -1.0)
+                for k, img in enumerate(pix[:n * 64].reshape(n, 8, 8)):
+                    tile[(k // side) * 8:(k // side + 1) * 8, (k % side) * 8:(k % side + 1) * 8] = img
+                ax.imshow(tile, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(str(d), fontsize=8)
+            if d == 0:
+                ax.set_ylabel(method, fontsize=6, rotation=0, ha="right", va="center")
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def section(data, plot_dir: Path, prefix: str) -> list[str]:
+    runs = data["runs"]
+    if not len(runs):
+        return []
+    present = set(runs.method)
+    methods = [m for m in ORDER if m in present] + sorted(present - set(ORDER))
+    tasks = sorted(set(runs.task))
+    lines = base_lines(data) + cost_lines(data, tasks, methods)
+    lines += ["## Samples", "",
+              "First seed, first samples of each caption (\"a handwritten digit <word>\"); every row starts from "
+              "the same noise.", ""]
+    for task in tasks:
+        if plot_grid(data, task, methods, plot_dir / f"samples_{task}.png"):
+            lines += [f"**{task}**", "", f"![samples {task}]({prefix}/samples_{task}.png)", ""]
+    return lines
