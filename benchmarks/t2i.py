@@ -23,7 +23,6 @@ and hands back its samples; this module scores them:
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, fields
