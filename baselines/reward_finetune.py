@@ -45,7 +45,7 @@ def draft_step(model, opt, reward, digits, noise, steps: int, k: int, max_grad_n
                  "Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024; Xu et al. ImageReward/"
                  "ReFL. NeurIPS 2023",
                  defaults={"smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
-                           "cpu": {"steps": 300, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
+                           "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
                            "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}},
                  depends=DEPENDS)
 def reward_finetune(task, config: dict, seed: int) -> dict:

@@ -40,7 +40,8 @@ def resample_tilted(task, kind: str, seed: int) -> dict:
         idx = torch.nonzero(pool["digits"] == d).squeeze(1)
         picks.append(idx[torch.multinomial(target["weights"][idx].float(), task.n_eval, replacement=True, generator=g)])
     x = pool["x"][torch.cat(picks)]
-    return finish(task, kind, x, digits, {"train_s": float(pool["sample_s"]), **base_metrics(task, kind, meta)})
+    return finish(task, kind, x, digits, {"train_s": float(pool["sample_s"]), "tilt_ess": target["ess"],
+                                          **base_metrics(task, kind, meta)})
 
 
 @register_solver("t2i", "base-ddpm", "reference", citation="Ho, Jain, Abbeel. Denoising Diffusion Probabilistic "

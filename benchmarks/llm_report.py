@@ -11,18 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from tiltbench import stats
-from tiltbench.report import cell, fmt, fmt_est
+from tiltbench.report import cell, fmt, fmt_est, metric_values
 
 PARITY = ("parity_logp_mae", "parity_logp_max", "parity_reward_hf", "parity_reward_vllm", "parity_reward_ks",
           "parity_reward_ks_p", "hf_tok_per_s", "vllm_tok_per_s")
 COST = ("step_s", "gen_tok_per_s", "ref_gen_tok_per_s", "n_pairs")
 PARITY_SOLVER = "vllm-parity"
-
-
-def _values(data, method: str, metric: str, task: str | None = None) -> list[float]:
-    runs, m = data["runs"], data["metrics"]
-    sel = runs[(runs.method == method) & ((runs.task == task) if task else True)]
-    return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
 
 
 def _fmt(values: list[float]) -> str:
@@ -47,8 +41,8 @@ def parity_lines(data) -> list[str]:
             reason = cell(fails.reason.iloc[0][:120]) if len(fails) else ""
             lines.append(f"| {task} | 0 | not run: {reason} |" + " |" * (len(PARITY) - 1))
             continue
-        lines.append(f"| {task} | {n} | " + " | ".join(_fmt(_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
-                     + " |")
+        row = " | ".join(_fmt(metric_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
+        lines.append(f"| {task} | {n} | {row} |")
     return lines + [""]
 
 
@@ -62,7 +56,7 @@ def cost_lines(data, methods: list[str]) -> list[str]:
     for method in methods:
         row = []
         for k in COST:
-            vals = [v for v in _values(data, method, k) if not (k == "ref_gen_tok_per_s" and v == 0)]
+            vals = [v for v in metric_values(data, method, k) if not (k == "ref_gen_tok_per_s" and v == 0)]
             row.append(fmt(float(np.mean(vals))) if vals else "—")
         lines.append(f"| {method} | " + " | ".join(row) + " |")
     return lines + [""]
@@ -75,7 +69,7 @@ def plot_reward_kl(data, methods: list[str], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = {m: (_values(data, m, "kl_k3"), _values(data, m, "reward")) for m in methods}
+    points = {m: (metric_values(data, m, "kl_k3"), metric_values(data, m, "reward")) for m in methods}
     points = {m: p for m, p in points.items() if p[0] and len(p[0]) == len(p[1])}
     if not points:
         return False

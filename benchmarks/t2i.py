@@ -23,9 +23,11 @@ and hands back its samples; this module scores them:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -125,7 +127,11 @@ def base_pool(task: T2ITask, kind: str) -> dict:
     """``pool`` base samples per caption (cached): {'x', 'digits', 'sample_s'}; sample_s is what drawing
     them cost, so a method that trains on the pool can be charged for it."""
     spec = task.spec(kind)
-    tag = spec.key() if not (task.ddpm_path if kind == "ddpm" else task.flow_path) else f"{kind}-path"
+    path = task.ddpm_path if kind == "ddpm" else task.flow_path
+    if path:  # a local model folder: key the pool by its resolved location
+        tag = f"{kind}-path-" + hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:12]
+    else:
+        tag = spec.key()
     folder = cache_dir("t2i", "pools")
     target = folder / f"{tag}-p{task.pool}-s{task.sample_steps}-v{POOL_VERSION}.pt"
     with file_lock(folder / f"{target.stem}.lock"):
@@ -257,6 +263,8 @@ register_track(Track(
         Metric("samples_per_s", "1/s", True, "images per second of the solver's sampler", kind="cost"),
         Metric("base_train_s", "s", False, "training seconds of the base model (once per profile, shared)",
                kind="cost"),
+        Metric("tilt_ess", "", None, "effective sample size per caption of the importance weights behind the exact "
+               "tilted rows (out of `pool`; small means a poor estimate)"),
         Metric("finetune_steps", "", None, "reward-finetuning steps taken (stops at the tilted target's reward)"),
     ],
     primary="reward",

@@ -12,17 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from tiltbench import stats
-from tiltbench.report import fmt, fmt_est
+from tiltbench.report import fmt, fmt_est, metric_values, values_by_rep
 
 ORDER = ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
          "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
 FINETUNE = "reward-finetune"
-
-
-def _values(data, method: str, metric: str, task: str | None = None) -> list[float]:
-    runs, m = data["runs"], data["metrics"]
-    sel = runs[(runs.method == method) & ((runs.task == task) if task is not None else True)]
-    return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
 
 
 def _est(values: list[float]) -> str:
@@ -40,9 +34,9 @@ def base_lines(data) -> list[str]:
         name = f"base-{kind}"
         if name not in set(data["runs"].method):
             continue
-        train = _values(data, name, "base_train_s")
+        train = metric_values(data, name, "base_train_s")
         lines.append(f"| {name} | {fmt(float(np.max(train))) if train else '—'} | "
-                     f"{_est(_values(data, name, 'accuracy'))} | {_est(_values(data, name, 'fid_real'))} |")
+                     f"{_est(metric_values(data, name, 'accuracy'))} | {_est(metric_values(data, name, 'fid_real'))} |")
     return lines + [""]
 
 
@@ -53,26 +47,19 @@ def cost_lines(data, tasks: list[str], methods: list[str]) -> list[str]:
              "target's). `ratio`: train_s over reward-finetune's, per seed (paired), mean [95% CI]; the paper claims "
              "at most 0.4. `samples/s`: the sampler's throughput.", ""]
     for task in tasks:
-        ft = dict(zip(*_rep_values(data, FINETUNE, "train_s", task)))
+        ft = values_by_rep(data, task, FINETUNE, "train_s")
         lines += [f"**{task}**", "", "| solver | train_s | ratio vs reward-finetune | samples/s | finetune steps |",
                   "|---|---|---|---|---|"]
         for method in methods:
-            reps, train = _rep_values(data, method, "train_s", task)
-            if not reps:
+            train = values_by_rep(data, task, method, "train_s")
+            if not train:
                 continue
-            ratio = [t / ft[r] for r, t in zip(reps, train) if r in ft and ft[r] > 0]
-            steps = _values(data, method, "finetune_steps", task)
-            lines.append(f"| {method} | {_est(train)} | {_est(ratio) if method != FINETUNE else '1'} | "
-                         f"{_est(_values(data, method, 'samples_per_s', task))} | {_est(steps)} |")
+            ratio = [t / ft[r] for r, t in train.items() if r in ft and ft[r] > 0]
+            steps = metric_values(data, method, "finetune_steps", task)
+            lines.append(f"| {method} | {_est(list(train.values()))} | {_est(ratio) if method != FINETUNE else '1'} | "
+                         f"{_est(metric_values(data, method, 'samples_per_s', task))} | {_est(steps)} |")
         lines.append("")
     return lines
-
-
-def _rep_values(data, method: str, metric: str, task: str) -> tuple[list[int], list[float]]:
-    runs, m = data["runs"], data["metrics"]
-    sel = runs[(runs.method == method) & (runs.task == task)]
-    got = m[(m.name == metric) & m.run_id.isin(sel.run_id)].merge(sel[["run_id", "rep"]], on="run_id")
-    return got.rep.tolist(), got.value.tolist()
 
 
 def plot_grid(data, task: str, methods: list[str], path: Path) -> bool:

@@ -76,6 +76,13 @@ def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
     return {"runs": runs, "failed": failed, "metrics": metrics, "curves": curves, "envs": envs}
 
 
+def metric_values(data, method: str, metric: str, task: str | None = None) -> list[float]:
+    """Every stored value of one metric of one solver, over seeds (and over all tasks when ``task`` is None)."""
+    runs, m = data["runs"], data["metrics"]
+    sel = runs[(runs.method == method) & ((runs.task == task) if task is not None else True)]
+    return m[(m.name == metric) & m.run_id.isin(sel.run_id)].value.tolist()
+
+
 def values_by_rep(data, task: str, method: str, metric: str) -> dict[int, float]:
     runs = data["runs"]
     sel = runs[(runs.task == task) & (runs.method == method)]
