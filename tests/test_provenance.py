@@ -36,7 +36,7 @@ def test_report_rendering_is_deterministic(tmp_path):
     assert a == b
 
 
-@pytest.mark.parametrize("name", ["ot.md", "rl.md"])
+@pytest.mark.parametrize("name", ["ot.md", "rl.md", "llm.md", "t2i.md"])
 def test_every_published_track_report_shows_its_claims(name):
     text = (RESULTS / name).read_text()
     assert "## Claims" in text and "| claim | hypothesis | task | verdict |" in text
