@@ -131,7 +131,8 @@ def base_model(spec: BaseSpec, path: str = "") -> tuple[nn.Module, dict]:
     target, meta_file = folder / f"{spec.key()}.pt", folder / f"{spec.key()}.json"
     with file_lock(folder / f"{spec.key()}.lock"):
         if not target.exists():
-            unet, meta = train_base(spec)
+            with torch.enable_grad():  # the first caller may be inside torch.no_grad()
+                unet, meta = train_base(spec)
             torch.save(unet.state_dict(), target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
             meta_file.write_text(json.dumps({**meta, "spec": asdict(spec)}, indent=1))
@@ -245,7 +246,8 @@ def classifier(name: str) -> nn.Module:
     target = folder / f"classifier-{name}-v{VERSION}.pt"
     with file_lock(folder / f"classifier-{name}.lock"):
         if not target.exists():
-            net, meta = train_classifier(name)
+            with torch.enable_grad():  # the first caller is usually a reward inside torch.no_grad()
+                net, meta = train_classifier(name)
             torch.save(net.state_dict(), target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
             target.with_suffix(".json").write_text(json.dumps(meta))

@@ -17,7 +17,7 @@ from conftest import run_smoke_profile
 
 pytest.importorskip("diffusers")
 
-from benchmarks import t2i, t2i_models  # noqa: E402
+from benchmarks import t2i, t2i_data, t2i_models  # noqa: E402
 from methods import guidance_net, velocity_guidance  # noqa: E402
 
 TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "n_eval": 2}
@@ -188,3 +188,13 @@ def test_guidance_network_learns_the_exact_tilt_of_gaussian_data():
     base = t2i_models.ddim_sample(lambda x, t: unet(x, t).sample, noise, 25)
     assert base.mean().item() == pytest.approx(0.0, abs=0.004)
     assert guided.mean().item() == pytest.approx(s * s * k / 64, abs=0.005)
+
+
+def test_models_train_even_when_first_needed_inside_no_grad(tmp_path, monkeypatch):
+    # a reward is usually first called under torch.no_grad(); the classifier behind it must still train
+    monkeypatch.setenv("TILTBENCH_CACHE", str(tmp_path))
+    with torch.no_grad():
+        net = t2i_models.classifier("mlp")
+        unet, _ = t2i_models.base_model(t2i_models.BaseSpec("ddpm", (16, 32), steps=2, batch=4))
+    x, y = t2i_data.split("test")
+    assert (net(x).argmax(-1) == y).float().mean() > 0.8
