@@ -10,17 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tiltbench import stats
-from tiltbench.report import cell, fmt, fmt_est, metric_values
+from tiltbench.report import cell, fmt, fmt_values, metric_values
 
 PARITY = ("parity_logp_mae", "parity_logp_max", "parity_reward_hf", "parity_reward_vllm", "parity_reward_ks",
           "parity_reward_ks_p", "hf_tok_per_s", "vllm_tok_per_s")
 COST = ("step_s", "gen_tok_per_s", "ref_gen_tok_per_s", "n_pairs")
 PARITY_SOLVER = "vllm-parity"
 
-
-def _fmt(values: list[float]) -> str:
-    return fmt_est(stats.mean_ci(values)) if values else "—"
 
 
 def parity_lines(data) -> list[str]:
@@ -41,7 +37,7 @@ def parity_lines(data) -> list[str]:
             reason = cell(fails.reason.iloc[0][:120]) if len(fails) else ""
             lines.append(f"| {task} | 0 | not run: {reason} |" + " |" * (len(PARITY) - 1))
             continue
-        row = " | ".join(_fmt(metric_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
+        row = " | ".join(fmt_values(metric_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
         lines.append(f"| {task} | {n} | {row} |")
     return lines + [""]
 

@@ -11,16 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tiltbench import stats
-from tiltbench.report import fmt, fmt_est, metric_values, values_by_rep
+from tiltbench.report import fmt, fmt_values, metric_values, values_by_rep
 
 ORDER = ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
          "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
 FINETUNE = "reward-finetune"
 
-
-def _est(values: list[float]) -> str:
-    return fmt_est(stats.mean_ci(values)) if values else "—"
 
 
 def base_lines(data) -> list[str]:
@@ -35,8 +31,8 @@ def base_lines(data) -> list[str]:
         if name not in set(data["runs"].method):
             continue
         train = metric_values(data, name, "base_train_s")
-        lines.append(f"| {name} | {fmt(float(np.max(train))) if train else '—'} | "
-                     f"{_est(metric_values(data, name, 'accuracy'))} | {_est(metric_values(data, name, 'fid_real'))} |")
+        accuracy, fid = (fmt_values(metric_values(data, name, k)) for k in ("accuracy", "fid_real"))
+        lines.append(f"| {name} | {fmt(float(np.max(train))) if train else '—'} | {accuracy} | {fid} |")
     return lines + [""]
 
 
@@ -56,8 +52,9 @@ def cost_lines(data, tasks: list[str], methods: list[str]) -> list[str]:
                 continue
             ratio = [t / ft[r] for r, t in train.items() if r in ft and ft[r] > 0]
             steps = metric_values(data, method, "finetune_steps", task)
-            lines.append(f"| {method} | {_est(list(train.values()))} | {_est(ratio) if method != FINETUNE else '1'} | "
-                         f"{_est(metric_values(data, method, 'samples_per_s', task))} | {_est(steps)} |")
+            rate = fmt_values(metric_values(data, method, "samples_per_s", task))
+            lines.append(f"| {method} | {fmt_values(list(train.values()))} | "
+                         f"{fmt_values(ratio) if method != FINETUNE else '1'} | {rate} | {fmt_values(steps)} |")
         lines.append("")
     return lines
 

@@ -60,6 +60,11 @@ def fmt_est(e: stats.Estimate) -> str:
     return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]" if e.has_ci else fmt(e.mean)
 
 
+def fmt_values(values: list[float]) -> str:
+    """Mean [95% CI] of values over seeds, or a dash when there are none."""
+    return fmt_est(stats.mean_ci(values)) if values else "—"
+
+
 def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
     q = store.query
     runs = q("SELECT * FROM latest_runs WHERE profile = ? AND track = ? ORDER BY task, method, rep",
