@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
-from .llm_loop import trl_args, trl_solver
+from tiltbench.benchmarks.llm.loop import trl_args, trl_solver
 
 DPO_CITATION = ("Rafailov, Sharma, Mitchell et al. Direct Preference Optimization: Your Language Model is "
                 "Secretly a Reward Model. NeurIPS 2023. arXiv:2305.18290 (TRL DPOTrainer)")

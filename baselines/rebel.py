@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
 
@@ -35,7 +35,7 @@ REBEL_CITATION = ("Gao, Chang, Zhan et al. REBEL: Reinforcement Learning via Reg
                  depends=LLM_DEPENDS)
 def rebel(task, config: dict, seed: int) -> dict:
     """REBEL: regress (1/eta) x the pair's log-ratio difference onto its reward difference, LoRA, our loop."""
-    from .llm_loop import own_loop_solver
+    from tiltbench.benchmarks.llm.loop import own_loop_solver
 
     eta = config["eta"]
     if not eta > 0:

@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from benchmarks import t2i_data, t2i_models
-from benchmarks.t2i import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched, tilted_target
+from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
+from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched, tilted_target
 from tiltbench.registry import register_solver
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks.rl import RLTask
+from tiltbench.benchmarks.rl.loop import HandcraftedReward, train
+from tiltbench.benchmarks.rl.track import DEPENDS, RLTask
 from tiltbench.registry import register_solver
-
-from .rl_loop import HandcraftedReward, train
 
 SAC_CITATION = ("Haarnoja, Zhou, Hartikainen et al. Soft Actor-Critic Algorithms and Applications. "
                 "arXiv:1812.05905 (2018)")
@@ -13,7 +12,7 @@ SAC_CITATION = ("Haarnoja, Zhou, Hartikainen et al. Soft Actor-Critic Algorithms
 
 @register_solver("rl", "sac-handcrafted", "baseline", citation=SAC_CITATION,
                  defaults={"smoke": {}, "cpu": {}, "gpu": {}},
-                 depends=("baselines.rl_loop", "baselines.sac", "benchmarks.rl_env", "benchmarks.rl_testfns"))
+                 depends=DEPENDS)
 def sac_handcrafted(task: RLTask, config: dict, seed: int) -> dict:
     """SAC (twin Q, automatic temperature) on the task's own reward."""
     return train(task, seed, HandcraftedReward())

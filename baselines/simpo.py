@@ -7,10 +7,10 @@ TRL writes gamma as ``simpo_gamma``; beta = 2 and gamma/beta = 0.5 are the paper
 
 from __future__ import annotations
 
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
-from .llm_loop import trl_args, trl_solver
+from tiltbench.benchmarks.llm.loop import trl_args, trl_solver
 
 SIMPO_CITATION = ("Meng, Xia, Chen. SimPO: Simple Preference Optimization with a Reference-Free Reward. "
                   "NeurIPS 2024. arXiv:2405.14734 (TRL experimental CPOTrainer)")

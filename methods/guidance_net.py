@@ -33,8 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmarks import t2i_data, t2i_models
-from benchmarks.t2i import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilt_weights
+from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
+from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilt_weights
 from tiltbench.registry import register_solver
 
 TARGETS = ("samples", "one-step")

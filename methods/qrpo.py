@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
 TRANSFORMS = ("identity", "log", "normal-icdf")
@@ -88,7 +88,7 @@ QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimizatio
                  depends=LLM_DEPENDS)
 def qrpo(task, config: dict, seed: int) -> dict:
     """QRPO: regress beta log(pi/pi_ref) onto f(reward quantile) - beta log Z, LoRA, our loop."""
-    from baselines.llm_loop import own_loop_solver
+    from tiltbench.benchmarks.llm.loop import own_loop_solver
 
     beta, transform = config["beta"], config["transform"]
     log_partition(beta, transform)  # validates beta and transform before any work

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.ot import GaussianOTTask, sample_moments
+from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
 from tiltbench.registry import register_solver
 
 

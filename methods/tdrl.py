@@ -1,11 +1,11 @@
 """TdRL: test-driven reinforcement learning (Yu, Wu, Ke, arXiv 2511.07904).
 
-The task is given only by test functions over trajectory segments (benchmarks/rl_testfns.py).
+The task is given only by test functions over trajectory segments (benchmarks/rl/tests.py).
 This module holds, in reading order: the lexicographic trajectory comparison
 mu(tau_1, tau_2) in {0, 1/2, 1}; the return network R(z_ind(tau)) trained on mu with a Bradley-Terry
 loss and an anchoring penalty; the reward network r(s, a) fitted to R and used to relabel the replay
 buffer; and the schedule that runs them (``TdRLReward``), plugged into the SAC loop both sides of the
-`rl` track share (baselines/rl_loop.py).
+`rl` track share (benchmarks/rl/loop.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from scipy import stats as sps
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.sac import mlp
+from tiltbench.benchmarks.rl.sac import mlp
+from tiltbench.benchmarks.rl.track import DEPENDS
 from tiltbench.registry import register_solver
 
 
@@ -191,7 +192,7 @@ def state_entropy_reward(next_obs: torch.Tensor, k: int = 5) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------- the reward source
 class TdRLReward:
-    """TdRL's reward source for the shared training loop (baselines/rl_loop.py).
+    """TdRL's reward source for the shared training loop (benchmarks/rl/loop.py).
 
     Schedule: the loop's random steps; then ``explore_steps`` of SAC on a state-entropy reward;
     then a reward round every ``round_every`` steps: run the task's tests on every complete
@@ -270,8 +271,6 @@ class TdRLReward:
 
 
 ANCHORS = ("early-stop", "balance")
-# the shared loop, agent, environment wrapper and tests shape TdRL's results as much as this file
-RL_LOOP = ("baselines.rl_loop", "baselines.sac", "benchmarks.rl_env", "benchmarks.rl_testfns")
 CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Control. arXiv:2511.07904 (2025)")
 
 
@@ -281,14 +280,14 @@ def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
                 reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
 
 
-@register_solver("rl", "tdrl", "method", citation=CITATION, depends=RL_LOOP,
+@register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
                  defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
                            "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
                            "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)})
 def tdrl(task, config: dict, seed: int) -> dict:
     """SAC on a reward learned only from the task's test functions (return network + reward network)."""
-    from baselines.rl_loop import train
-    from benchmarks.rl_env import make_env
+    from tiltbench.benchmarks.rl.loop import train
+    from tiltbench.benchmarks.rl.env import make_env
 
     probe = make_env(task.name, seed)
     source = TdRLReward(task, config, probe.obs_dim, probe.action_dim, seed)

@@ -29,8 +29,8 @@ def one(backend: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{threads - 1}"
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    from benchmarks import llm_data, llm_model
-    from benchmarks.llm_generate import HFBackend, VLLMBackend, chat_prompt
+    from tiltbench.benchmarks.llm import data as llm_data, model as llm_model
+    from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
 
     path = llm_model.resolve("smollm2-135m")
     _, test = llm_data.splits(256, N_TEST)

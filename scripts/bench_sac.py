@@ -1,4 +1,4 @@
-"""SAC gradient updates per second: tiltbench's SAC (baselines/sac.py) beside stable-baselines3's.
+"""SAC gradient updates per second: tiltbench's SAC (benchmarks/rl/sac.py) beside stable-baselines3's.
 
 Both run the same work per update (twin Q 256x256 critics, actor, temperature, Polyak targets,
 a batch of 256 drawn from a filled replay buffer) in one process with one torch thread, the way
@@ -21,7 +21,7 @@ import torch
 
 
 def ours(obs_dim: int, act_dim: int, width: int, batch: int, updates: int) -> float:
-    from baselines.sac import SAC, ReplayBuffer
+    from tiltbench.benchmarks.rl.sac import SAC, ReplayBuffer
 
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(obs_dim, act_dim, 100_000)
@@ -77,7 +77,7 @@ def main() -> None:
     rows = []
     for batch in args.batch:
         shape = (args.obs, args.act, args.width, batch, args.updates)
-        rows.append(("tiltbench (baselines/sac.py)", batch, ours(*shape)))
+        rows.append(("tiltbench (benchmarks/rl/sac.py)", batch, ours(*shape)))
         rows.append((sb3_name or "stable-baselines3 (not installed)", batch,
                      sb3(*shape) if sb3_name else float("nan")))
     lines = ["# SAC updates per second", "",

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from baselines.rebel import rebel_loss
-from methods.qrpo import TRANSFORMS, log_partition, qrpo_loss, quantile_reward, transform_quantile
+from tiltbench.baselines.rebel import rebel_loss
+from tiltbench.methods.qrpo import TRANSFORMS, log_partition, qrpo_loss, quantile_reward, transform_quantile
 
 
 @pytest.mark.parametrize("transform", TRANSFORMS)

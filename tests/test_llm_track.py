@@ -18,8 +18,8 @@ pytest.importorskip("peft")
 
 import torch  # noqa: E402
 
-from benchmarks import llm_data, llm_rewards  # noqa: E402
-from benchmarks.llm import length_bias, make_task, win_rate  # noqa: E402
+from tiltbench.benchmarks.llm import data as llm_data, rewards as llm_rewards  # noqa: E402
+from tiltbench.benchmarks.llm.track import length_bias, make_task, win_rate  # noqa: E402
 from tiltbench import registry  # noqa: E402
 from tiltbench.errors import TiltbenchError  # noqa: E402
 
@@ -80,21 +80,21 @@ def test_bad_task_configs_name_the_bad_value():
 
 @pytest.fixture(scope="module")
 def tiny():
-    from benchmarks import llm_model
+    from tiltbench.benchmarks.llm import model as llm_model
 
     return llm_model.load(llm_model.resolve("tiny-random"))
 
 
 def test_unknown_model_spec_lists_the_valid_ones(tmp_path):
-    from benchmarks import llm_model
+    from tiltbench.benchmarks.llm import model as llm_model
 
     with pytest.raises(ValueError, match="neither a known spec \\(smollm2-135m, tiny-random\\)"):
         llm_model.resolve(str(tmp_path / "nothing-here"))
 
 
 def test_encode_marks_exactly_the_completion_and_eos(tiny):
-    from baselines.llm_loop import encode
-    from benchmarks.llm_generate import chat_prompt
+    from tiltbench.benchmarks.llm.loop import encode
+    from tiltbench.benchmarks.llm.generate import chat_prompt
 
     _, tok = tiny
     prompts = [chat_prompt(tok, "What is 2 + 2?"), chat_prompt(tok, "Name three fruits.")]
@@ -105,7 +105,7 @@ def test_encode_marks_exactly_the_completion_and_eos(tiny):
 
 
 def test_token_logps_match_the_models_own_loss(tiny):
-    from baselines.llm_loop import encode, token_logps
+    from tiltbench.benchmarks.llm.loop import encode, token_logps
 
     model, tok = tiny
     ids, attn, comp = encode(tok, ["Hello there. "], ["General Kenobi"])
@@ -117,7 +117,7 @@ def test_token_logps_match_the_models_own_loss(tiny):
 
 
 def test_nan_loss_stops_training_with_a_clear_error(tiny):
-    from baselines.llm_loop import Pair, lora_policy, train_pairs
+    from tiltbench.benchmarks.llm.loop import Pair, lora_policy, train_pairs
 
     task = make_task("minilm", TINY, 0)
     model, tok = lora_policy(task, 0)
@@ -128,8 +128,8 @@ def test_nan_loss_stops_training_with_a_clear_error(tiny):
 
 def test_qrpo_regression_fits_its_targets_on_a_fixed_batch(tiny):
     """Our loop with the QRPO loss: on one repeated batch the loss falls and log-ratios move to the targets."""
-    from baselines.llm_loop import Pair, lora_policy, train_pairs
-    from methods.qrpo import qrpo_loss
+    from tiltbench.benchmarks.llm.loop import Pair, lora_policy, train_pairs
+    from tiltbench.methods.qrpo import qrpo_loss
 
     task = make_task("minilm", {**TINY, "steps": 25}, 0)
     model, tok = lora_policy(task, 0)
@@ -147,8 +147,8 @@ def test_qrpo_regression_fits_its_targets_on_a_fixed_batch(tiny):
 
 
 def test_reference_set_is_generated_once_and_cached(tiny):
-    from baselines.llm_loop import _ref_key, best_vs_worst, reference_set
-    from benchmarks import llm_model
+    from tiltbench.benchmarks.llm.loop import _ref_key, best_vs_worst, reference_set
+    from tiltbench.benchmarks.llm import model as llm_model
 
     task = make_task("minilm", TINY, 0)
     path = llm_model.cache_dir() / "llm_refs" / f"{_ref_key(task, llm_model.resolve(task.model), 5)}.json"

@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from benchmarks.ot import (entropic_cross_covariance, entropic_plan, make_task, plan_moments, random_covariance,
+from tiltbench.benchmarks.ot.track import (entropic_cross_covariance, entropic_plan, make_task, plan_moments, random_covariance,
                            sample_moments, transport_cost, bw_uvp)
 
 

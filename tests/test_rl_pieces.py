@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.sac import SAC, Actor, ReplayBuffer
-from benchmarks.rl_testfns import SUITES
+from tiltbench.benchmarks.rl.sac import SAC, Actor, ReplayBuffer
+from tiltbench.benchmarks.rl.tests import SUITES
 
 
 def test_tanh_gaussian_log_prob_matches_torch_distributions():
@@ -62,7 +62,7 @@ def test_replay_rewards_can_be_relabelled():
 @pytest.mark.parametrize("task", ["cartpole-swingup", "walker-walk", "cheetah-run"])
 def test_dm_control_env_gives_what_the_tests_need(task):
     pytest.importorskip("dm_control", reason="the rl extra is not installed (tox -e py installs it)")
-    from benchmarks.rl_env import make_env
+    from tiltbench.benchmarks.rl.env import make_env
 
     env = make_env(task, seed=0)
     obs = env.reset()
@@ -80,7 +80,7 @@ def test_dm_control_env_gives_what_the_tests_need(task):
 
 def test_unknown_rl_task_names_the_valid_ones():
     pytest.importorskip("dm_control")
-    from benchmarks.rl_env import make_env
+    from tiltbench.benchmarks.rl.env import make_env
 
     with pytest.raises(ValueError, match="unknown rl task 'walker-fly'; valid: cartpole-swingup"):
         make_env("walker-fly", 0)

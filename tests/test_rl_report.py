@@ -29,7 +29,7 @@ def _data(scores: dict[str, np.ndarray], tasks):
 
 
 def test_aggregates_match_their_definitions(tmp_path):
-    from benchmarks.rl_report import section
+    from tiltbench.benchmarks.rl.report import section
 
     rng = np.random.default_rng(0)
     tasks = ["cartpole-swingup", "walker-walk"]
@@ -47,7 +47,7 @@ def test_aggregates_match_their_definitions(tmp_path):
 
 
 def test_one_seed_gives_no_interval_estimates(tmp_path):
-    from benchmarks.rl_report import section
+    from tiltbench.benchmarks.rl.report import section
 
     lines = section(_data({"sac-handcrafted": np.array([[0.1]]), "tdrl": np.array([[0.2]])}, ["walker-walk"]),
                     tmp_path, "rl")

@@ -17,8 +17,8 @@ from conftest import run_smoke_profile
 
 pytest.importorskip("diffusers")
 
-from benchmarks import t2i, t2i_data, t2i_models  # noqa: E402
-from methods import guidance_net, velocity_guidance  # noqa: E402
+from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models, track as t2i  # noqa: E402
+from tiltbench.methods import guidance_net, velocity_guidance  # noqa: E402
 
 TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "n_eval": 2}
 

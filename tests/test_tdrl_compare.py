@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmarks.rl_testfns import SUITES
-from methods.tdrl import RunningTestStats, compare
+from tiltbench.benchmarks.rl.tests import SUITES
+from tiltbench.methods.tdrl import RunningTestStats, compare
 
 HIST = RunningTestStats(pass_rate=np.array([0.9, 0.1, 0.5]), ind_std=np.array([1.0, 1.0, 1.0]),
                    ind_skew=np.array([0.0, 2.0, 1.0]))

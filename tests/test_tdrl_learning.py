@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.sac import ReplayBuffer, mlp
-from methods.tdrl import (ReturnEnsemble, RunningTestStats, compare, fit_reward, relabel, state_entropy_reward,
+from tiltbench.benchmarks.rl.sac import ReplayBuffer, mlp
+from tiltbench.methods.tdrl import (ReturnEnsemble, RunningTestStats, compare, fit_reward, relabel, state_entropy_reward,
                           train_return_round)
 
 CFG = dict(return_steps=300, return_batch=128, return_lr=3e-3, anchor="early-stop", anchor_ratio=10.0,
@@ -64,7 +64,7 @@ def test_anchoring_keeps_the_previous_return_when_labels_flip():
     free = copy.deepcopy(net)
     train_return_round(net, z, pairs, 1 - mu, dict(CFG, return_steps=100), rng, anchored=True)
     # the same number of steps on the flipped labels, without the penalty
-    from methods.tdrl import bradley_terry_loss
+    from tiltbench.methods.tdrl import bradley_terry_loss
 
     opt = torch.optim.Adam(free.parameters(), lr=CFG["return_lr"])
     i1, i2 = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
@@ -111,7 +111,7 @@ def test_state_entropy_reward_prefers_isolated_states():
 @pytest.mark.parametrize("solver", ["sac-handcrafted", "tdrl"])
 def test_solvers_run_end_to_end_on_dm_control(solver):
     pytest.importorskip("dm_control", reason="the rl extra is not installed (tox -e py installs it)")
-    from benchmarks.rl import evaluate, make_task
+    from tiltbench.benchmarks.rl.track import evaluate, make_task
     from tiltbench.registry import get_solver, solver_config
 
     task = make_task("cartpole-swingup", dict(steps=1500, random_steps=500, width=32, batch=32, eval_every=1000,
@@ -128,7 +128,7 @@ def test_solvers_run_end_to_end_on_dm_control(solver):
 
 
 def test_bad_rl_config_values_are_named():
-    from benchmarks.rl import make_task
+    from tiltbench.benchmarks.rl.track import make_task
     from tiltbench.errors import TiltbenchError
 
     with pytest.raises(ValueError, match="unknown rl task 'cartpole-balance'.*cartpole-swingup"):
@@ -144,9 +144,9 @@ def test_bad_rl_config_values_are_named():
 def test_transitions_after_a_round_get_the_learned_reward():
     """Between rounds TdRL labels each new transition with r(s, a) at once, never leaving it at 0."""
     pytest.importorskip("dm_control")
-    from baselines.rl_loop import Rollouts
-    from benchmarks.rl import make_task
-    from methods.tdrl import TdRLReward
+    from tiltbench.benchmarks.rl.loop import Rollouts
+    from tiltbench.benchmarks.rl.track import make_task
+    from tiltbench.methods.tdrl import TdRLReward
     from tiltbench.registry import get_solver, solver_config
 
     task = make_task("cartpole-swingup", dict(steps=400, random_steps=100, segment_len=50), 0)

@@ -13,19 +13,14 @@ import multiprocessing.connection
 import signal
 import time
 from collections import deque
-from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from .errors import TiltbenchError, unknown
-from .worker import Cell, child_main
+from .worker import Cell, child_main, now
 
 
 # Imported once by the forkserver; plugin modules are imported there via tiltbench.worker.preload.
 PRELOAD = ["tiltbench.worker", "tiltbench.preload"]
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def exit_reason(exitcode: int | None) -> str:

@@ -12,8 +12,7 @@ import time
 from typing import Iterable, Iterator
 
 from .errors import TiltbenchError
-from .executors import now
-from .worker import Cell, run_cell
+from .worker import Cell, now, run_cell
 
 
 def _remote_cell(cell: Cell):

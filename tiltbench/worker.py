@@ -11,6 +11,12 @@ import resource
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+
+def now() -> datetime:
+    """Naive UTC timestamp, the form the store keeps."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

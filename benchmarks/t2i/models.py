@@ -1,6 +1,6 @@
 """Models of the `t2i` track: the two base text-to-image models and the reward classifiers.
 
-Base models (built from diffusers blocks, trained here on benchmarks/t2i_data.py):
+Base models (built from diffusers blocks, trained here on benchmarks/t2i/data.py):
 
 - ``ddpm``: ``UNet2DConditionModel`` predicting the noise epsilon (Ho et al. 2020) under a cosine
   ``DDPMScheduler``; sampled with ``DDIMScheduler`` (eta = 0);
@@ -29,7 +29,7 @@ from torch import nn
 
 from tiltbench.cache import cache_dir, file_lock
 
-from . import t2i_data
+from . import data as t2i_data
 
 KINDS = ("ddpm", "flow")
 EMB_DIM = 384

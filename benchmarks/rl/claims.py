@@ -1,6 +1,6 @@
 """The TdRL paper's headline claims on the `rl` track, as hypotheses `tiltbench claims` judges.
 
-Kept apart from benchmarks/rl.py so that restating a claim does not change the track's code version.
+Kept apart from benchmarks/rl/track.py so that restating a claim does not change the track's code version.
 """
 
 from tiltbench.claims import Claim, register_claim

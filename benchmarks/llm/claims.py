@@ -1,6 +1,6 @@
 """The QRPO paper's headline claims on the `llm` track, as hypotheses `tiltbench claims` judges.
 
-Kept apart from benchmarks/llm.py so that restating a claim does not change the track's code version.
+Kept apart from benchmarks/llm/track.py so that restating a claim does not change the track's code version.
 The paper's scale is an 8B model on chat and LeetCode; here it is SmolLM2-135M on generated
 instructions (see results/llm.md), so a verdict says what holds at this scale, not at the paper's.
 """

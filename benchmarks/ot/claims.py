@@ -1,6 +1,6 @@
 """The SCONES paper's headline claims on the `ot` track, as hypotheses `tiltbench claims` judges.
 
-Kept apart from benchmarks/ot.py so that restating a claim does not change the track's code version
+Kept apart from benchmarks/ot/track.py so that restating a claim does not change the track's code version
 (which would invalidate every stored cell).
 """
 

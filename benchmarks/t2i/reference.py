@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from benchmarks import t2i_models
-from benchmarks.t2i import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
+from tiltbench.benchmarks.t2i import models as t2i_models
+from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
 from tiltbench.registry import register_solver
 
 PROFILES = ("smoke", "cpu", "gpu")

@@ -1,7 +1,7 @@
 """dm_control environments for the `rl` track, with the physical features TdRL's tests read.
 
 ``make_env("walker-walk", seed)`` returns an environment whose ``step`` gives the flat observation,
-the task's own (handcrafted) reward, and a dict of features (see benchmarks/rl_testfns.py) that
+the task's own (handcrafted) reward, and a dict of features (see benchmarks/rl/tests.py) that
 the test functions consume.  Real MuJoCo physics through dm_control; no rendering is needed.
 """
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
-from .llm_loop import evaluate_policy, reference_set
+from tiltbench.benchmarks.llm.loop import evaluate_policy, reference_set
 
 
 @register_solver("llm", "reference", "reference", citation="SmolLM2-135M-Instruct (Allal et al. 2025), untrained",
@@ -13,7 +13,7 @@ from .llm_loop import evaluate_policy, reference_set
                  depends=LLM_DEPENDS)
 def reference(task, config: dict, seed: int) -> dict:
     """pi_ref itself: no training; its samples on the held-out prompts (KL 0 by construction)."""
-    from benchmarks import llm_model
+    from tiltbench.benchmarks.llm import model as llm_model
 
     model, tokenizer = llm_model.load(llm_model.resolve(task.model), task.dtype)
     ref = reference_set(task, seed, model, tokenizer)

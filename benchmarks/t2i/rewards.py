@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from . import t2i_models
+from . import models as t2i_models
 
 REWARDS = ("correct", "bright")
 HELDOUT = "heldout"

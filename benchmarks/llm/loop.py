@@ -1,6 +1,6 @@
 """What every `llm` solver shares: reference completions, pairs, the LoRA policy, log-probabilities,
 the training loop and the held-out evaluation.  The solvers (methods/qrpo.py, baselines/dpo.py,
-baselines/simpo.py, baselines/rebel.py, baselines/llm_reference.py) differ only in their loss.
+baselines/simpo.py, baselines/rebel.py, benchmarks/llm/reference.py) differ only in their loss.
 
 Reference completions are sampled once per (model, prompts, n, sampling settings, seed) from the
 untrained policy and cached as JSON under $TILTBENCH_CACHE/llm_refs (a file lock stops two workers
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from benchmarks import llm_model, llm_rewards
-from benchmarks.llm import LLMTask
-from benchmarks.llm_generate import HFBackend, VLLMBackend, chat_prompt
+from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
+from tiltbench.benchmarks.llm.track import LLMTask
+from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
 
 
 # ---------------------------------------------------------------- reference completions and pairs

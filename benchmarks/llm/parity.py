@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
-from benchmarks import llm_model, llm_rewards
-from benchmarks.llm_generate import HFBackend, VLLMBackend, chat_prompt
-from benchmarks.llm import DEPENDS as LLM_DEPENDS
+from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
+from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
+from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
 from tiltbench.registry import register_solver
 
-from .llm_loop import pack, token_logps
+from tiltbench.benchmarks.llm.loop import pack, token_logps
 
 
 def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int) -> np.ndarray:

@@ -3,8 +3,8 @@
 Ouyang, Xie, Zha, Cheng, "Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation":
 the tilted target's score (velocity) is the base model's plus grad log h_t(x_t, c), where
 h_t = E[exp(r(x_0, c) / lambda) | x_t].  A task is ``<reward>-lam<lambda>`` (rewards in
-benchmarks/t2i_rewards.py); the base models (benchmarks/t2i_models.py) are trained once per profile on the
-8x8 digits with MiniLM captions (benchmarks/t2i_data.py).
+benchmarks/t2i/rewards.py); the base models (benchmarks/t2i/models.py) are trained once per profile on the
+8x8 digits with MiniLM captions (benchmarks/t2i/data.py).
 
 Every solver of a (task, rep) draws the same evaluation noise for the same captions (``n_eval`` per digit)
 and hands back its samples; this module scores them:
@@ -36,11 +36,11 @@ from tiltbench.cache import cache_dir, file_lock
 from tiltbench.errors import unknown
 from tiltbench.registry import Metric, Track, check_type, register_track
 
-from . import t2i_data, t2i_models, t2i_rewards
+from . import data as t2i_data, models as t2i_models, rewards as t2i_rewards
 
 TASK_RE = re.compile(r"^(?P<reward>[a-z]+)-lam(?P<lam>[0-9]*\.?[0-9]+)$")
 # modules besides a solver's own whose code shapes every t2i result (they enter each cell's code version)
-DEPENDS = ("benchmarks.t2i_data", "benchmarks.t2i_models", "benchmarks.t2i_rewards")
+DEPENDS = ("tiltbench.benchmarks.t2i.data", "tiltbench.benchmarks.t2i.models", "tiltbench.benchmarks.t2i.rewards")
 POOL_SEED = 7919  # noise of the shared base-sample pool (never a cell seed)
 POOL_VERSION = 2  # bump when the samplers change what a cached pool holds
 
@@ -272,5 +272,5 @@ register_track(Track(
     evaluate=evaluate,
     pairs={"guidance-net": ["reward-finetune", "base-ddpm"], "guidance-net-1step": ["reward-finetune", "base-ddpm"],
            "velocity-guidance": ["base-flow", "reward-finetune"]},
-    report_extras="benchmarks.t2i_report:section",
+    report_extras="tiltbench.benchmarks.t2i.report:section",
 ))

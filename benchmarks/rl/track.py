@@ -1,17 +1,17 @@
 """The `rl` track: TdRL (reward from test functions) against SAC on dm_control's handcrafted rewards.
 
-Both sides train the same SAC agent (baselines/sac.py) with the same budget (the track config);
-they differ only in where the reward comes from.  A solver hands back its final evaluation
+Both sides train the same SAC agent (benchmarks/rl/sac.py) in the same loop (benchmarks/rl/loop.py)
+with the same budget (the track config); they differ only in where the reward comes from.  A solver hands back its final evaluation
 episodes (handcrafted rewards and physical features per step); this module scores them, so no
 solver grades itself:
 
 - ``norm_return``: mean undiscounted handcrafted return of the evaluation episodes / 1000
   (dm_control episodes are 1000 steps with rewards in [0, 1], so 1 is the maximum);
 - ``pass_<test>``: share of evaluation segments (``segment_len`` steps) passing that pass-fail
-  test of the task (benchmarks/rl_testfns.py), ``pass_all`` passing all of them.
+  test of the task (benchmarks/rl/tests.py), ``pass_all`` passing all of them.
 
 Aggregates across tasks and seeds (IQM, median, mean, optimality gap, probability of
-improvement; Agarwal et al. 2021 via `rliable`) are drawn in the report (benchmarks/rl_report.py).
+improvement; Agarwal et al. 2021 via `rliable`) are drawn in the report (benchmarks/rl/report.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,13 @@ import numpy as np
 from tiltbench.errors import unknown
 from tiltbench.registry import Metric, Track, check_type, register_track
 
-from .rl_env import TASKS
-from .rl_testfns import SUITES
+from .env import TASKS
+from .tests import SUITES
+
+# the shared loop, agent, environment wrapper and tests shape every rl solver's results as much as
+# its own file does, so they enter each cell's code version
+DEPENDS = ("tiltbench.benchmarks.rl.loop", "tiltbench.benchmarks.rl.sac", "tiltbench.benchmarks.rl.env",
+           "tiltbench.benchmarks.rl.tests")
 
 EPISODE_LEN = 1000  # dm_control's default time limit at its default control step
 
@@ -119,5 +124,5 @@ register_track(Track(
     make_task=make_task,
     evaluate=evaluate,
     pairs={"tdrl": ["sac-handcrafted"]},
-    report_extras="benchmarks.rl_report:section",
+    report_extras="tiltbench.benchmarks.rl.report:section",
 ))

@@ -1,6 +1,6 @@
 """The off-policy training loop both sides of the `rl` track share.
 
-One SAC agent (baselines/sac.py), one budget (benchmarks/rl.RLTask); the only thing that varies
+One SAC agent (benchmarks/rl/sac.py), one budget (benchmarks/rl/track.RLTask); the only thing that varies
 is the *reward source*: an object deciding what reward each stored transition carries.
 
 - ``label(env_reward)``: the reward stored for a new transition (the handcrafted source stores the
@@ -9,7 +9,7 @@ is the *reward source*: an object deciding what reward each stored transition ca
 - ``batch(batch, t)``: may rewrite a sampled batch's rewards (TdRL's exploration phase);
 - ``curves`` / ``metrics``: what it wants stored besides the loop's own figures.
 
-The loop returns the final evaluation episodes for the track to score (benchmarks/rl.py).
+The loop returns the final evaluation episodes for the track to score (benchmarks/rl/track.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.rl import EPISODE_LEN, RLTask, score_episodes
-from benchmarks.rl_env import make_env
+from tiltbench.benchmarks.rl.track import EPISODE_LEN, RLTask, score_episodes
+from tiltbench.benchmarks.rl.env import make_env
 
 from .sac import SAC, ReplayBuffer
 

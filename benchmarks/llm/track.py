@@ -1,9 +1,9 @@
 """The `llm` track: QRPO against DPO, SimPO and REBEL on offline, generated instructions.
 
-A task is named by its *training* reward (``verifiable`` or ``minilm``, benchmarks/llm_rewards.py);
+A task is named by its *training* reward (``verifiable`` or ``minilm``, benchmarks/llm/rewards.py);
 the other reward is held out.  Every solver of a (task, rep) starts from the same policy
 (SmolLM2-135M-Instruct on the cpu profile), the same reference completions (n per prompt, sampled
-once from the untrained policy and cached, see baselines/llm_loop.py) and the same best-vs-worst
+once from the untrained policy and cached, see benchmarks/llm/loop.py) and the same best-vs-worst
 pairs, and trains the same LoRA adapters for the same number of steps.  A solver hands back its
 samples on the held-out prompts and their log-probability ratios; this module scores them:
 
@@ -29,12 +29,12 @@ from scipy import stats as sps
 from tiltbench.errors import unknown
 from tiltbench.registry import Metric, Track, check_type, register_track
 
-from . import llm_data, llm_rewards
+from . import data as llm_data, rewards as llm_rewards
 
 TASKS = llm_rewards.REWARDS
 # modules besides a solver's own whose code shapes every llm result (they enter each cell's code version)
-DEPENDS = ("baselines.llm_loop", "benchmarks.llm_data", "benchmarks.llm_rewards", "benchmarks.llm_generate",
-           "benchmarks.llm_model")
+DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "tiltbench.benchmarks.llm.rewards", "tiltbench.benchmarks.llm.generate",
+           "tiltbench.benchmarks.llm.model")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class LLMTask:
     """One training reward and every budget all solvers share (set by the profile's track config)."""
 
     name: str  # the training reward
-    model: str = "smollm2-135m"  # a spec of benchmarks/llm_model.py or a local HF folder
+    model: str = "smollm2-135m"  # a spec of benchmarks/llm/model.py or a local HF folder
     dtype: str = "float32"
     backend: str = "hf"  # generation backend of the reference completions (hf | vllm)
     gen_batch: int = 64  # prompts per generation batch
@@ -167,5 +167,5 @@ register_track(Track(
     make_task=make_task,
     evaluate=evaluate,
     pairs={"qrpo": ["dpo", "simpo", "rebel", "reference"]},
-    report_extras="benchmarks.llm_report:section",
+    report_extras="tiltbench.benchmarks.llm.report:section",
 ))

@@ -1,6 +1,6 @@
 """The alignment paper's headline claims on the `t2i` track, as hypotheses `tiltbench claims` judges.
 
-Kept apart from benchmarks/t2i.py so that restating a claim does not change the track's code version.
+Kept apart from benchmarks/t2i/track.py so that restating a claim does not change the track's code version.
 The paper's scale is Stable Diffusion / SD3-class models with learned human-preference rewards; here it is
 a few-million-parameter model of 8x8 digits, so a verdict says what holds at this scale.
 """

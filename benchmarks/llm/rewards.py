@@ -16,7 +16,7 @@ import os
 import re
 from functools import lru_cache
 
-from .llm_data import CATEGORIES, Prompt
+from .data import CATEGORIES, Prompt
 
 REWARDS = ("verifiable", "minilm")
 _INT = re.compile(r"-?\d+")

@@ -1,0 +1,23 @@
+"""`barycentric`: the barycentric projection T(x_i) = sum_j P_ij y_j / a_i of the Sinkhorn plan.
+
+The deterministic map that large-scale OT methods often report (Seguy et al. 2018); its coupling
+(x_i, T(x_i)) is scored through sample moments, like a sampler's.
+"""
+
+from __future__ import annotations
+
+from tiltbench.benchmarks.ot.discrete import SINKHORN_DEFAULTS, samples, sinkhorn_plan
+from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
+from tiltbench.registry import register_solver
+
+
+@register_solver("ot", "barycentric", "baseline", citation="Seguy et al. Large-Scale Optimal Transport and "
+                 "Mapping Estimation. ICLR 2018", defaults=SINKHORN_DEFAULTS,
+                 depends=("tiltbench.benchmarks.ot.discrete",))
+def barycentric(task: GaussianOTTask, config: dict, seed: int) -> dict:
+    """Barycentric projection of the Sinkhorn plan: the coupling (x_i, T(x_i))."""
+    x, y = samples(task, seed)
+    P, diagnostics = sinkhorn_plan(x, y, task.lam, config["max_iter"], config["tol"])
+    mapped = (P @ y) / P.sum(1, keepdims=True)
+    mean, cov = sample_moments(x, mapped)
+    return {"mean": mean, "cov": cov, "metrics": diagnostics}
