@@ -10,8 +10,10 @@ def test_mean_ci_contains_the_mean_and_needs_two_values():
     assert one.mean == 5.0 and not one.has_ci
 
 
-def test_bootstrap_is_deterministic():
-    assert stats.mean_ci([0.3, 1.2, 2.2, 0.1]) == stats.mean_ci([0.3, 1.2, 2.2, 0.1])
+def test_mean_ci_is_the_student_t_interval():
+    e = stats.mean_ci([0.3, 1.2, 2.2, 0.1])
+    # mean 0.95, s = 0.96090, t_{0.975, 3} = 3.18245: half-width 1.52900
+    assert abs(e.lo - (0.95 - 1.52900)) < 1e-4 and abs(e.hi - (0.95 + 1.52900)) < 1e-4
 
 
 def test_paired_difference_uses_matching_reps_only():
@@ -50,3 +52,54 @@ def test_probability_of_improvement_equals_the_all_pairs_definition():
             d = (a[:, None] - b[None, :]) * (1 if higher else -1)
             expected = np.mean(d > 0) + 0.5 * np.mean(d == 0)
             assert abs(stats._p_better(a, b, higher) - expected) < 1e-12
+
+
+# Coverage of the 95% interval of the mean, measured on simulated seeds.  The bands are stated
+# before the numbers are looked at: normal data within 1.5 points of 95% (the simulation's own
+# standard error is 0.35 points); moderately skewed data (lognormal sigma = 0.5, like per-seed
+# wall times) at least 90%.  Heavily skewed data (sigma = 1) is measured and printed in the stats
+# module's docstring as a known weakness: about 83%.
+def _coverage(draw, true_mean, n, reps=4000):
+    import numpy as np
+
+    rng = np.random.default_rng(n)
+    hits = 0
+    for row in draw(rng, (reps, n)):
+        e = stats.mean_ci(row)
+        hits += e.lo <= true_mean <= e.hi
+    return hits / reps
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("n", [3, 5, 10])
+def test_interval_coverage_normal(n):
+    cov = _coverage(lambda rng, shape: rng.normal(2.0, 3.0, shape), 2.0, n)
+    assert 0.935 <= cov <= 0.965, cov
+
+
+@pytest.mark.parametrize("n", [3, 5, 10])
+def test_interval_coverage_skewed(n):
+    cov = _coverage(lambda rng, shape: rng.lognormal(0.0, 0.5, shape), math.exp(0.125), n)
+    assert 0.90 <= cov <= 0.965, cov
+
+
+def test_t_test_and_tost_agree_with_the_interval():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        v = rng.normal(rng.normal(0, 1), 1, rng.integers(3, 8))
+        e = stats.mean_ci(v)
+        # the 95% interval excludes 0 exactly when the two-sided p-value is below 0.05
+        assert (stats.t_test_p(v) < 0.05) == (e.lo > 0 or e.hi < 0)
+        # TOST at 5% is the 90% interval lying inside (-margin, margin)
+        lo, hi = stats.t_interval(v, 0.90)
+        assert (stats.tost_p(v, 1.0) < 0.05) == (-1.0 < lo and hi < 1.0)
+
+
+def test_holm_adjusts_step_down_and_keeps_order():
+    adj = stats.holm([0.01, 0.04, 0.03, math.nan])
+    assert adj[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adj[3])
+    assert stats.holm([]) == []

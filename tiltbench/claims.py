@@ -1,24 +1,80 @@
 """Paper claims as checkable hypotheses, judged from stored runs.
 
-A claim compares one metric of a method with a comparator (another solver) on the tasks it names:
+A claim compares one metric of a method with a comparator (another solver) on the tasks it names,
+paired by seed:
 
-- ``less`` / ``greater``: method < factor * comparator (or >), per seed, paired;
-- ``within``: |method - comparator| <= margin (an equivalence claim).
+- ``less`` / ``greater``: method < factor * comparator (or >).  Paired t-test of the per-seed
+  statistic method - factor * comparator against 0.
+- ``within``: |method - comparator| <= margin, an equivalence claim, tested with TOST (two one-sided
+  t-tests).  The margin is ``max(margin, rel_margin * |comparator's mean|)``: relative to the
+  comparator's score, with an absolute floor.
 
-The verdict per task is 'supported' when the 95% CI of the paired statistic lies wholly on the
-claimed side, 'contradicted' when it lies wholly on the other, and 'inconclusive' otherwise,
-including whenever fewer than ``stats.MIN_SEEDS_FOR_VERDICT`` paired seeds exist.
+Every claim of a report (one track, one profile) is one family: its p-values get Holm's
+correction, and a verdict is *supported* or *contradicted* only when the adjusted p-value is below
+``stats.ALPHA`` (otherwise *inconclusive*, and always so with fewer than
+``stats.MIN_SEEDS_FOR_VERDICT`` paired seeds).
+
+A claim may state **gates**, preconditions checked per task before it is judged: the comparator is
+competent, a reference row is beaten, the operating points match, a solver converged.  When a gate
+fails the verdict is *not judged: <reason>*, never supported or contradicted; gates can only
+withhold a verdict, not produce one.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import stats
+from .errors import TiltbenchError, unknown
 from .store import Store
 
 RELATIONS = ("less", "greater", "within")
+GATE_KINDS = ("at_least", "at_most", "beats", "matched")
+AGGREGATES = ("mean", "min", "max")
+METHOD, COMPARATOR = "{method}", "{comparator}"  # placeholders a gate may use for its claim's solvers
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A precondition of a claim, checked on each task's stored runs.
+
+    - ``at_least`` / ``at_most``: ``agg`` (mean, min or max over seeds) of ``solver``'s ``metric``
+      is >= / <= ``value`` (a competence threshold, an ESS floor, "every seed converged");
+    - ``beats``: ``solver`` is better than ``other`` on ``metric`` (paired 95% t-interval of the
+      difference wholly on the better side): the comparison is meaningful only if the comparator
+      learned something;
+    - ``matched``: the claim's method and comparator have ``metric`` means within
+      ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward).
+
+    Use the constructors below; ``solver`` and ``other`` may be ``METHOD`` or ``COMPARATOR``.
+    """
+
+    kind: str
+    metric: str
+    solver: str = COMPARATOR
+    value: float = 0.0
+    other: str = ""
+    agg: str = "mean"
+    abs_tol: float = 0.0
+    why: str = ""
+
+    @staticmethod
+    def at_least(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
+        return Gate("at_least", metric, solver, value, agg=agg, why=why)
+
+    @staticmethod
+    def at_most(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
+        return Gate("at_most", metric, solver, value, agg=agg, why=why)
+
+    @staticmethod
+    def beats(solver: str, other: str, metric: str, why: str = "") -> "Gate":
+        return Gate("beats", metric, solver, other=other, why=why)
+
+    @staticmethod
+    def matched(metric: str, rel_tol: float, abs_tol: float = 0.0, why: str = "") -> "Gate":
+        return Gate("matched", metric, METHOD, rel_tol, other=COMPARATOR, abs_tol=abs_tol, why=why)
 
 
 @dataclass(frozen=True)
@@ -32,8 +88,13 @@ class Claim:
     comparator: str
     relation: str
     factor: float = 1.0  # less/greater: compare with factor * comparator
-    margin: float = 0.0  # within: allowed |difference|
+    margin: float = 0.0  # within: absolute margin (the floor when rel_margin is set)
+    rel_margin: float = 0.0  # within: margin relative to the comparator's mean
     tasks: str = ".*"  # regex over task names
+    gates: tuple[Gate, ...] = field(default_factory=tuple)
+
+    def solver(self, name: str) -> str:
+        return {METHOD: self.method, COMPARATOR: self.comparator}.get(name, name)
 
 
 _CLAIMS: dict[tuple[str, str], Claim] = {}
@@ -41,68 +102,193 @@ _CLAIMS: dict[tuple[str, str], Claim] = {}
 
 def register_claim(claim: Claim) -> Claim:
     if claim.relation not in RELATIONS:
-        raise ValueError(f"claim {claim.id}: relation {claim.relation!r}; valid: {', '.join(RELATIONS)}")
+        raise unknown(f"relation of claim {claim.id}", claim.relation, RELATIONS)
+    if claim.relation == "within" and claim.margin <= 0 and claim.rel_margin <= 0:
+        raise TiltbenchError(f"claim {claim.id}: a 'within' claim needs margin > 0 or rel_margin > 0")
+    for gate in claim.gates:
+        if gate.kind not in GATE_KINDS:
+            raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
+        if gate.agg not in AGGREGATES:
+            raise unknown(f"gate aggregate of claim {claim.id}", gate.agg, AGGREGATES)
     _CLAIMS[(claim.track, claim.id)] = claim
     return claim
+
+
+def validate(claim: Claim) -> None:
+    """Every solver and metric a claim or its gates name exists in its track (checked once the
+    plugins are loaded, before anything is judged)."""
+    from . import registry
+
+    track = registry.get_track(claim.track)
+    solver_names = [s.name for s in registry.solvers(claim.track)]
+    metric_names = [m.name for m in track.metrics]
+    names = [("method", claim.method), ("comparator", claim.comparator)]
+    names += [(f"{g.kind} gate solver", claim.solver(g.solver)) for g in claim.gates]
+    names += [(f"{g.kind} gate solver", claim.solver(g.other)) for g in claim.gates if g.other]
+    for what, name in names:
+        if name not in solver_names:
+            raise unknown(f"{what} of claim {claim.id} (track {claim.track})", name, solver_names)
+    for metric in [claim.metric, *(g.metric for g in claim.gates)]:
+        if metric not in metric_names:
+            raise unknown(f"metric of claim {claim.id} (track {claim.track})", metric, metric_names)
+    for g in claim.gates:
+        if g.kind == "beats" and track.metric(g.metric).higher_is_better is None:
+            raise TiltbenchError(f"claim {claim.id}: a 'beats' gate needs a metric with a direction; "
+                                 f"{g.metric!r} is a diagnostic")
 
 
 def claims(track: str | None = None) -> list[Claim]:
     from .registry import load_plugins
 
     load_plugins()
-    return sorted((c for c in _CLAIMS.values() if track is None or c.track == track), key=lambda c: (c.track, c.id))
+    found = sorted((c for c in _CLAIMS.values() if track is None or c.track == track), key=lambda c: (c.track, c.id))
+    for claim in found:
+        validate(claim)
+    return found
 
 
 @dataclass(frozen=True)
 class Judgement:
     claim: Claim
     task: str
-    verdict: str
-    effect: stats.Estimate  # the paired statistic whose sign decides the claim
+    verdict: str  # supported | contradicted | inconclusive | not judged
+    effect: stats.Estimate  # the paired statistic whose sign decides the claim (95% t-interval)
     n_seeds: int
+    p: float = math.nan  # p-value of the deciding test (t-test, TOST or the outside-margin test)
+    p_adj: float = math.nan  # Holm-adjusted over the family the claim was judged in
+    margin: float = math.nan  # within: the margin used
+    reason: str = ""  # why it is not judged (a failed gate) or inconclusive
 
 
-def _paired_values(store: Store, profile: str, claim: Claim) -> dict[str, tuple[dict, dict]]:
+def _values(store: Store, profile: str, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
+    """{task: {solver: {rep: value}}} of one metric from the newest ok run of each cell."""
+    marks = ", ".join("?" * len(solvers))
     df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
-                     "WHERE r.profile = ? AND r.track = ? AND m.name = ? AND r.method IN (?, ?) ORDER BY 1, 2, 3",
-                     [profile, claim.track, claim.metric, claim.method, claim.comparator])
-    out: dict[str, tuple[dict, dict]] = {}
+                     f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND r.method IN ({marks}) ORDER BY 1, 2, 3",
+                     [profile, track, metric, *sorted(solvers)])
+    out: dict[str, dict[str, dict]] = {}
     for row in df.itertuples():
-        if not re.fullmatch(claim.tasks, row.task):
-            continue
-        a, b = out.setdefault(row.task, ({}, {}))
-        (a if row.method == claim.method else b)[int(row.rep)] = float(row.value)
+        out.setdefault(row.task, {}).setdefault(row.method, {})[int(row.rep)] = float(row.value)
+    return out
+
+
+def _aggregate(values: dict, agg: str) -> float:
+    return {"mean": lambda v: sum(v) / len(v), "min": min, "max": max}[agg](list(values.values()))
+
+
+def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
+    """'' when ``gate`` holds on ``task``, else the reason it does not."""
+    solver, other = claim.solver(gate.solver), claim.solver(gate.other)
+    why = f" ({gate.why})" if gate.why else ""
+    mine = lookup(gate.metric, task, solver)
+    if not mine:
+        return f"no {gate.metric} of {solver}{why}"
+    if gate.kind in ("at_least", "at_most"):
+        v = _aggregate(mine, gate.agg)
+        ok = v >= gate.value if gate.kind == "at_least" else v <= gate.value
+        op = "≥" if gate.kind == "at_least" else "≤"
+        return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {gate.value:g}{why}"
+    theirs = lookup(gate.metric, task, other)
+    if not theirs:
+        return f"no {gate.metric} of {other}{why}"
+    if gate.kind == "matched":
+        a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
+        tol = max(gate.value * max(abs(a), abs(b)), gate.abs_tol)
+        return "" if abs(a - b) <= tol else (f"operating points differ: {gate.metric} {a:.3g} ({solver}) vs "
+                                             f"{b:.3g} ({other}), tolerance {tol:.3g}{why}")
+    from . import registry  # beats: the paired interval must lie on the better side
+
+    higher = registry.get_track(claim.track).metric(gate.metric).higher_is_better
+    diff = stats.paired_difference(mine, theirs)
+    if stats.verdict(diff, higher) != "better":
+        return f"{solver} does not clearly beat {other} on {gate.metric} ({diff.mean:+.3g} [{diff.lo:.3g}, {diff.hi:.3g}]){why}"
+    return ""
+
+
+def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgement]:
+    """Judge every claim of ``family`` on every task it covers that has runs, then apply Holm's
+    correction over all judged p-values of the family."""
+    cache: dict[tuple[str, str], dict] = {}
+
+    def lookup(metric: str, task: str, solver: str, track: str) -> dict:
+        if (track, metric) not in cache:
+            cache[(track, metric)] = _values(store, profile, track, metric, all_solvers[track])
+        return cache[(track, metric)].get(task, {}).get(solver, {})
+
+    all_solvers: dict[str, set[str]] = {}
+    for c in family:
+        all_solvers.setdefault(c.track, set()).update(
+            {c.method, c.comparator, *(c.solver(g.solver) for g in c.gates), *(c.solver(g.other) for g in c.gates if g.other)})
+    raw = []
+    for claim in family:
+        tasks = _values(store, profile, claim.track, claim.metric, {claim.method, claim.comparator})
+        for task in sorted(t for t in tasks if re.fullmatch(claim.tasks, t)):
+            a = lookup(claim.metric, task, claim.method, claim.track)
+            b = lookup(claim.metric, task, claim.comparator, claim.track)
+            reps = sorted(set(a) & set(b))
+            factor = 1.0 if claim.relation == "within" else claim.factor
+            diffs = [a[r] - factor * b[r] for r in reps]
+            effect = stats.mean_ci(diffs)
+            failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
+                                                                    lambda m, t, s: lookup(m, t, s, claim.track)))]
+            margin = math.nan
+            if claim.relation == "within" and reps:
+                margin = max(claim.margin, claim.rel_margin * abs(sum(b[r] for r in reps) / len(reps)))
+            if failed:
+                raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
+                                verdict="not judged", reason="; ".join(failed)))
+                continue
+            if effect.n < stats.MIN_SEEDS_FOR_VERDICT or not effect.has_ci:
+                raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
+                                verdict="inconclusive", reason=f"fewer than {stats.MIN_SEEDS_FOR_VERDICT} paired seeds"))
+                continue
+            if claim.relation == "within":
+                inside = abs(effect.mean) < margin
+                p = stats.tost_p(diffs, margin) if inside else stats.outside_p(diffs, margin)
+                outcome = "supported" if inside else "contradicted"
+            else:
+                p = stats.t_test_p(diffs)
+                right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
+                outcome = "supported" if right_side else "contradicted"
+            raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
+    adjusted = stats.holm([r["p"] for r in raw])
+    out = []
+    for r, p_adj in zip(raw, adjusted):
+        verdict, reason = r["verdict"], r["reason"]
+        if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
+            verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
+        out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
+                             r["margin"], reason))
     return out
 
 
 def judge(store: Store, profile: str, claim: Claim) -> list[Judgement]:
-    """One judgement per task the claim covers and the store has runs for."""
-    result = []
-    for task, (a, b) in sorted(_paired_values(store, profile, claim).items()):
-        reps = sorted(set(a) & set(b))
-        if claim.relation == "within":
-            diffs = [a[r] - b[r] for r in reps]
-        else:  # statistic that must be negative for 'less', positive for 'greater'
-            diffs = [a[r] - claim.factor * b[r] for r in reps]
-        effect = stats.mean_ci(diffs)
-        enough = effect.n >= stats.MIN_SEEDS_FOR_VERDICT and effect.has_ci
-        if not enough:
-            verdict = "inconclusive"
-        elif claim.relation == "within":
-            inside = -claim.margin <= effect.lo and effect.hi <= claim.margin
-            outside = effect.lo > claim.margin or effect.hi < -claim.margin
-            verdict = "supported" if inside else ("contradicted" if outside else "inconclusive")
-        else:
-            sign = -1 if claim.relation == "less" else 1
-            lo, hi = sorted((sign * effect.lo, sign * effect.hi))
-            verdict = "supported" if lo > 0 else ("contradicted" if hi < 0 else "inconclusive")
-        result.append(Judgement(claim, task, verdict, effect, effect.n))
-    return result
+    """One claim judged alone (a family of one: no multiplicity correction)."""
+    return judge_family(store, profile, [claim])
 
 
 def describe(claim: Claim) -> str:
     if claim.relation == "within":
-        return f"|{claim.method} − {claim.comparator}| ≤ {claim.margin:g} on {claim.metric}"
-    op = "<" if claim.relation == "less" else ">"
-    scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"
-    return f"{claim.method} {op} {scaled} on {claim.metric}"
+        if claim.rel_margin:
+            margin = f"max({claim.margin:g}, {claim.rel_margin:g}·|{claim.comparator}|)" if claim.margin \
+                else f"{claim.rel_margin:g}·|{claim.comparator}|"
+        else:
+            margin = f"{claim.margin:g}"
+        text = f"|{claim.method} − {claim.comparator}| ≤ {margin} on {claim.metric}"
+    else:
+        op = "<" if claim.relation == "less" else ">"
+        scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"
+        text = f"{claim.method} {op} {scaled} on {claim.metric}"
+    return text
+
+
+def describe_gate(claim: Claim, gate: Gate) -> str:
+    solver, other = claim.solver(gate.solver), claim.solver(gate.other)
+    if gate.kind == "at_least":
+        return f"{gate.agg} {gate.metric} of {solver} ≥ {gate.value:g}"
+    if gate.kind == "at_most":
+        return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
+    if gate.kind == "beats":
+        return f"{solver} beats {other} on {gate.metric}"
+    tol = f"{gate.value:g}×" + (f" (at least {gate.abs_tol:g})" if gate.abs_tol else "")
+    return f"{gate.metric} of {solver} and {other} within {tol}"

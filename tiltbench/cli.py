@@ -141,22 +141,34 @@ def cmd_import(args) -> int:
 def cmd_claims(args) -> int:
     from . import claims
     from .profiles import get_profile
-    from .report import fmt_est
+    from .report import fmt_est, fmt_p
 
     get_profile(args.profile)
     for track in args.track or []:
         registry.get_track(track)
     store = _store(args)
+    by_track: dict[str, list] = {}
     for claim in claims.claims():
-        if args.track and claim.track not in args.track:
-            continue
-        print(f"[{claim.track}] {claim.id}: {claims.describe(claim)}")
-        print(f"    {claim.statement}")
-        judgements = claims.judge(store, args.profile, claim)
-        if not judgements:
-            print("    not run under this profile")
-        for j in judgements:
-            print(f"    {j.task:24s} {j.verdict:13s} {fmt_est(j.effect)}  ({j.n_seeds} seeds)")
+        if not args.track or claim.track in args.track:
+            by_track.setdefault(claim.track, []).append(claim)
+    not_judged = 0
+    for track, family in by_track.items():
+        judgements = claims.judge_family(store, args.profile, family)  # one Holm family per track
+        for claim in family:
+            print(f"[{track}] {claim.id}: {claims.describe(claim)}")
+            print(f"    {claim.statement}")
+            for gate in claim.gates:
+                print(f"    gate: {claims.describe_gate(claim, gate)}")
+            mine = [j for j in judgements if j.claim.id == claim.id]
+            if not mine:
+                print("    not run under this profile")
+            for j in mine:
+                not_judged += j.verdict == "not judged"
+                print(f"    {j.task:24s} {j.verdict:13s} {fmt_est(j.effect)}  p(Holm) {fmt_p(j.p_adj)}  "
+                      f"({j.n_seeds} seeds){'  ' + j.reason if j.reason else ''}")
+    if args.strict and not_judged:
+        print(f"{not_judged} judgement(s) not judged: a gate failed (--strict)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -240,11 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_import)
 
     p = sub.add_parser("claims", help="judge each paper's claims from the stored runs", formatter_class=fmt,
-                       description="Judge every registered claim per task: supported / contradicted when the\n"
-                       "95% CI of the paired statistic is wholly on one side, else inconclusive (always\n"
-                       "so with fewer than 3 seeds).  Prints the effect size, its CI and the seed count.")
+                       description="Judge every registered claim per task from the paired seeds: a paired t-test\n"
+                       "(less/greater) or a TOST equivalence test (within), Holm-corrected over each\n"
+                       "track's claims; supported / contradicted when the adjusted p < 0.05, else\n"
+                       "inconclusive (always so with fewer than 3 seeds).  A claim whose gate fails\n"
+                       "(comparator not competent, operating points not matched, ...) is 'not judged'.\n\n"
+                       "example:\n  tiltbench claims --profile cpu --track ot --strict")
     p.add_argument("--profile", default="smoke", help="profile whose runs to judge (default: %(default)s)")
     p.add_argument("--track", nargs="+", help="only these tracks")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any claim is not judged (a gate failed)")
     _add_store(p)
     p.set_defaults(fn=cmd_claims)
 

@@ -110,8 +110,24 @@ def stamp(data, profile: str) -> list[str]:
             f"- hardware: {'; '.join(hw) or 'unknown'}",
             f"- code: commit {', '.join(commits) or 'unknown'}; aggregation `{aggregation_version()}`; "
             f"executor {', '.join(sorted({f'{e.executor}×{e.workers}' for e in envs.itertuples()}))}",
-            f"- CIs: {stats.CONFIDENCE:.0%} percentile bootstrap over seeds ({stats.N_RESAMPLES} resamples); "
-            "rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie)"]
+            f"- CIs: {stats.CONFIDENCE:.0%} {stats.INTERVAL} intervals over seeds (they undercover heavily skewed "
+            "metrics); rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie); "
+            "P(method better) is a point estimate"]
+
+
+def fmt_p(p: float) -> str:
+    return "—" if not math.isfinite(p) else (f"{p:.2g}" if p >= 1e-3 else "<0.001")
+
+
+PROTOCOL = (
+    f"Each claim is a hypothesis judged per task from the seeds both solvers ran (paired). "
+    f"`less`/`greater` claims: paired t-test of the per-seed statistic; `within` claims: TOST "
+    f"equivalence test with the stated margin. All claims of this report form one family: their "
+    f"p-values get Holm's correction, and a verdict is *supported* or *contradicted* only when the "
+    f"adjusted p-value is below {stats.ALPHA:g}, otherwise *inconclusive* (always with fewer than "
+    f"{stats.MIN_SEEDS_FOR_VERDICT} seeds). A claim whose gate (precondition) fails is *not judged*, "
+    f"with the reason. Intervals are {stats.CONFIDENCE:.0%} Student-t intervals of the paired statistic, "
+    f"unadjusted.")
 
 
 def claims_section(store: Store, profile: str, track: str) -> list[str]:
@@ -119,21 +135,24 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
     track_claims = claims_mod.claims(track)
     if not track_claims:
         return []
-    lines = ["## Claims", "",
-             "Each claim is a hypothesis judged per task from the paired seeds: *supported* / *contradicted* "
-             f"when the 95% CI of the paired statistic lies wholly on one side, otherwise *inconclusive* "
-             f"(always so with fewer than {stats.MIN_SEEDS_FOR_VERDICT} seeds).", "",
-             "| claim | hypothesis | task | verdict | statistic [95% CI] | seeds |", "|---|---|---|---|---|---|"]
+    lines = ["## Claims", "", PROTOCOL, "",
+             "| claim | hypothesis | task | verdict | statistic [95% CI] | p (Holm) | seeds |",
+             "|---|---|---|---|---|---|---|"]
+    judgements = claims_mod.judge_family(store, profile, track_claims)
     for claim in track_claims:
-        judgements = claims_mod.judge(store, profile, claim)
-        if not judgements:
-            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run | — | 0 |")
-        for j in judgements:
-            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | **{j.verdict}** | "
-                         f"{fmt_est(j.effect)} | {j.n_seeds} |")
+        mine = [j for j in judgements if j.claim.id == claim.id]
+        if not mine:
+            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run | — | — | 0 |")
+        for j in mine:
+            verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+            margin = f" (margin {fmt(j.margin)})" if claim.relation == "within" and math.isfinite(j.margin) else ""
+            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | {cell(verdict)} | "
+                         f"{fmt_est(j.effect)}{margin} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
     lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), or method − comparator "
-              "(`within`). Claims and their sources:", ""]
-    lines += [f"- `{c.id}`: {c.statement}. Source: {c.source}." for c in track_claims]
+              "(`within`). Claims, their gates and sources:", ""]
+    for c in track_claims:
+        gates = "; ".join(claims_mod.describe_gate(c, g) for g in c.gates)
+        lines.append(f"- `{c.id}`: {c.statement}." + (f" Gates: {gates}." if gates else "") + f" Source: {c.source}.")
     return lines + [""]
 
 

@@ -1,6 +1,12 @@
-"""Aggregation over seeds: means with bootstrap CIs, paired differences, probability of
-improvement, and ranks with tie groups.  Deterministic: every resampling uses a fixed seed, so a
-report re-rendered from the same rows is byte-identical.
+"""Aggregation over seeds: means and paired differences with Student-t intervals, tests for
+claims (paired t, TOST equivalence, Holm's correction), probability of improvement, and ranks with
+tie groups.  Deterministic: nothing here draws random numbers, so a report re-rendered from the
+same rows is byte-identical.
+
+Why Student-t and not the bootstrap: with 3-10 seeds a percentile-bootstrap interval of the mean is
+too narrow (simulated coverage 76% at n = 3, 84% at n = 5, 90% at n = 10 for normal data, nominal
+95%); the t-interval covers 95% at every n for normal data.  It undercovers heavily skewed data
+(about 83% for lognormal sigma = 1), which the report states; tests/test_stats.py measures both.
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import numpy as np
 from scipy import stats as sps
 
 CONFIDENCE = 0.95
-N_RESAMPLES = 2000
-SEED = 12345
-# Fewer paired seeds than this never give a verdict: a 2-point bootstrap CI is far too narrow.
+ALPHA = 1 - CONFIDENCE
+# Fewer paired seeds than this never give a verdict.
 MIN_SEEDS_FOR_VERDICT = 3
+INTERVAL = "Student-t"
 
 
 @dataclass(frozen=True)
@@ -30,14 +36,16 @@ class Estimate:
         return math.isfinite(self.lo) and math.isfinite(self.hi)
 
 
-def _bootstrap(data: tuple, statistic, vectorized: bool = False) -> tuple[float, float]:
-    res = sps.bootstrap(data, statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                        method="percentile", vectorized=vectorized, random_state=SEED)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Two-sided Student-t interval of the mean: mean +- t_{(1+c)/2, n-1} s / sqrt(n)."""
+    v = np.asarray(values, dtype=float)
+    m, se = float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))
+    half = float(sps.t.ppf((1 + confidence) / 2, v.size - 1)) * se
+    return m - half, m + half
 
 
-def mean_ci(values) -> Estimate:
-    """Mean and 95% percentile-bootstrap CI; no CI (NaN) from fewer than two values."""
+def mean_ci(values, confidence: float = CONFIDENCE) -> Estimate:
+    """Mean and Student-t CI; no CI (NaN) from fewer than two values, a point CI when all are equal."""
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
@@ -46,13 +54,54 @@ def mean_ci(values) -> Estimate:
         return Estimate(m, math.nan, math.nan, 1)
     if np.all(v == v[0]):
         return Estimate(m, m, m, int(v.size))
-    return Estimate(m, *_bootstrap((v,), np.mean, vectorized=True), int(v.size))
+    return Estimate(m, *t_interval(v, confidence), int(v.size))
 
 
 def paired_difference(a: dict, b: dict) -> Estimate:
-    """Mean of a[k] - b[k] over keys (reps) both have, with a bootstrap CI: a paired comparison."""
+    """Mean of a[k] - b[k] over keys (reps) both have, with a paired Student-t CI."""
     keys = sorted(set(a) & set(b))
     return mean_ci([a[k] - b[k] for k in keys])
+
+
+def _one_sided_p(values, null: float, alternative: str) -> float:
+    """p-value of the one-sample t-test of mean(values) against ``null`` ('greater' or 'less')."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return math.nan
+    if np.all(v == v[0]):  # no spread: the sign alone decides
+        better = v[0] > null if alternative == "greater" else v[0] < null
+        return 0.0 if better else 1.0
+    return float(sps.ttest_1samp(v, null, alternative=alternative).pvalue)
+
+
+def t_test_p(values, null: float = 0.0) -> float:
+    """Two-sided p-value of the one-sample (paired) t-test of mean(values) = ``null``."""
+    return min(1.0, 2 * min(_one_sided_p(values, null, "greater"), _one_sided_p(values, null, "less")))
+
+
+def tost_p(values, margin: float) -> float:
+    """Equivalence (two one-sided tests, Schuirmann 1987): p-value for |mean| < margin, the larger
+    of the p-values of H0: mean <= -margin and H0: mean >= margin."""
+    return max(_one_sided_p(values, -margin, "greater"), _one_sided_p(values, margin, "less"))
+
+
+def outside_p(values, margin: float) -> float:
+    """p-value for |mean| > margin (the mean lies beyond the margin on the side it falls)."""
+    m = float(np.mean(values))
+    return _one_sided_p(values, margin, "greater") if m >= 0 else _one_sided_p(values, -margin, "less")
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm (1979) step-down adjusted p-values: family-wise error control over the list.
+    NaN entries (no test) are left out of the family and stay NaN."""
+    idx = [i for i, p in enumerate(pvalues) if math.isfinite(p)]
+    order = sorted(idx, key=lambda i: pvalues[i])
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * pvalues[i]))
+        out[i] = running
+    return out
 
 
 def _p_better(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> float:
@@ -67,17 +116,12 @@ def _p_better(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> float:
 
 def prob_improvement(a, b, higher_is_better: bool) -> Estimate:
     """P(X_a better than X_b) for independent draws (ties count one half), as in rliable
-    (Agarwal et al. 2021), with a bootstrap CI over both samples."""
+    (Agarwal et al. 2021).  A point estimate only: no resampling interval at a handful of seeds
+    has shown coverage, so none is printed."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0 or b.size == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
-    p = _p_better(a, b, higher_is_better)
-    if min(a.size, b.size) < 2:
-        return Estimate(p, math.nan, math.nan, int(min(a.size, b.size)))
-    if np.all(np.concatenate([a, b]) == a[0]):
-        return Estimate(p, p, p, int(min(a.size, b.size)))
-    lo, hi = _bootstrap((a, b), lambda x, y: _p_better(x, y, higher_is_better))
-    return Estimate(p, lo, hi, int(min(a.size, b.size)))
+    return Estimate(_p_better(a, b, higher_is_better), math.nan, math.nan, int(min(a.size, b.size)))
 
 
 def ranks_with_ties(estimates: dict[str, Estimate], higher_is_better: bool) -> dict[str, int]:

@@ -5,9 +5,15 @@ The paper's scale is an 8B model on chat and LeetCode; here it is SmolLM2-135M o
 instructions (see results/llm.md), so a verdict says what holds at this scale, not at the paper's.
 """
 
-from tiltbench.claims import Claim, register_claim
+from tiltbench.claims import COMPARATOR, Claim, Gate, register_claim
 
 PAPER = "Matrenok, Moalla, Gulcehre, Quantile Reward Policy Optimization (arXiv 2507.08068)"
+
+# Gates.  Reward is judged at a matched operating point: the two policies' KL to pi_ref (k3) within 25%
+# of the larger (and 0.1 nats), since a larger KL buys reward for any of these losses.  And the
+# comparator must have learned: it beats the untrained `reference` row on the training reward.
+MATCHED_KL = Gate.matched("kl_k3", 0.25, abs_tol=0.1, why="compare rewards at equal KL")
+LEARNED = Gate.beats(COMPARATOR, "reference", "reward", why="the comparator must have learned")
 
 for baseline, name in (("dpo", "DPO"), ("rebel", "REBEL"), ("simpo", "SimPO")):
     register_claim(Claim(
@@ -15,7 +21,8 @@ for baseline, name in (("dpo", "DPO"), ("rebel", "REBEL"), ("simpo", "SimPO")):
         statement=f"QRPO's policy earns a higher mean training reward on held-out prompts than {name}'s, from the "
                   "same reference completions and budget",
         source=f"{PAPER}, abstract: QRPO consistently achieves top performance compared to DPO, REBEL and SimPO",
-        metric="reward", method="qrpo", comparator=baseline, relation="greater"))
+        metric="reward", method="qrpo", comparator=baseline, relation="greater",
+        gates=(LEARNED, MATCHED_KL)))
 
 register_claim(Claim(
     track="llm", id="qrpo-less-length-bias-than-dpo",
@@ -23,4 +30,4 @@ register_claim(Claim(
               "DPO's (signed: the paper's length bias is a positive correlation, longer completions favoured)",
     source=f"{PAPER}, abstract: training with robust rewards instead of converting them to preferences induces "
            "less length bias",
-    metric="length_bias", method="qrpo", comparator="dpo", relation="less"))
+    metric="length_bias", method="qrpo", comparator="dpo", relation="less", gates=(MATCHED_KL,)))

@@ -5,16 +5,22 @@ The paper's scale is Stable Diffusion / SD3-class models with learned human-pref
 a few-million-parameter model of 8x8 digits, so a verdict says what holds at this scale.
 """
 
-from tiltbench.claims import Claim, register_claim
+from tiltbench.claims import Claim, Gate, register_claim
 
 PAPER = "Ouyang, Xie, Zha, Cheng, Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation"
+
+# Gates.  Costs and held-out scores are compared at equal training reward (within 0.02 on the [0, 1]
+# reward): a method that stops at a lower reward is cheaper and less hacked by construction.  Naive
+# guidance is a reward-hacking comparator only if it raises the training reward over its base.
+MATCHED_REWARD = Gate.matched("reward", 0.0, abs_tol=0.02, why="compare at equal training reward")
 
 register_claim(Claim(
     track="t2i", id="guidance-net-cheaper-than-finetune",
     statement="training the guidance network costs at least 60% less compute than reward finetuning "
               "(train_s < 0.4 x reward-finetune's, finetuning stopped at the same tilted-target reward)",
     source=f"{PAPER}: the guidance network saves at least 60% of the computational cost of finetuning",
-    metric="train_s", method="guidance-net", comparator="reward-finetune", relation="less", factor=0.4))
+    metric="train_s", method="guidance-net", comparator="reward-finetune", relation="less", factor=0.4,
+    gates=(MATCHED_REWARD,)))
 
 register_claim(Claim(
     track="t2i", id="guidance-net-beats-base",
@@ -33,4 +39,6 @@ register_claim(Claim(
     statement="the guidance network keeps the held-out classifier's probability at least as high as naive "
               "reward-gradient guidance does",
     source=f"{PAPER}: naive gradient guidance produces adversarial artifacts; the learned guidance avoids them",
-    metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater"))
+    metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater",
+    gates=(Gate.beats("naive-guidance", "base-ddpm", "reward", why="naive guidance must raise the reward it hacks"),
+           MATCHED_REWARD)))

@@ -64,3 +64,12 @@ def hog(task, config, seed):
 def die(task, config, seed):
     """SIGKILLs its own worker process."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+# Claims of the toy track: one whose gate can never hold on const tasks (slow returns the task's
+# value, 1-4), so `tiltbench claims --strict` must report it as not judged.
+from tiltbench.claims import Claim, Gate, register_claim  # noqa: E402
+
+register_claim(Claim(track="toy", id="toy-good-beats-slow", statement="good beats slow", source="-",
+                     metric="value", method="good", comparator="slow", relation="greater",
+                     gates=(Gate.at_least("slow", "value", 100.0, why="slow must reach 100"),)))

@@ -1,0 +1,106 @@
+"""Claims judged from a real DuckDB store: t-tests, TOST equivalence, Holm's correction and gates."""
+
+import uuid
+
+import pytest
+from conftest import tiltbench
+
+from tiltbench import claims as claims_mod
+from tiltbench import report
+from tiltbench.claims import COMPARATOR, Claim, Gate
+from tiltbench.errors import TiltbenchError
+from tiltbench.store import Store
+
+ENV = {"env_id": "test-env"}
+
+
+def _store(path, rows):
+    """rows: {(task, method): [value per rep]} of metric 'value' (and 'noise' = rep) in profile 'p'."""
+    store = Store(path)
+    for (task, method), values in rows.items():
+        for rep, v in enumerate(values):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"{task}/{method}/{rep}", "profile": "p",
+                   "track": "toy", "task": task, "method": method, "role": "method", "rep": rep, "seed": rep,
+                   "status": "ok", "finished_at": "2026-01-01 00:00:00"}
+            store.write_run(run, {"value": v, "noise": float(rep)}, {}, ENV)
+    return store
+
+
+def _claim(relation="greater", gates=(), **kw):
+    return Claim(track="toy", id=f"c-{uuid.uuid4().hex[:6]}", statement="-", source="-", metric="value",
+                 method="good", comparator="slow", relation=relation, gates=gates, **kw)
+
+
+def test_paired_t_verdicts(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [2.0, 2.1, 1.9, 2.05], ("t", "slow"): [1.0, 1.05, 0.9, 1.0],
+                                           ("u", "good"): [1.0, 2.0, 0.5, 1.6], ("u", "slow"): [1.1, 1.2, 1.0, 1.3]})
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim())}
+    assert by_task["t"].verdict == "supported" and by_task["t"].p < 0.001
+    assert by_task["u"].verdict == "inconclusive" and "Holm-adjusted p" in by_task["u"].reason
+    less = {j.task: j for j in claims_mod.judge(store, "p", _claim("less"))}
+    assert less["t"].verdict == "contradicted"
+
+
+def test_equivalence_uses_tost_with_a_relative_margin(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {
+        ("near", "good"): [10.0, 10.1, 9.9, 10.05, 9.95], ("near", "slow"): [10.0, 10.0, 10.0, 10.0, 10.0],
+        ("far", "good"): [14.0, 14.1, 13.9, 14.05, 13.95], ("far", "slow"): [10.0, 10.0, 10.0, 10.0, 10.0],
+        ("noisy", "good"): [8.0, 12.0, 9.0, 11.5, 10.0], ("noisy", "slow"): [10.0, 10.0, 10.0, 10.0, 10.0]})
+    claim = _claim("within", margin=0.1, rel_margin=0.1)  # margin = max(0.1, 0.1 * 10) = 1
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", claim)}
+    assert by_task["near"].margin == pytest.approx(1.0)
+    assert by_task["near"].verdict == "supported"
+    assert by_task["far"].verdict == "contradicted"
+    assert by_task["noisy"].verdict == "inconclusive"
+
+
+def test_holm_turns_a_marginal_result_inconclusive_in_a_family(tmp_path):
+    # alone, task 'm' has p ~ 0.03; with four other tasks that each need their own test it does not survive
+    rows = {("m", "good"): [1.3, 1.0, 1.6, 1.2, 1.4], ("m", "slow"): [1.0, 1.0, 1.0, 1.0, 1.0]}
+    for t in ("a", "b", "c", "d"):
+        rows[(t, "good")], rows[(t, "slow")] = [0.1, 0.4, -0.2, 0.3, 0.0], [0.0] * 5
+    store = _store(tmp_path / "s.duckdb", rows)
+    claim = _claim()
+    p_alone = claims_mod.judge(store, "p", _claim(tasks="m"))[0]
+    assert p_alone.p < 0.05 and p_alone.verdict == "supported"
+    m = next(j for j in claims_mod.judge(store, "p", claim) if j.task == "m")
+    assert m.p_adj > 0.05 and m.verdict == "inconclusive"
+
+
+def test_a_failed_gate_is_not_judged_and_rendered_so(tmp_path, monkeypatch):
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [2.0, 2.1, 1.9], ("t", "slow"): [1.0, 1.05, 0.9]})
+    gated = _claim(gates=(Gate.at_least(COMPARATOR, "value", 5.0, why="slow must be competent"),))
+    open_gate = _claim(gates=(Gate.at_least(COMPARATOR, "value", 0.5, agg="min"),
+                              Gate.matched("noise", 0.0, abs_tol=0.5)))
+    j = claims_mod.judge(store, "p", gated)[0]
+    assert j.verdict == "not judged" and "mean value of slow is 0.983, needs ≥ 5" in j.reason
+    assert "slow must be competent" in j.reason
+    assert claims_mod.judge(store, "p", open_gate)[0].verdict == "supported"
+    monkeypatch.setattr(claims_mod, "claims", lambda track=None: [gated, open_gate])
+    text = "\n".join(report.claims_section(store, "p", "toy"))
+    assert "**not judged**: mean value of slow is 0.983" in text and "**supported**" in text
+    assert "Gates: mean value of slow ≥ 5" in text and "Holm" in text
+
+
+def test_beats_gate_needs_a_clear_win(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [2.0, 2.1, 1.9], ("t", "slow"): [1.9, 2.2, 2.0]})
+    j = claims_mod.judge(store, "p", _claim(gates=(Gate.beats("good", COMPARATOR, "value"),)))[0]
+    assert j.verdict == "not judged" and "good does not clearly beat slow" in j.reason
+
+
+def test_gates_naming_unknown_solvers_or_metrics_fail_with_the_valid_names():
+    with pytest.raises(TiltbenchError, match="unknown .*'nobody'.*valid: .*good"):
+        claims_mod.validate(_claim(gates=(Gate.at_least("nobody", "value", 1.0),)))
+    with pytest.raises(TiltbenchError, match="unknown metric .*'kl'.*valid: .*value"):
+        claims_mod.validate(_claim(gates=(Gate.matched("kl", 0.1),)))
+    with pytest.raises(TiltbenchError, match="unknown gate kind"):
+        claims_mod.register_claim(_claim(gates=(Gate("sometimes", "value"),)))
+
+
+def test_claims_strict_exits_non_zero_when_a_gate_fails(store_path):
+    tiltbench("run", "--profile", "toy", "--track", "toy", "--method", "good", "slow", "--no-progress",
+              store=store_path, check=True)
+    out = tiltbench("claims", "--profile", "toy", "--track", "toy", store=store_path)
+    assert out.returncode == 0 and "not judged" in out.stdout and "slow must reach 100" in out.stdout
+    strict = tiltbench("claims", "--profile", "toy", "--track", "toy", "--strict", store=store_path)
+    assert strict.returncode == 1 and "not judged" in strict.stderr
