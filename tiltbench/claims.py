@@ -290,5 +290,8 @@ def describe_gate(claim: Claim, gate: Gate) -> str:
         return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
     if gate.kind == "beats":
         return f"{solver} beats {other} on {gate.metric}"
-    tol = f"{gate.value:g}×" + (f" (at least {gate.abs_tol:g})" if gate.abs_tol else "")
+    if gate.value and gate.abs_tol:
+        tol = f"max({gate.value:g}×, {gate.abs_tol:g})"
+    else:
+        tol = f"{gate.value:g}× the larger" if gate.value else f"{gate.abs_tol:g}"
     return f"{gate.metric} of {solver} and {other} within {tol}"

@@ -12,7 +12,7 @@ PAPER = "Matrenok, Moalla, Gulcehre, Quantile Reward Policy Optimization (arXiv 
 # Gates.  Reward is judged at a matched operating point: the two policies' KL to pi_ref (k3) within 25%
 # of the larger (and 0.1 nats), since a larger KL buys reward for any of these losses.  And the
 # comparator must have learned: it beats the untrained `reference` row on the training reward.
-MATCHED_KL = Gate.matched("kl_k3", 0.25, abs_tol=0.1, why="compare rewards at equal KL")
+MATCHED_KL = Gate.matched("kl_k3", 0.25, abs_tol=0.1, why="compare at equal KL")
 LEARNED = Gate.beats(COMPARATOR, "reference", "reward", why="the comparator must have learned")
 
 for baseline, name in (("dpo", "DPO"), ("rebel", "REBEL"), ("simpo", "SimPO")):
