@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -42,8 +43,10 @@ def _add_store(p):
 
 
 def cmd_list(args) -> int:
-    from .profiles import load_profiles
+    from .profiles import get_profile, load_profiles
 
+    if args.profile:
+        return _list_profile(get_profile(args.profile), args.track)
     for track in registry.tracks().values():
         if args.track and track.name != args.track:
             continue
@@ -66,6 +69,33 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _list_profile(profile, track: str | None) -> int:
+    """What `tiltbench run --profile P` would plan: per solver its configuration or grid points."""
+    from . import tuning
+    from .runner import plan
+
+    if track:
+        registry.get_track(track)
+    cells = plan(profile, [track] if track else None)
+    print(f"profile {profile.name}: {profile.description}; {len(cells)} cell(s) before tuning")
+    for t in sorted({c.track for c in cells}):
+        mine = [c for c in cells if c.track == t]
+        cfg = profile.track_config(t)
+        print(f"track {t}: tasks {', '.join(cfg['tasks'])}; {cfg['reps']} evaluation seed(s)")
+        for solver in sorted({c.solver for c in mine}):
+            rows = [c for c in mine if c.solver == solver]
+            points = sorted({c.method for c in rows if tuning.is_grid_point(c.method)})
+            if points:
+                reps = len({c.rep for c in rows if c.method == points[0]})
+                print(f"  {solver}: grid of {len(points)} point(s) x {reps} tuning seed(s) on the validation "
+                      f"split, then the selected point x {cfg['reps']} seed(s) on test")
+                for point in points:
+                    print(f"    {point}")
+            else:
+                print(f"  {solver}: {json.dumps(rows[0].config, sort_keys=True)}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .executors import make_executor
     from .profiles import get_profile
@@ -74,7 +104,8 @@ def cmd_run(args) -> int:
     profile = get_profile(args.profile)
     if args.reps is not None and args.reps < 1:
         raise TiltbenchError(f"bad value --reps {args.reps}: must be >= 1")
-    cells = plan(profile, args.track, args.method, args.task, args.reps)
+    store = _store(args)
+    cells = plan(profile, args.track, args.method, args.task, args.reps, store=store)
     if not cells:
         raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
     workers = args.workers or profile.workers
@@ -82,7 +113,17 @@ def cmd_run(args) -> int:
                              gpus=profile.gpus / workers if profile.gpus else 0.0, memory_gb=profile.memory_limit_gb)
     print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
           f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
-    s = sweep(_store(args), cells, executor, force=args.force, show_progress=not args.no_progress)
+    s = sweep(store, cells, executor, force=args.force, show_progress=not args.no_progress)
+    # grids: once a task's tuning cells are stored, the selected point's evaluation cells exist
+    planned = {c.content_key for c in cells}
+    tuned = [c for c in plan(profile, args.track, args.method, args.task, args.reps, store=store)
+             if c.content_key not in planned] if not s.interrupted else []
+    if tuned:
+        print(f"tuning done: {len(tuned)} evaluation cell(s) of the selected grid points", file=sys.stderr)
+        s2 = sweep(store, tuned, executor, force=args.force, show_progress=not args.no_progress)
+        s.planned, s.skipped, s.ok, s.failed = (s.planned + s2.planned, s.skipped + s2.skipped, s.ok + s2.ok,
+                                                s.failed + s2.failed)
+        s.interrupted = s2.interrupted
     print(f"planned {s.planned}, already stored {s.skipped}, ok {s.ok}, failed {s.failed}", file=sys.stderr)
     if s.interrupted:
         print("interrupted: finished cells are stored, cells in flight were discarded; "
@@ -186,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="print tracks, tasks, metrics, methods, baselines and profiles",
                        description="Print the registry: what can be run, and under which profiles.")
     p.add_argument("--track", help="only this track")
+    p.add_argument("--profile", help="instead: the cells this profile plans, per track and solver, with every "
+                                     "grid point (e.g. --profile smoke)")
     p.set_defaults(fn=cmd_list)
 
     p = sub.add_parser("run", help="run a profile's sweep (skips cells already stored)", formatter_class=fmt,

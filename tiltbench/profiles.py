@@ -42,7 +42,22 @@ class Profile:
         return {k: v for k, v in self.tracks[track].items() if k != "solvers"}
 
     def solver_overrides(self, track: str, solver: str) -> dict:
-        return dict(self.tracks.get(track, {}).get("solvers", {}).get(solver, {}))
+        """The solver's fixed overrides (its ``grid`` table, if any, apart)."""
+        table = self.tracks.get(track, {}).get("solvers", {}).get(solver, {})
+        return {k: v for k, v in table.items() if k != "grid"}
+
+    def solver_grid(self, track: str, solver: str) -> dict[str, list]:
+        """``[<profile>.tracks.<track>.solvers.<solver>.grid]``: config key -> values to sweep (may be empty)."""
+        grid = self.tracks.get(track, {}).get("solvers", {}).get(solver, {}).get("grid", {})
+        where = f"profile {self.name}.tracks.{track}.solvers.{solver}.grid"
+        if not isinstance(grid, dict):
+            raise TiltbenchError(f"bad config value {where} = {grid!r}: expected a table of key = [values]")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise TiltbenchError(f"bad config value {where}.{key} = {values!r}: expected a non-empty list")
+            if len(set(map(repr, values))) != len(values):
+                raise TiltbenchError(f"bad config value {where}.{key} = {values!r}: values repeat")
+        return {k: list(v) for k, v in grid.items()}
 
 
 def profiles_file() -> Path:

@@ -9,6 +9,7 @@ Plugins register themselves on import; ``load_plugins`` imports every module nam
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import os
@@ -51,6 +52,14 @@ class Track:
     pairs: for each method, the baselines it is compared with in the report.
     report_extras: optional "module:function" drawing track-specific report sections;
         ``function(data, plot_dir, prefix) -> markdown lines``, imported only when rendering.
+    validation: how the track's validation split differs from its test split, when it has one.
+        The core draws a validation cell's task instance and seeds from their own streams; a track
+        says here what that changes (e.g. "another random Gaussian pair").  Empty: no validation
+        split, so a profile cannot give its solvers grids (tuning on the test split would inflate
+        the reported scores).
+    selection: the metric a grid's tuning maximises or minimises (default: the primary metric).
+    frontier: optional (quality metric, divergence or cost) pair whose trade-off the report draws
+        over each solver's grid points; the second may be a run column (wall_s, cpu_s, peak_mem_mb).
     """
 
     name: str
@@ -62,6 +71,9 @@ class Track:
     evaluate: Callable[[Any, dict], dict]
     pairs: dict[str, list[str]] = field(default_factory=dict)
     report_extras: str = ""
+    validation: str = ""
+    selection: str = ""
+    frontier: tuple[str, str] | tuple = ()
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -101,8 +113,32 @@ def register_track(track: Track) -> Track:
         raise ValueError(f"track {track.name}: primary metric {track.primary!r} is not among its metrics")
     if track.metric(track.primary).higher_is_better is None:
         raise ValueError(f"track {track.name}: the primary metric needs a direction (higher_is_better)")
+    _check_protocol(track)
     _TRACKS[track.name] = track
     return track
+
+
+def set_protocol(track: str, validation: str = "", selection: str = "", frontier: tuple = ()) -> Track:
+    """Declare how a registered track's solvers are tuned and compared (see ``Track``).  Tracks call
+    it from their claims module, which is kept apart from the track's code so that restating the
+    protocol does not change any cell's code version."""
+    if track not in _TRACKS:
+        raise ValueError(f"set_protocol: track {track!r} is not registered (import its track module first)")
+    updated = dataclasses.replace(_TRACKS[track], validation=validation, selection=selection, frontier=tuple(frontier))
+    _check_protocol(updated)
+    _TRACKS[track] = updated
+    return updated
+
+
+def _check_protocol(track: Track) -> None:
+    if track.selection and track.metric(track.selection).higher_is_better is None:
+        raise ValueError(f"track {track.name}: the selection metric {track.selection!r} needs a direction")
+    if track.frontier:
+        quality, cost = track.frontier
+        if track.metric(quality).higher_is_better is None:
+            raise ValueError(f"track {track.name}: the frontier's quality metric {quality!r} needs a direction")
+        if cost not in ("wall_s", "cpu_s", "peak_mem_mb"):
+            track.metric(cost)  # unknown -> clear error
 
 
 def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],

@@ -26,9 +26,11 @@ COST_COLUMNS = {"wall_s": "wall s", "cpu_s": "CPU s", "gpu_s": "GPU s", "peak_me
 
 
 def aggregation_version() -> str:
-    """Hash of the code that turns rows into tables (this module and stats)."""
+    """Hash of the code that turns rows into tables (this module, stats, claims and the tuning section)."""
     h = hashlib.sha256()
-    for path in sorted([Path(__file__), Path(stats.__file__)]):
+    here = Path(__file__).parent
+    for path in sorted([Path(__file__), Path(stats.__file__), here / "claims.py", here / "tuning.py",
+                        here / "report_tuning.py"]):
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
@@ -280,8 +282,10 @@ def plot_curves(data, task: str, path: Path) -> bool:
 
 
 def render_track(store: Store, profile: str, track: registry.Track, out: Path) -> Path | None:
-    data = load(store, profile, track.name)
-    if not len(data["runs"]) and not len(data["failed"]):
+    from .report_tuning import split_grid, tuning_section
+
+    data, grid = split_grid(load(store, profile, track.name))
+    if not len(data["runs"]) and not len(data["failed"]) and not len(grid["runs"]):
         return None
     plot_dir = out / track.name
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -305,6 +309,8 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
             plots[task] = f"{track.name}/curves_{task}.png"
     for task in tasks:
         lines += task_section(track, data, task, plots)
+    grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
+    lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name)
     metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {m.direction}, {m.kind}): {m.description}"
                     for m in track.metrics]
     lines += ["## Metrics", "", *metric_lines, ""]

@@ -24,7 +24,7 @@ def load_cell(store: Store, run_id: str):
     cell = Cell(profile=run.profile, track=run.track, task=run.task, method=run.method, role=run.role,
                 rep=int(run.rep), seed=int(run.seed), task_seed=int(cfg["task_seed"]), config=cfg["solver"],
                 track_config=cfg["track"], code_version=run.code_version, content_key=run.content_key,
-                timeout_s=24 * 3600.0)
+                timeout_s=24 * 3600.0, split=cfg.get("split", "test"), grid=cfg.get("grid", {}))
     stored = store.query("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", [run.run_id])
     return cell, dict(zip(stored.name, stored.value)), run
 
@@ -33,7 +33,7 @@ def reproduce(store: Store, run_id: str, echo=print) -> int:
     """Return 0 when every quality metric is bit-identical, 1 otherwise."""
     cell, stored, run = load_cell(store, run_id)
     track = registry.get_track(cell.track)
-    solver = registry.get_solver(cell.track, cell.method)
+    solver = registry.get_solver(cell.track, cell.solver)
     now_code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
     if now_code != cell.code_version:
         echo(f"note: code changed since this run (stored {cell.code_version}, now {now_code}); "

@@ -15,7 +15,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 
-from . import registry
+from . import registry, tuning
 from .errors import TiltbenchError, unknown
 from .fingerprint import fingerprint
 from .profiles import Profile
@@ -24,7 +24,7 @@ from .store import Store
 from .worker import Cell
 
 # Keys of a track's profile section that choose which cells exist rather than what a cell computes.
-_SELECTION_KEYS = ("tasks", "reps", "methods")  # which cells run; not part of a cell's config
+_SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps")  # which cells run; not part of a cell's config
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -54,12 +54,19 @@ def content_key(cell_fields: dict) -> str:
 
 
 def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] | None = None,
-         tasks: list[str] | None = None, reps: int | None = None) -> list[Cell]:
-    """Every cell of ``profile`` (optionally narrowed to some tracks, methods or tasks)."""
+         tasks: list[str] | None = None, reps: int | None = None, store: Store | None = None) -> list[Cell]:
+    """Every cell of ``profile`` (optionally narrowed to some tracks, methods or tasks).
+
+    A solver with a grid in the profile contributes its tuning cells (every grid point x task x
+    ``tune_reps`` tuning seeds, validation split) and, once ``store`` holds all of a task's tuning
+    cells, the evaluation cells of the point they select (see tiltbench/tuning.py).  So a sweep
+    runs in two rounds: ``plan`` again after the tuning cells are stored gives the rest.
+    """
     all_tracks = registry.tracks()
     chosen = tracks or [t for t in profile.tracks if t in all_tracks]
     for name in chosen:
         registry.get_track(name)  # unknown track -> clear error
+    ok = store.ok_keys() if store is not None else set()
     cells = []
     for track_name in chosen:
         track = registry.get_track(track_name)
@@ -83,19 +90,69 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                 track.make_task(task, body, 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
+        n_reps = reps or track_cfg["reps"]
+        tune_reps = track_cfg.get("tune_reps", 2)
+        if not (isinstance(tune_reps, int) and not isinstance(tune_reps, bool) and tune_reps >= 1):
+            raise TiltbenchError(f"bad config value profile {profile.name}.tracks.{track_name}.tune_reps = "
+                                 f"{tune_reps!r}: expected an integer >= 1")
         for solver in solver_list:
-            config = registry.solver_config(solver, profile.defaults_name,
-                                            profile.solver_overrides(track_name, solver.name))
+            overrides = profile.solver_overrides(track_name, solver.name)
+            config = registry.solver_config(solver, profile.defaults_name, overrides)
+            grid = profile.solver_grid(track_name, solver.name)
+            points = tuning.grid_points(grid)
+            if points and not track.validation:
+                raise TiltbenchError(f"profile {profile.name!r} gives {track_name}/{solver.name} a grid, but track "
+                                     f"{track_name!r} has no validation split to tune on (Track.validation); "
+                                     "remove the grid or give the track one")
+            for point in points:  # every grid key and value is checked before anything runs
+                registry.solver_config(solver, profile.defaults_name, {**overrides, **point})
             code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
+
+            def cell(task, rep, cfg, method=solver.name, split=tuning.TEST, point=None):
+                fields = dict(profile=profile.name, track=track_name, task=task, method=method,
+                              role=solver.role, rep=rep, config=cfg, track_config=body, code_version=code)
+                if split == tuning.TEST:
+                    fields.update(seed=cell_seed(profile.base_seed, track_name, task, rep),
+                                  task_seed=task_seed(profile.base_seed, track_name, task))
+                else:  # tuning: seeds and task instance from streams of their own
+                    fields.update(seed=cell_seed(profile.base_seed, track_name, f"{task}/{split}", rep),
+                                  task_seed=task_seed(profile.base_seed, track_name, f"{task}/{split}"),
+                                  split=split, grid=point)
+                return Cell(**fields, content_key=content_key(fields), threads=profile.threads_per_worker,
+                            timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb)
+
             for task in task_list:
-                for rep in range(reps or track_cfg["reps"]):
-                    fields = dict(profile=profile.name, track=track_name, task=task, method=solver.name,
-                                  role=solver.role, rep=rep, seed=cell_seed(profile.base_seed, track_name, task, rep),
-                                  task_seed=task_seed(profile.base_seed, track_name, task),
-                                  config=config, track_config=body, code_version=code)
-                    cells.append(Cell(**fields, content_key=content_key(fields), threads=profile.threads_per_worker,
-                                      timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb))
+                if not points:
+                    cells += [cell(task, rep, config) for rep in range(n_reps)]
+                    continue
+                tuning_cells = [cell(task, rep, registry.solver_config(solver, profile.defaults_name,
+                                                                       {**overrides, **point}),
+                                     tuning.label(solver.name, point), tuning.VALIDATION, point)
+                                for point in points for rep in range(tune_reps)]
+                cells += tuning_cells
+                if store is not None and all(c.content_key in ok for c in tuning_cells):
+                    chosen_point = select_point(store, track, tuning_cells)
+                    if chosen_point is not None:
+                        tuned = registry.solver_config(solver, profile.defaults_name, {**overrides, **chosen_point})
+                        cells += [cell(task, rep, tuned) for rep in range(n_reps)]
     return cells
+
+
+def select_point(store: Store, track: registry.Track, tuning_cells: list[Cell]) -> dict | None:
+    """The grid point whose tuning cells have the best mean of the track's selection metric."""
+    metric = track.metric(track.selection or track.primary)
+    keys = [c.content_key for c in tuning_cells]
+    marks = ", ".join("?" * len(keys))
+    df = store.query("SELECT r.content_key, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
+                     f"WHERE m.name = ? AND r.content_key IN ({marks})", [metric.name, *keys])
+    value = dict(zip(df.content_key, df.value))
+    scores: dict[str, list[float]] = {}
+    points = {}
+    for c in tuning_cells:
+        scores.setdefault(c.method, []).append(value.get(c.content_key, float("nan")))
+        points[c.method] = c.grid
+    best = tuning.select(scores, metric.higher_is_better is not False)
+    return points.get(best) if best else None
 
 
 def run_row(cell: Cell, outcome: dict, env_id: str) -> dict:
@@ -103,7 +160,9 @@ def run_row(cell: Cell, outcome: dict, env_id: str) -> dict:
         "run_id": uuid.uuid4().hex[:16], "content_key": cell.content_key, "profile": cell.profile,
         "track": cell.track, "task": cell.task, "method": cell.method, "role": cell.role, "rep": cell.rep,
         "seed": cell.seed, "config": json.dumps({"solver": cell.config, "track": cell.track_config,
-                                                 "task_seed": cell.task_seed}, sort_keys=True),
+                                                 "task_seed": cell.task_seed,
+                                                 **({"split": cell.split, "grid": cell.grid} if cell.grid else {})},
+                                                sort_keys=True),
         "code_version": cell.code_version, "status": outcome["status"], "reason": outcome.get("reason"),
         "started_at": outcome["started_at"], "finished_at": outcome["finished_at"],
         "wall_s": outcome.get("wall_s"), "cpu_s": outcome.get("cpu_s"),

@@ -38,6 +38,13 @@ class Cell:
     threads: int = 1
     timeout_s: float = 600.0
     memory_limit_gb: float = 0.0
+    split: str = "test"  # "validation" for a grid point's tuning cell (see tiltbench/tuning.py)
+    grid: dict = field(default_factory=dict, hash=False)  # the grid point's parameters, {} otherwise
+
+    @property
+    def solver(self) -> str:
+        """The registered solver (``method`` without a grid point's ``[key=value]``)."""
+        return self.method.split("[", 1)[0]
 
     @property
     def label(self) -> str:
@@ -96,7 +103,7 @@ def execute(cell: Cell) -> dict:
 
     torch.set_num_threads(cell.threads)
     track = registry.get_track(cell.track)
-    solver = registry.get_solver(cell.track, cell.method)
+    solver = registry.get_solver(cell.track, cell.solver)
     task = track.make_task(cell.task, cell.track_config, cell.task_seed)
     seed_everything(cell.seed)
 

@@ -22,15 +22,16 @@ register_track(Track(name="toy", description="harness test track", task_pattern=
                      metrics=[Metric("value", "", True), Metric("noise", "", True)], primary="value",
                      make_task=make_task, evaluate=evaluate, pairs={"good": ["slow"]}))
 
-KNOBS = {"toy": {"sleep_s": 0.0, "alloc_gb": 0.0}}
+KNOBS = {"toy": {"sleep_s": 0.0, "alloc_gb": 0.0, "offset": 0.0}}
 
 
 @register_solver("toy", "good", "method", citation="-", defaults=KNOBS)
 def good(task, config, seed):
-    """Returns the task value plus seed-dependent noise."""
+    """Returns the task value plus offset plus seed-dependent noise, after sleeping sleep_s."""
     import numpy as np
 
-    return {"value": task + np.random.default_rng(seed).normal(), "metrics": {"noise": seed % 7},
+    time.sleep(config["sleep_s"])
+    return {"value": task + config["offset"] + np.random.default_rng(seed).normal(), "metrics": {"noise": seed % 7},
             "curves": {"loss": [(0, 1.0), (1, 0.5)]}}
 
 
@@ -69,6 +70,9 @@ def die(task, config, seed):
 # Claims of the toy track: one whose gate can never hold on const tasks (slow returns the task's
 # value, 1-4), so `tiltbench claims --strict` must report it as not judged.
 from tiltbench.claims import Claim, Gate, register_claim  # noqa: E402
+from tiltbench.registry import set_protocol  # noqa: E402
+
+set_protocol("toy", validation="the same constant (tuning cells only draw other seeds)", frontier=("value", "wall_s"))
 
 register_claim(Claim(track="toy", id="toy-good-beats-slow", statement="good beats slow", source="-",
                      metric="value", method="good", comparator="slow", relation="greater",

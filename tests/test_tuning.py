@@ -1,0 +1,117 @@
+"""Parameter grids, the tuning protocol and frontiers: pure functions, the plan, and a real sweep."""
+
+import json
+import math
+
+import pytest
+from conftest import tiltbench
+
+from tiltbench import tuning
+from tiltbench.errors import TiltbenchError
+from tiltbench.profiles import Profile, get_profile
+from tiltbench.runner import plan
+from tiltbench.store import Store
+
+
+def test_grid_points_and_labels():
+    points = tuning.grid_points({"sleep_s": [0.0, 0.5], "offset": [1.0]})
+    assert points == [{"offset": 1.0, "sleep_s": 0.0}, {"offset": 1.0, "sleep_s": 0.5}]
+    assert tuning.grid_points({}) == []
+    assert tuning.label("dpo", {"beta": 0.1, "lr": 0.0002}) == "dpo[beta=0.1,lr=0.0002]"
+    assert tuning.base_name("dpo[beta=0.1]") == "dpo" and tuning.is_grid_point("dpo[beta=0.1]")
+    assert not tuning.is_grid_point("dpo")
+
+
+def test_select_pareto_interpolate():
+    assert tuning.select({"a[x=1]": [1.0, 2.0], "a[x=2]": [3.0, 1.0], "a[x=3]": [math.nan]}, True) == "a[x=2]"
+    assert tuning.select({"a[x=1]": [1.0], "a[x=2]": [1.0]}, False) == "a[x=1]"  # ties: smallest values
+    assert tuning.select({"a[x=0.4]": [1.0], "a[x=0]": [1.0]}, True) == "a[x=0]"  # numbers, not text
+    assert tuning.select({"a[x=1]": [math.nan]}, True) is None
+    # (cost, quality), lower cost and higher quality better: (3, 1) is dominated by (2, 2)
+    assert tuning.pareto([(1.0, 1.0), (2.0, 2.0), (3.0, 1.0), (4.0, 3.0)], higher_quality=True) == [0, 1, 3]
+    assert tuning.interpolate([1.0, 3.0], [10.0, 20.0], 2.0) == 15.0
+    assert math.isnan(tuning.interpolate([1.0, 3.0], [10.0, 20.0], 4.0))
+    assert tuning.matched_x([[1.0, 5.0], [2.0, 8.0]]) == 3.5
+    assert math.isnan(tuning.matched_x([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def test_plan_runs_grid_points_on_validation_with_their_own_seeds():
+    cells = plan(get_profile("toygrid"))
+    good = [c for c in cells if c.solver == "good"]
+    assert {c.method for c in good} == {"good[offset=0,sleep_s=0]", "good[offset=0,sleep_s=0.4]",
+                                        "good[offset=2,sleep_s=0]", "good[offset=2,sleep_s=0.4]"}
+    assert all(c.split == "validation" and c.grid for c in good) and len(good) == 4 * 3
+    assert {c.config["offset"] for c in good} == {0.0, 2.0}
+    # no evaluation cells before tuning is stored; tuning seeds are not evaluation seeds
+    evaluation = plan(get_profile("toy"), tracks=["toy"], methods=["good"])
+    assert not {c.seed for c in good} & {c.seed for c in evaluation}
+    assert not {c.task_seed for c in good} & {c.task_seed for c in evaluation}
+
+
+def _profile(grid, track="toy", solver="good"):
+    return Profile("g", "-", 7, 1, 1, 30.0, 0.0, 0,
+                   tracks={track: {"tasks": ["const-1"] if track == "toy" else ["gaussian-d2-lam4"], "reps": 1,
+                                   "solvers": {solver: {"grid": grid}}}}, solver_defaults="toy" if track == "toy" else "smoke")
+
+
+@pytest.mark.parametrize("grid,message", [
+    ({"nope": [1.0]}, "unknown config key for toy/good 'nope'; valid: alloc_gb, offset, sleep_s"),
+    ({"offset": []}, r"solvers.good.grid.offset = \[\]: expected a non-empty list"),
+    ({"offset": ["a"]}, "bad config value toy/good.offset = 'a': expected float"),
+    ({"offset": [1.0, 1.0]}, "values repeat"),
+])
+def test_bad_grids_fail_before_anything_runs(grid, message):
+    with pytest.raises(TiltbenchError, match=message):
+        plan(_profile(grid))
+
+
+def test_a_grid_needs_a_validation_split():
+    with pytest.raises(TiltbenchError, match="track 'rl' has no validation split"):
+        plan(Profile("g", "-", 7, 1, 1, 30.0, 0.0, 0, solver_defaults="smoke",
+                     tracks={"rl": {"tasks": ["cartpole-swingup"], "reps": 1,
+                                    "solvers": {"sac-handcrafted": {"grid": {}}, "tdrl": {"grid": {"pairs": [64, 128]}}}}}))
+
+
+def test_sweep_tunes_then_evaluates_the_selected_point(store_path, tmp_path):
+    out = tiltbench("run", "--profile", "toygrid", "--no-progress", store=store_path, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "tuning done: 6 evaluation cell(s)" in out.stderr
+    store = Store(store_path)
+    tuned = store.query("SELECT method, config FROM runs WHERE method = 'good'")
+    assert len(tuned) == 3
+    # offset 2 wins on value (higher is better); its two sleep settings tie exactly (same seeds): the smaller wins
+    assert [(json.loads(c)["solver"]["offset"], json.loads(c)["solver"]["sleep_s"]) for c in tuned.config] == [(2.0, 0.0)] * 3
+    grid = store.query("SELECT method, json_extract_string(config, '$.split') AS split, "
+                       "json_extract(config, '$.grid.offset')::DOUBLE AS offset FROM runs WHERE method LIKE 'good[%'")
+    assert len(grid) == 12 and set(grid.split) == {"validation"} and set(grid.offset) == {0.0, 2.0}
+    again = tiltbench("run", "--profile", "toygrid", "--no-progress", store=store_path, timeout=300)
+    assert "skipping 24 cell(s)" in again.stderr and "ok 0, failed 0" in again.stderr
+
+    tiltbench("report", "--profile", "toygrid", "--out", tmp_path / "out", store=store_path, check=True)
+    text = (tmp_path / "out" / "toy.md").read_text()
+    assert "## Tuning" in text and "`good`: 4 point(s) × 3 tuning seed(s)" in text
+    selected = [line for line in text.splitlines() if line.startswith("| good |") and "✓" in line]
+    assert len(selected) == 1 and "good[offset=2,sleep_s=0]`" in selected[0]
+    assert (tmp_path / "out" / "toy" / "frontier_const-1.png").exists()
+    assert "value at a matched wall_s" in text and "| good − slow |" in text
+
+    listed = tiltbench("list", "--profile", "toygrid", check=True).stdout
+    assert "good: grid of 4 point(s) x 3 tuning seed(s)" in listed and "good[offset=2,sleep_s=0.4]" in listed
+
+
+def test_ot_grids_end_to_end(store_path, tmp_path):
+    """The real ot track: SCONES' training steps and Sinkhorn's iteration cap tuned on the validation
+    instance by BW-UVP, the selected points evaluated on the test instance, grids and frontiers in the report."""
+    out = tiltbench("run", "--profile", "otgrid", "--no-progress", "--strict", store=store_path, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    store = Store(store_path)
+    chosen = store.query("SELECT method, any_value(config) AS config FROM runs WHERE method IN ('scones', 'sinkhorn') "
+                         "GROUP BY method ORDER BY method")
+    configs = {m: json.loads(c)["solver"] for m, c in zip(chosen.method, chosen.config)}
+    assert configs["sinkhorn"]["max_iter"] == 2000  # 3 iterations are far from the plan
+    assert store.query("SELECT count(*) AS n FROM runs WHERE method = 'floor'").n[0] == 3
+    tiltbench("report", "--profile", "otgrid", "--out", tmp_path / "out", store=store_path, check=True)
+    text = (tmp_path / "out" / "ot.md").read_text()
+    assert "`scones`: 2 point(s) × 2 tuning seed(s); `sinkhorn`: 2 point(s) × 2 tuning seed(s)" in text
+    assert "`sinkhorn[max_iter=2000]`" in text and "bw_uvp at a matched wall_s" in text
+    assert (tmp_path / "out" / "ot" / "frontier_gaussian-d2-lam4.png").exists()

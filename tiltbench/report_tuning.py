@@ -1,0 +1,179 @@
+"""The report's tuning section: every grid point with its validation score, the selected point of
+each solver, its grid size, and the track's frontier over grid points (a plot, and each pair of
+solvers compared at a matched divergence or cost).  Protocol: tiltbench/tuning.py.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from . import registry, stats, tuning
+
+
+def split_grid(data: dict) -> tuple[dict, dict]:
+    """(leaderboard rows, grid-point rows): grid points are labelled ``solver[key=value]``."""
+    main, grid = dict(data), dict(data)
+    for key in ("runs", "failed", "curves"):
+        frame = data[key]
+        mask = frame.method.map(tuning.is_grid_point) if len(frame) else frame.index == frame.index
+        main[key], grid[key] = frame[~mask], frame[mask]
+    return main, grid
+
+
+def _values(data, task: str, method: str, metric: str) -> dict[int, float]:
+    from .report import values_by_rep
+
+    return values_by_rep(data, task, method, metric)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
+
+
+def _points(grid, task: str, solver: str) -> list[str]:
+    runs = grid["runs"]
+    labels = runs[(runs.task == task)].method
+    return sorted({m for m in labels if tuning.base_name(m) == solver}, key=tuning.point_order)
+
+
+def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir: Path, prefix: str) -> list[str]:
+    from .report import cell, fmt_est
+
+    if not len(grid["runs"]) and not len(grid["failed"]):
+        return []
+    metric = track.metric(track.selection or track.primary)
+    better = "higher" if metric.higher_is_better else "lower"
+    lines = ["## Tuning", "",
+             f"Grid points run on the validation split ({cell(track.validation)}) with tuning seeds of their own; "
+             f"the point with the best mean `{metric.name}` ({better} is better) is selected (✓) and its "
+             "configuration runs the evaluation seeds on the test split under the solver's plain name, which is "
+             "what the leaderboard and the claims compare. Grid sizes differ between solvers, so tuning budgets "
+             "are listed.", ""]
+    solvers = sorted({tuning.base_name(m) for m in grid["runs"].method} | {tuning.base_name(m) for m in grid["failed"].method})
+    sizes = []
+    for s in solvers:
+        n_points = len({m for m in grid["runs"].method if tuning.base_name(m) == s}
+                       | {m for m in grid["failed"].method if tuning.base_name(m) == s})
+        n_seeds = grid["runs"][grid["runs"].method.map(tuning.base_name) == s].rep.nunique()
+        sizes.append(f"`{s}`: {n_points} point(s) × {n_seeds} tuning seed(s)")
+    lines += ["Tuning budget per solver: " + "; ".join(sizes) + ".", ""]
+    for task in tasks:
+        rows = []
+        for s in solvers:
+            labels = _points(grid, task, s)
+            scores = {m: list(_values(grid, task, m, metric.name).values()) for m in labels}
+            chosen = tuning.select(scores, bool(metric.higher_is_better))
+            for m in labels:
+                fails = grid["failed"][(grid["failed"].task == task) & (grid["failed"].method == m)]
+                rows.append(f"| {s} | `{m}` | {fmt_est(stats.mean_ci(scores[m]))} | {len(scores[m])} | "
+                            f"{'✓' if m == chosen else ''} | {cell(fails.reason.iloc[0][:60]) if len(fails) else ''} |")
+        if rows:
+            lines += [f"### {task}: grid points", "",
+                      f"| solver | grid point | validation {metric.name} [95% CI] | seeds | selected | failed |",
+                      "|---|---|---|---|---|---|", *rows, ""]
+        if track.frontier:
+            lines += frontier_lines(track, grid, task, solvers, plot_dir, prefix)
+    return lines
+
+
+def _frontier(grid, task: str, solver: str, quality: str, cost: str, higher: bool) -> list[str]:
+    """The solver's Pareto-optimal grid points (labels), sorted by mean cost."""
+    labels = _points(grid, task, solver)
+    means = []
+    for m in labels:
+        q, c = _values(grid, task, m, quality), _values(grid, task, m, cost)
+        reps = sorted(set(q) & set(c))
+        if reps:
+            means.append((m, _mean(c[r] for r in reps), _mean(q[r] for r in reps)))
+    keep = tuning.pareto([(x, y) for _, x, y in means], higher)
+    return [means[i][0] for i in keep]
+
+
+def frontier_lines(track: registry.Track, grid, task: str, solvers: list[str], plot_dir: Path, prefix: str) -> list[str]:
+    from .report import fmt, fmt_est
+
+    quality, cost = track.frontier
+    higher = bool(track.metric(quality).higher_is_better)
+    fronts = {s: _frontier(grid, task, s, quality, cost, higher) for s in solvers}
+    fronts = {s: f for s, f in fronts.items() if f}
+    if not fronts:
+        return []
+    lines = []
+    name = f"frontier_{task}.png"
+    if plot_frontier(grid, task, fronts, solvers, quality, cost, higher, plot_dir / name):
+        lines += [f"![{quality} vs {cost}, {task}]({prefix}/{name})", ""]
+    pairs = [(a, b) for i, a in enumerate(sorted(fronts)) for b in sorted(fronts)[i + 1:]]
+    rows = []
+    for a, b in pairs:
+        xs = [[_mean(_values(grid, task, m, cost).values()) for m in fronts[s]] for s in (a, b)]
+        x_star = tuning.matched_x(xs)
+        if not math.isfinite(x_star):
+            rows.append(f"| {a} − {b} | — | — | frontiers do not overlap in {cost} |")
+            continue
+        per_rep = {}
+        for s in (a, b):
+            qs = {m: _values(grid, task, m, quality) for m in fronts[s]}
+            cs = {m: _values(grid, task, m, cost) for m in fronts[s]}
+            reps = sorted(set.intersection(*(set(qs[m]) & set(cs[m]) for m in fronts[s])))
+            per_rep[s] = {}
+            for r in reps:
+                pts = sorted((cs[m][r], qs[m][r]) for m in fronts[s])
+                v = tuning.interpolate([p[0] for p in pts], [p[1] for p in pts], x_star)
+                if math.isfinite(v):
+                    per_rep[s][r] = v
+        diff = stats.paired_difference(per_rep[a], per_rep[b])
+        note = "" if diff.n >= stats.MIN_SEEDS_FOR_VERDICT else f"fewer than {stats.MIN_SEEDS_FOR_VERDICT} seeds: descriptive"
+        rows.append(f"| {a} − {b} | {fmt(x_star)} | {fmt_est(diff)} ({diff.n} seeds) | {note} |")
+    if rows:
+        lines += [f"{quality} at a matched {cost} (read off each solver's frontier by linear interpolation, per "
+                  f"tuning seed, at the middle of the range both frontiers cover; paired t-interval):", "",
+                  f"| difference | at {cost} | {quality} difference [95% CI] | note |", "|---|---|---|---|", *rows, ""]
+    return lines
+
+
+def plot_frontier(grid, task, fronts, solvers, quality, cost, higher, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .report import _save
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    drawn = False
+    for i, s in enumerate(solvers):
+        color = f"C{i}"
+        pts = []
+        for m in _points(grid, task, s):
+            q, c = _values(grid, task, m, quality), _values(grid, task, m, cost)
+            reps = sorted(set(q) & set(c))
+            if not reps:
+                continue
+            eq, ec = stats.mean_ci([q[r] for r in reps]), stats.mean_ci([c[r] for r in reps])
+            yerr = [[eq.mean - eq.lo], [eq.hi - eq.mean]] if eq.has_ci else None
+            xerr = [[ec.mean - ec.lo], [ec.hi - ec.mean]] if ec.has_ci else None
+            ax.errorbar([ec.mean], [eq.mean], yerr=yerr, xerr=xerr, fmt="o", color=color, ms=4, capsize=2,
+                        alpha=1.0 if m in fronts.get(s, []) else 0.35)
+            ax.annotate(m[len(s):], (ec.mean, eq.mean), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            pts.append((m, ec.mean, eq.mean))
+            drawn = True
+        front = [(x, y) for m, x, y in pts if m in fronts.get(s, [])]
+        if front:
+            front.sort()
+            ax.plot([p[0] for p in front], [p[1] for p in front], "-", color=color, label=f"{s} (frontier)")
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set_xlabel(f"{cost} (lower is better)")
+    ax.set_ylabel(f"{quality} ({'higher' if higher else 'lower'} is better)")
+    lo, hi = ax.get_xlim()
+    if lo > 0 and hi > 10 * lo:
+        ax.set_xscale("log")
+    ax.set_title(f"{task}: grid points (validation), 95% t-intervals", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return True
