@@ -1,4 +1,7 @@
-"""Imported by the local executor's forkserver: the heavy modules every cell would import."""
+"""Imported by the local executor's forkserver: the heavy modules every cell would import.
+
+Registering the plugins imports no solver code; the executor adds the sweep's solver and track
+modules to the forkserver's preload list after this module (tiltbench.executors.preload_modules)."""
 
 import os
 
