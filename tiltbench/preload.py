@@ -5,8 +5,11 @@ modules to the forkserver's preload list after this module (tiltbench.executors.
 
 import os
 
+from tiltbench.worker import quiet_progress_bars
+
 # Thread counts must be fixed before torch/BLAS initialise; cells narrow them further.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+quiet_progress_bars()  # before anything imports tqdm, which reads TQDM_DISABLE at import
 
 import numpy  # noqa: E402,F401
 import torch  # noqa: E402,F401
