@@ -1,11 +1,11 @@
-"""The `ot` track's entry in the registry: the track (task family, metrics, method-baseline pairs) and every solver that
-competes in it, with its role, citation, per-profile defaults and the "module:function" that
-computes it.
+"""The `ot` track's entry in the registry: the track (task family, metrics, method-baseline pairs)
+and every solver that competes in it, with its role, citation, per-profile defaults and the
+"module:function" that computes it.
 
-Metadata only: importing this module imports no heavy library (no torch, no POT), so `tiltbench list`
-and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
-the worker).  The code itself is in track.py (tasks, closed forms, scoring, the
-reference rows), discrete.py, methods/scones.py and baselines/lp.py, sinkhorn.py, barycentric.py.
+Metadata only: importing this module imports no heavy library (no torch, no POT), so `tiltbench
+list` and errors on bad names stay fast; a solver's module is imported when the solver first runs
+(in the worker).  The code itself is in track.py (tasks, closed forms, scoring, the reference
+rows), discrete.py, methods/scones.py and baselines/lp.py, sinkhorn.py, barycentric.py.
 """
 
 from tiltbench.registry import Metric, Track, register_solver, register_track
