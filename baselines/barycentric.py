@@ -6,14 +6,10 @@ The deterministic map that large-scale OT methods often report (Seguy et al. 201
 
 from __future__ import annotations
 
-from tiltbench.benchmarks.ot.discrete import SINKHORN_DEFAULTS, samples, sinkhorn_plan
+from tiltbench.benchmarks.ot.discrete import samples, sinkhorn_plan
 from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
-from tiltbench.registry import register_solver
 
 
-@register_solver("ot", "barycentric", "baseline", citation="Seguy et al. Large-Scale Optimal Transport and "
-                 "Mapping Estimation. ICLR 2018", defaults=SINKHORN_DEFAULTS,
-                 depends=("tiltbench.benchmarks.ot.discrete",))
 def barycentric(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """Barycentric projection of the Sinkhorn plan: the coupling (x_i, T(x_i))."""
     x, y = samples(task, seed)

@@ -11,14 +11,8 @@ import ot
 
 from tiltbench.benchmarks.ot.discrete import samples
 from tiltbench.benchmarks.ot.track import GaussianOTTask, plan_moments
-from tiltbench.registry import register_solver
-
-_LP = {"smoke": {"max_iter": 1_000_000}, "cpu": {"max_iter": 50_000_000}, "gpu": {"max_iter": 100_000_000}}
 
 
-@register_solver("ot", "lp", "baseline", citation="Bonneel et al. Displacement interpolation using Lagrangian "
-                 "mass transport. SIGGRAPH Asia 2011 (POT ot.emd)", defaults=_LP,
-                 depends=("tiltbench.benchmarks.ot.discrete",))
 def lp(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """Exact discrete OT (network simplex, ``ot.emd``) on n samples of each marginal."""
     x, y = samples(task, seed)

@@ -19,8 +19,7 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import models as t2i_models
-from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched
-from tiltbench.registry import register_solver
+from tiltbench.benchmarks.t2i.track import base, base_metrics, eval_batch, finish, sample_batched
 
 
 def tweedie_guided_eps(unet, emb, reward, digits, lam: float, scale: float):
@@ -38,10 +37,6 @@ def tweedie_guided_eps(unet, emb, reward, digits, lam: float, scale: float):
     return fn
 
 
-@register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
-                 "Model and Flow Matching for Text-to-Image Generation (the artifact case); Bansal et al. Universal "
-                 "Guidance for Diffusion Models. CVPR-W 2023",
-                 defaults={p: {"scale": 1.0} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS)
 def naive_guidance(task, config: dict, seed: int) -> dict:
     """Training-free Tweedie reward-gradient guidance of base-ddpm (the adversarial-artifact case)."""
     unet, meta = base(task, "ddpm")

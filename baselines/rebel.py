@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import torch
 
-from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
-from tiltbench.registry import register_solver
-
 
 def rebel_loss(logp_a: torch.Tensor, old_logp_a: torch.Tensor, logp_b: torch.Tensor, old_logp_b: torch.Tensor,
                reward_a: torch.Tensor, reward_b: torch.Tensor, eta: float) -> torch.Tensor:
@@ -26,13 +23,6 @@ def rebel_loss(logp_a: torch.Tensor, old_logp_a: torch.Tensor, logp_b: torch.Ten
     return (predicted - (reward_a - reward_b)).pow(2).mean()
 
 
-REBEL_CITATION = ("Gao, Chang, Zhan et al. REBEL: Reinforcement Learning via Regressing Relative Rewards. "
-                  "NeurIPS 2024. arXiv:2404.16767")
-
-
-@register_solver("llm", "rebel", "baseline", citation=REBEL_CITATION,
-                 defaults={p: {"eta": 0.1} for p in ("smoke", "cpu", "gpu")},
-                 depends=LLM_DEPENDS)
 def rebel(task, config: dict, seed: int) -> dict:
     """REBEL: regress (1/eta) x the pair's log-ratio difference onto its reward difference, LoRA, our loop."""
     from tiltbench.benchmarks.llm.loop import own_loop_solver

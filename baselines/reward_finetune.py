@@ -22,8 +22,7 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched, tilted_target
-from tiltbench.registry import register_solver
+from tiltbench.benchmarks.t2i.track import base, base_metrics, eval_batch, finish, sample_batched, tilted_target
 
 
 def draft_step(model, opt, reward, digits, noise, steps: int, k: int, max_grad_norm: float) -> float:
@@ -41,13 +40,6 @@ def draft_step(model, opt, reward, digits, noise, steps: int, k: int, max_grad_n
     return float(r.mean().detach())
 
 
-@register_solver("t2i", "reward-finetune", "baseline", citation="Clark, Vicol, Swersky, Fleet. Directly "
-                 "Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024; Xu et al. ImageReward/"
-                 "ReFL. NeurIPS 2023",
-                 defaults={"smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
-                           "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
-                           "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}},
-                 depends=DEPENDS)
 def reward_finetune(task, config: dict, seed: int) -> dict:
     """DRaFT-K: full finetuning of base-ddpm through the last K DDIM steps, stopped at the tilted target's reward."""
     if not 1 <= config["k"] <= task.sample_steps:

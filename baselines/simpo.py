@@ -7,18 +7,10 @@ TRL writes gamma as ``simpo_gamma``; beta = 2 and gamma/beta = 0.5 are the paper
 
 from __future__ import annotations
 
-from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
-from tiltbench.registry import register_solver
 
 from tiltbench.benchmarks.llm.loop import trl_args, trl_solver
 
-SIMPO_CITATION = ("Meng, Xia, Chen. SimPO: Simple Preference Optimization with a Reference-Free Reward. "
-                  "NeurIPS 2024. arXiv:2405.14734 (TRL experimental CPOTrainer)")
 
-
-@register_solver("llm", "simpo", "baseline", citation=SIMPO_CITATION,
-                 defaults={p: {"beta": 2.0, "gamma": 1.0} for p in ("smoke", "cpu", "gpu")},
-                 depends=LLM_DEPENDS)
 def simpo(task, config: dict, seed: int) -> dict:
     """SimPO through TRL's CPOTrainer, same pairs, order, LoRA, optimiser and steps as QRPO."""
     from trl.experimental.cpo import CPOConfig, CPOTrainer

@@ -6,15 +6,10 @@ between the two empirical measures; the plan is scored through its exact moments
 
 from __future__ import annotations
 
-from tiltbench.benchmarks.ot.discrete import SINKHORN_DEFAULTS, samples, sinkhorn_plan
+from tiltbench.benchmarks.ot.discrete import samples, sinkhorn_plan
 from tiltbench.benchmarks.ot.track import GaussianOTTask, plan_moments
-from tiltbench.registry import register_solver
-
-CUTURI = "Cuturi. Sinkhorn Distances: Lightspeed Computation of Optimal Transport. NeurIPS 2013"
 
 
-@register_solver("ot", "sinkhorn", "baseline", citation=CUTURI, defaults=SINKHORN_DEFAULTS,
-                 depends=("tiltbench.benchmarks.ot.discrete",))
 def sinkhorn(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """Discrete entropic OT (POT Sinkhorn, log domain, float32) on n samples of each marginal."""
     x, y = samples(task, seed)

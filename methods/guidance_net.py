@@ -34,8 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilt_weights
-from tiltbench.registry import register_solver
+from tiltbench.benchmarks.t2i.track import base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilt_weights
 
 TARGETS = ("samples", "one-step")
 
@@ -163,26 +162,11 @@ def solve(task, config: dict, seed: int) -> dict:
                                             **base_metrics(task, "ddpm", meta)})
 
 
-CITATION = ("Ouyang, Xie, Zha, Cheng. Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation "
-            "(guidance network)")
-
-
-def _defaults(targets: str) -> dict:
-    # lr and steps from a pilot run on correct-lam0.1 (seed outside the sweep): 1500 steps at 1e-3 left f
-    # far from converged; 2000 at 2e-3 is what the cpu sweep can afford
-    common = {"targets": targets, "batch": 128, "lr": 2e-3, "width": 64, "gamma": 1.0, "draws": 4}
-    return {"smoke": {**common, "steps": 60, "draws": 1}, "cpu": {**common, "steps": 2000},
-            "gpu": {**common, "steps": 10000, "draws": 16}}
-
-
-@register_solver("t2i", "guidance-net", "method", citation=CITATION, defaults=_defaults("samples"), depends=DEPENDS)
 def guidance_net(task, config: dict, seed: int) -> dict:
     """Guidance network trained on base samples (weighted logistic loss), frozen base-ddpm."""
     return solve(task, config, seed)
 
 
-@register_solver("t2i", "guidance-net-1step", "method", citation=CITATION + ", one-step variant",
-                 defaults=_defaults("one-step"), depends=DEPENDS)
 def guidance_net_1step(task, config: dict, seed: int) -> dict:
     """Guidance network trained on noised data with one-step Tweedie reward targets (no base sampling)."""
     return solve(task, config, seed)

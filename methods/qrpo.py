@@ -21,8 +21,6 @@ import math
 
 import torch
 
-from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
-from tiltbench.registry import register_solver
 
 TRANSFORMS = ("identity", "log", "normal-icdf")
 
@@ -79,13 +77,6 @@ def qrpo_loss(policy_logp: torch.Tensor, ref_logp: torch.Tensor, reward: torch.T
     return residual.pow(2).mean()
 
 
-QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimization: Alignment with Pointwise "
-                 "Regression and Exact Partition Functions. arXiv:2507.08068 (2025)")
-
-
-@register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
-                 defaults={p: {"beta": 0.1, "transform": "identity"} for p in ("smoke", "cpu", "gpu")},
-                 depends=LLM_DEPENDS)
 def qrpo(task, config: dict, seed: int) -> dict:
     """QRPO: regress beta log(pi/pi_ref) onto f(reward quantile) - beta log Z, LoRA, our loop."""
     from tiltbench.benchmarks.llm.loop import own_loop_solver

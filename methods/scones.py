@@ -30,7 +30,6 @@ import torch
 from torch import nn
 
 from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
-from tiltbench.registry import register_solver
 
 
 class Potential(nn.Module):
@@ -154,18 +153,6 @@ def langevin(x: np.ndarray, y0: np.ndarray, psi, score_nu, lam: float, eps: floa
     return y.detach().numpy()
 
 
-def _defaults(width, depth, steps, batch, langevin_steps, score_steps):
-    return dict(width=width, depth=depth, steps=steps, batch=batch, lr=1e-3, langevin_steps=langevin_steps,
-                step_scale=0.1, target_score="analytic", score_steps=score_steps, score_noise=0.05)
-
-
-@register_solver(
-    "ot", "scones", "method",
-    citation="Daniels, Maunu, Hand. Score-based Generative Neural Networks for Large-Scale Optimal "
-             "Transport. NeurIPS 2021. arXiv:2110.03237",
-    defaults={"smoke": _defaults(64, 3, 400, 256, 200, 400),
-              "cpu": _defaults(256, 3, 3000, 512, 500, 2000),
-              "gpu": _defaults(4096, 3, 20000, 1024, 1000, 20000)})
 def scones(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """SCONES: neural dual potentials + Langevin sampling of y | x with the compatibility score."""
     if config["target_score"] not in ("analytic", "learned"):

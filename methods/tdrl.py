@@ -19,8 +19,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from tiltbench.benchmarks.rl.sac import mlp
-from tiltbench.benchmarks.rl.track import DEPENDS
-from tiltbench.registry import register_solver
 
 
 @dataclass(frozen=True)
@@ -271,19 +269,8 @@ class TdRLReward:
 
 
 ANCHORS = ("early-stop", "balance")
-CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Control. arXiv:2511.07904 (2025)")
 
 
-def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
-    return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
-                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="early-stop", anchor_ratio=10.0,
-                reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
-
-
-@register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
-                 defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
-                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
-                           "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)})
 def tdrl(task, config: dict, seed: int) -> dict:
     """SAC on a reward learned only from the task's test functions (return network + reward network)."""
     from tiltbench.benchmarks.rl.loop import train

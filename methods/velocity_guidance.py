@@ -22,8 +22,7 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import models as t2i_models
-from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, eval_batch, finish, sample_batched
-from tiltbench.registry import register_solver
+from tiltbench.benchmarks.t2i.track import base, base_metrics, eval_batch, finish, sample_batched
 
 
 def guided_velocity(unet, emb, reward, digits, lam: float, gamma: float = 1.0, jac: bool = True,
@@ -45,10 +44,6 @@ def guided_velocity(unet, emb, reward, digits, lam: float, gamma: float = 1.0, j
     return fn
 
 
-@register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
-                 "Model and Flow Matching for Text-to-Image Generation (training-free velocity guidance)",
-                 defaults={p: {"gamma": 1.0, "jac": True, "t_min": 0.2} for p in ("smoke", "cpu", "gpu")},
-                 depends=DEPENDS)
 def velocity_guidance(task, config: dict, seed: int) -> dict:
     """Training-free: v + gamma (1-t)/t grad r(x1_hat)/lambda on base-flow, same steps as base-flow."""
     if not 0.0 <= config["t_min"] < 1.0:

@@ -5,7 +5,12 @@
 1. per-cell overhead of the local executor: a sweep of no-op cells (the `toy` test track), wall time
    per cell minus the time the solver itself ran;
 2. one stored cell: the driver's open-write-close of the DuckDB file;
-3. a store with 10,000 runs: `query` of the leaderboard view and `report` of one track.
+3. a store with 10,000 runs: `query` of the leaderboard view and `report` of one track;
+4. latency of the `tiltbench` command itself (real subprocesses of the installed command with the
+   packaged plugins and profiles): wall time (median of --cli-repeats) and peak memory of list, help,
+   errors on bad names, `query` and `claims` against a small store.
+
+    python scripts/bench_harness.py --only cli     # just 4., writes results/harness-cli.md
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,23 +112,121 @@ def big_store(tmp: Path, n_runs: int) -> dict:
             "file_mb": path.stat().st_size / 2**20}
 
 
+def _cli_store(path: Path) -> None:
+    """A small real store: the ot track's cpu-profile cells, 5 seeds each, with made-up metric values,
+    so that `claims --profile cpu` judges (and tests) real rows."""
+    import numpy as np
+
+    store = Store(path)
+    env = fingerprint("local", 1)
+    rng = np.random.default_rng(0)
+    solvers = {"scones": "method", "sinkhorn": "baseline", "barycentric": "baseline", "lp": "baseline",
+               "floor": "reference", "independent": "reference"}
+    i = 0
+    for task in ("gaussian-d16-lam1", "gaussian-d16-lam4"):
+        for method, role in solvers.items():
+            for rep in range(5):
+                i += 1
+                run = {"run_id": f"c{i:04d}", "content_key": f"k{i:04d}", "profile": "cpu", "track": "ot",
+                       "task": task, "method": method, "role": role, "rep": rep, "seed": rep, "config": "{}",
+                       "code_version": "c", "status": "ok", "reason": None, "started_at": datetime(2026, 1, 1),
+                       "finished_at": datetime(2026, 1, 1), "wall_s": 1.0, "cpu_s": 1.0, "peak_mem_mb": 100.0,
+                       "gpu_s": 0.0, "env_id": env["env_id"]}
+                metrics = {"bw_uvp": float(rng.uniform(0.1, 5)), "cost_rel_err": float(rng.uniform(0, 0.1)),
+                           "mean_h": 1.0, "dual_collapsed": 0.0, "converged": 1.0, "marginal_err": 1e-4}
+                store.write_run(run, metrics, {}, env)
+
+
+# name -> (arguments, expected exit code); the store is passed to query and claims only
+CLI_COMMANDS = {
+    "tiltbench --help": (["--help"], 0),
+    "tiltbench run --help": (["run", "--help"], 0),
+    "tiltbench list": (["list"], 0),
+    "tiltbench list --track ot": (["list", "--track", "ot"], 0),
+    "tiltbench run --track nope": (["run", "--track", "nope"], 2),
+    "tiltbench run --track ot --method nope": (["run", "--track", "ot", "--method", "nope"], 2),
+    "tiltbench run --profile nope": (["run", "--profile", "nope"], 2),
+    'tiltbench query "select 1"': (["query", "select 1", "--store", "{store}"], 0),
+    "tiltbench claims --profile cpu": (["claims", "--profile", "cpu", "--store", "{store}"], 0),
+}
+
+
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+wall = time.perf_counter() - t0
+print(json.dumps([code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))
+"""
+
+
+def cli_latency(tmp: Path, repeats: int) -> list[dict]:
+    """Each command of CLI_COMMANDS run ``repeats`` times after one warm-up run (page cache, .pyc):
+    median and min wall seconds, and the peak RSS of the process."""
+    store = tmp / "cli.duckdb"
+    _cli_store(store)
+    exe = shutil.which("tiltbench", path=str(Path(sys.executable).parent))
+    base = [exe] if exe else [sys.executable, "-m", "tiltbench.cli"]
+    env = {k: v for k, v in os.environ.items() if k not in ("TILTBENCH_PLUGINS", "TILTBENCH_PROFILES")}
+    env["PYTHONPATH"] = ""  # the packaged plugins and profiles only, as a user's shell has them
+    out = []
+    for name, (args, expected) in CLI_COMMANDS.items():
+        cmd = base + [a.replace("{store}", str(store)) for a in args]
+        walls, rss = [], 0
+        for i in range(repeats + 1):
+            # a small Python parent spawns the command, so that its peak RSS is its own, not this
+            # (large) process's at fork time, which Linux would carry over into the child's maxrss
+            proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
+                                  env=env, cwd=tmp)
+            code, wall, peak_kb = json.loads(proc.stdout.strip().splitlines()[-1])
+            if code != expected:
+                raise SystemExit(f"{name}: exit {code}, expected {expected}\n{proc.stderr}")
+            if i:  # the first run warms the caches
+                walls.append(wall)
+                rss = max(rss, peak_kb / 1024)
+        out.append({"command": name, "median_s": statistics.median(walls), "min_s": min(walls), "rss_mb": rss})
+    return out
+
+
+def cli_lines(rows: list[dict], repeats: int) -> list[str]:
+    lines = [f"### Latency of the `tiltbench` command ({repeats} runs each after one warm-up; "
+             "`query` and `claims` against a 60-run store)", "",
+             "| command | median wall | min wall | peak memory |", "|---|---|---|---|"]
+    lines += [f"| `{r['command']}` | {r['median_s']:.2f} s | {r['min_s']:.2f} s | {r['rss_mb']:.0f} MB |" for r in rows]
+    return lines + [""]
+
+
+def header(fp: dict) -> str:
+    return (f"Measured by `python scripts/bench_harness.py` on {fp['cpu_model']} ({fp['cores']} cores, "
+            f"{fp['ram_gb']:g} GiB), Python {platform.python_version()}, commit {fp['git_commit'][:10]}"
+            f"{'+dirty' if fp['git_dirty'] else ''}; load average {os.getloadavg()[0]:.1f} when it finished.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=20)
     ap.add_argument("--runs", type=int, default=10_000)
-    ap.add_argument("--out", default=str(ROOT / "results" / "harness.md"))
+    ap.add_argument("--cli-repeats", type=int, default=5)
+    ap.add_argument("--only", choices=("cli",), help="only the CLI latency table (written to --out)")
+    ap.add_argument("--out", default=None,
+                    help="default: results/harness.md, with --only cli results/harness-cli.md")
     args = ap.parse_args()
+    out = args.out or str(ROOT / "results" / ("harness-cli.md" if args.only else "harness.md"))
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.only == "cli":
+            cli = cli_latency(tmp, args.cli_repeats)
+            lines = ["# CLI latency", "", header(fingerprint("local", 1)), "", *cli_lines(cli, args.cli_repeats)]
+            Path(out).write_text("\n".join(lines))
+            print("\n".join(lines))
+            return
         over = cell_overhead(tmp, args.cells)
         write_s = write_cost(tmp)
         big = big_store(tmp, args.runs)
+        cli = cli_latency(tmp, args.cli_repeats)
     fp = fingerprint("local", 1)
     lines = [
-        "# Harness figures", "",
-        f"Measured by `python scripts/bench_harness.py` on {fp['cpu_model']} ({fp['cores']} cores, "
-        f"{fp['ram_gb']:g} GiB), Python {platform.python_version()}, commit {fp['git_commit'][:10]}"
-        f"{'+dirty' if fp['git_dirty'] else ''}.", "",
+        "# Harness figures", "", header(fp), "",
         "| what | figure |", "|---|---|",
         f"| local executor, no-op cell, wall per cell ({over['cells']} cells, 1 worker) | {over['per_cell_s']:.3f} s |",
         f"| of which harness overhead (fork from the preloaded forkserver, pipe, store write) | "
@@ -130,9 +236,9 @@ def main() -> None:
         f"| `query` of the `leaderboard` view over {big['runs']:,} runs ({big['leaderboard_rows']} rows) | "
         f"{big['query_s']:.3f} s |",
         f"| `report` of one track over {big['runs']:,} runs (tables, bootstrap CIs, plots) | {big['report_s']:.2f} s |",
-        "",
+        "", *cli_lines(cli, args.cli_repeats),
     ]
-    Path(args.out).write_text("\n".join(lines))
+    Path(out).write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import stats
 from .errors import TiltbenchError, unknown
-from .store import Store
+
+if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering claims needs neither
+    from .store import Store
 
 RELATIONS = ("less", "greater", "within")
 GATE_KINDS = ("at_least", "at_most", "beats", "matched")

@@ -19,8 +19,26 @@ from .errors import TiltbenchError, unknown
 from .worker import Cell, child_main, now
 
 
-# Imported once by the forkserver; plugin modules are imported there via tiltbench.worker.preload.
+# Imported once by the forkserver (tiltbench.preload imports torch); the modules of the solvers and
+# tracks a sweep runs are added by LocalExecutor.run (see preload_modules).
 PRELOAD = ["tiltbench.worker", "tiltbench.preload"]
+
+
+def preload_modules(cells: Iterable[Cell]) -> list[str]:
+    """The modules the cells' solvers and tracks live in, with the modules they depend on.
+
+    Registration only names them (registry.LazyFunction); the forkserver imports them once, so no
+    cell pays for importing torch, POT, transformers or diffusers again."""
+    from . import registry
+
+    names: dict[str, None] = {}
+    for cell in cells:
+        try:
+            track, solver = registry.get_track(cell.track), registry.get_solver(cell.track, cell.solver)
+        except TiltbenchError:
+            continue  # the cell itself reports it
+        names.update(dict.fromkeys((*solver.modules, track.make_task.__module__, track.evaluate.__module__)))
+    return list(names)
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -35,9 +53,9 @@ class LocalExecutor:
     """A pool of fresh processes on this machine: one process per cell, ``workers`` at a time.
 
     A process per cell isolates crashes, leaks and thread state, and makes a timeout enforceable
-    with SIGKILL.  Cells are forked from a forkserver that has already imported torch, POT and the
-    plugins, so a cell does not pay the ~2 s of imports (the server runs no computation itself, so
-    no thread pool is forked).
+    with SIGKILL.  Cells are forked from a forkserver that has already imported torch and the modules
+    of the sweep's solvers and tracks, so a cell does not pay the seconds of imports (the server
+    runs no computation itself, so no thread pool is forked).
     """
 
     name = "local"
@@ -53,6 +71,8 @@ class LocalExecutor:
 
     def run(self, cells: Iterable[Cell]) -> Iterator[tuple[Cell, dict]]:
         pending = deque(cells)
+        # takes effect when the forkserver starts, at this process's first cell
+        self._ctx.set_forkserver_preload(PRELOAD + preload_modules(pending))
         running: dict = {}  # conn -> (process, cell, started_at, start_monotonic)
         try:
             while pending or running:

@@ -1,9 +1,15 @@
-"""Imported by the local executor's forkserver: the heavy modules every cell would import."""
+"""Imported by the local executor's forkserver: the heavy modules every cell would import.
+
+Registering the plugins imports no solver code; the executor adds the sweep's solver and track
+modules to the forkserver's preload list after this module (tiltbench.executors.preload_modules)."""
 
 import os
 
+from tiltbench.worker import quiet_progress_bars
+
 # Thread counts must be fixed before torch/BLAS initialise; cells narrow them further.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+quiet_progress_bars()  # before anything imports tqdm, which reads TQDM_DISABLE at import
 
 import numpy  # noqa: E402,F401
 import torch  # noqa: E402,F401

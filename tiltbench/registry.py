@@ -5,13 +5,18 @@ and scores a solver's output.  A solver is a plain function ``fn(task, config, s
 
 Plugins register themselves on import; ``load_plugins`` imports every module named in the
 ``tiltbench.plugins`` entry-point group, so the core never imports a track by name.
+
+Registration is metadata only: a track's ``make_task``/``evaluate`` and a solver's function may be
+given as "module:function" strings (a ``LazyFunction``), imported on their first call, so listing
+the registry or rejecting a bad name never imports torch, POT, transformers or diffusers.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -20,6 +25,50 @@ from .errors import TiltbenchError, unknown
 
 ROLES = ("method", "baseline", "reference")
 PLUGIN_GROUP = "tiltbench.plugins"
+
+
+class LazyFunction:
+    """A function named by "module:function", imported on its first call.
+
+    ``__module__`` and ``__name__`` are known without importing anything (the code version and
+    ``tiltbench list`` need no more); ``doc()`` reads the docstring from the module's source file."""
+
+    def __init__(self, target: str):
+        module, _, name = target.partition(":")
+        if not name.isidentifier() or not all(part.isidentifier() for part in module.split(".")):
+            raise ValueError(f"bad function reference {target!r}: expected 'package.module:function'")
+        self.__module__, self.__name__, self.target = module, name, target
+        self._fn = None
+
+    def resolve(self) -> Callable:
+        """Import the module (once) and return the function itself."""
+        if self._fn is None:
+            self._fn = getattr(importlib.import_module(self.__module__), self.__name__)
+        return self._fn
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+    def doc(self) -> str | None:
+        """The function's docstring, parsed from its source file without importing it."""
+        if self._fn is not None:
+            return self._fn.__doc__
+        spec = importlib.util.find_spec(self.__module__)
+        if spec is None or not spec.origin:
+            return None
+        with open(spec.origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.__name__:
+                return ast.get_docstring(node)
+        return None
+
+    def __repr__(self) -> str:
+        return f"LazyFunction({self.target!r})"
+
+
+def _function(fn: Callable | str) -> Callable:
+    return LazyFunction(fn) if isinstance(fn, str) else fn
 
 
 @dataclass(frozen=True)
@@ -49,6 +98,7 @@ class Track:
 
     make_task(task_name, track_config, seed) -> task data (raises ValueError on a bad name)
     evaluate(task, output) -> {metric name: float}
+        Either may be a "module:function" string: imported on its first call.
     pairs: for each method, the baselines it is compared with in the report.
     report_extras: optional "module:function" drawing track-specific report sections;
         ``function(data, plot_dir, prefix) -> markdown lines``, imported only when rendering.
@@ -74,6 +124,9 @@ class Track:
     validation: str = ""
     selection: str = ""
     frontier: tuple[str, str] | tuple = ()
+
+    def __post_init__(self):
+        self.make_task, self.evaluate = _function(self.make_task), _function(self.evaluate)
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -118,18 +171,6 @@ def register_track(track: Track) -> Track:
     return track
 
 
-def set_protocol(track: str, validation: str = "", selection: str = "", frontier: tuple = ()) -> Track:
-    """Declare how a registered track's solvers are tuned and compared (see ``Track``).  Tracks call
-    it from their claims module, which is kept apart from the track's code so that restating the
-    protocol does not change any cell's code version."""
-    if track not in _TRACKS:
-        raise ValueError(f"set_protocol: track {track!r} is not registered (import its track module first)")
-    updated = dataclasses.replace(_TRACKS[track], validation=validation, selection=selection, frontier=tuple(frontier))
-    _check_protocol(updated)
-    _TRACKS[track] = updated
-    return updated
-
-
 def _check_protocol(track: Track) -> None:
     if track.selection and track.metric(track.selection).higher_is_better is None:
         raise ValueError(f"track {track.name}: the selection metric {track.selection!r} needs a direction")
@@ -142,19 +183,27 @@ def _check_protocol(track: Track) -> None:
 
 
 def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],
-                    description: str = "", depends: tuple[str, ...] = ()):
-    """Decorator: register ``fn(task, config, seed) -> output`` as a solver of ``track``.
+                    description: str = "", depends: tuple[str, ...] = (), fn: str | None = None):
+    """Register ``fn(task, config, seed) -> output`` as a solver of ``track``.
 
+    fn: "module:function", imported on the solver's first call; this is how the packaged tracks
+    register (``benchmarks/<track>/manifest.py``), so that registering imports no heavy library.
+    Without ``fn`` this is a decorator, which registers the function it decorates.
+    description: defaults to the first line of the function's docstring.
     depends: modules besides the solver's own whose code shapes its results (a shared training
     loop, say); they enter the cell's code version, so changing them invalidates stored cells."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} for solver {name!r}; valid: {', '.join(ROLES)}")
 
     def wrap(fn):
-        doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+        text = fn.doc() if isinstance(fn, LazyFunction) else fn.__doc__
+        doc = description or ((text or "").strip().splitlines() or [""])[0]
         _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends))
         return fn
 
+    if fn is not None:
+        wrap(LazyFunction(fn))
+        return None
     return wrap
 
 

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
+import importlib.util
 import json
 import sys
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import registry, tuning
 from .errors import TiltbenchError, unknown
 from .fingerprint import fingerprint
 from .profiles import Profile
 from .seeds import cell_seed, task_seed
-from .store import Store
 from .worker import Cell
+
+if TYPE_CHECKING:  # duckdb and pandas load with the store, when a sweep opens it
+    from .store import Store
 
 # Keys of a track's profile section that choose which cells exist rather than what a cell computes.
 _SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps")  # which cells run; not part of a cell's config
@@ -39,11 +42,15 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 def module_source_hash(*modules: str) -> str:
     """The code version of a cell: a short hash of the syntax trees of ``modules`` with comments
-    and docstrings left out, so editing prose does not invalidate stored results."""
+    and docstrings left out, so editing prose does not invalidate stored results.  The modules'
+    files are found without importing them (a solver's module imports torch and friends)."""
     h = hashlib.sha256()
     for name in sorted(set(modules)):
-        module = sys.modules.get(name) or importlib.import_module(name)
-        with open(module.__file__, encoding="utf-8") as fh:
+        module = sys.modules.get(name)
+        path = module.__file__ if module else getattr(importlib.util.find_spec(name), "origin", None)
+        if not path:
+            raise ModuleNotFoundError(f"no module named {name!r}", name=name)
+        with open(path, encoding="utf-8") as fh:
             tree = _strip_docstrings(ast.parse(fh.read()))
         h.update(name.encode() + b"\0" + ast.dump(tree, annotate_fields=False).encode())
     return h.hexdigest()[:16]

@@ -15,7 +15,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+
+# scipy.stats (about a second to import) is imported inside the functions that use it, so that
+# registering claims (`tiltbench list`, errors on bad names) does not pay for it.
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -38,6 +40,8 @@ class Estimate:
 
 def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Two-sided Student-t interval of the mean: mean +- t_{(1+c)/2, n-1} s / sqrt(n)."""
+    from scipy import stats as sps
+
     v = np.asarray(values, dtype=float)
     m, se = float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))
     half = float(sps.t.ppf((1 + confidence) / 2, v.size - 1)) * se
@@ -71,6 +75,8 @@ def _one_sided_p(values, null: float, alternative: str) -> float:
     if np.all(v == v[0]):  # no spread: the sign alone decides
         better = v[0] > null if alternative == "greater" else v[0] < null
         return 0.0 if better else 1.0
+    from scipy import stats as sps
+
     return float(sps.ttest_1samp(v, null, alternative=alternative).pvalue)
 
 
@@ -107,6 +113,8 @@ def holm(pvalues: list[float]) -> list[float]:
 def _p_better(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> float:
     """Share of pairs (a_i, b_j) where a_i is better, ties counting 1/2: the Mann-Whitney U statistic
     over n * m, computed from ranks in O((n + m) log(n + m)) rather than from all n * m pairs."""
+    from scipy import stats as sps
+
     if not higher_is_better:
         a, b = -a, -b
     ranks = sps.rankdata(np.concatenate([a, b]))  # average ranks: a tie counts 1/2

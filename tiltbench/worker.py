@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,28 @@ def limit_resources(threads: int, memory_limit_gb: float) -> None:
     if memory_limit_gb > 0:
         cap = int(memory_limit_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+# The driver's one progress display owns the terminal.  A cell's libraries draw their own tqdm bars
+# (transformers' "Loading weights", the GGUF de-quantisation, diffusers, datasets); switch those off
+# in the worker.  Only bars: warnings, errors and tracebacks still reach stderr.
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def quiet_progress_bars() -> None:
+    """Disable third-party progress bars in this process: environment variables for libraries not
+    imported yet (tqdm reads TQDM_* when it is imported), the libraries' switches for those that are."""
+    os.environ.update(QUIET_ENV)
+    switches = {"transformers": lambda m: m.utils.logging.disable_progress_bar(),
+                "diffusers": lambda m: m.utils.logging.disable_progress_bar(),
+                "datasets": lambda m: m.disable_progress_bars(),
+                "huggingface_hub": lambda m: m.utils.disable_progress_bars()}
+    for name, switch in switches.items():
+        if name in sys.modules:
+            try:
+                switch(sys.modules[name])
+            except AttributeError:  # another version without that switch: the variables still apply
+                pass
 
 
 def die_with_parent() -> None:
@@ -136,6 +159,7 @@ def describe_failure(exc: BaseException, cell: Cell) -> str:
 def run_cell(cell: Cell) -> tuple[str, object]:
     """Run a cell in this (fresh) process; never raises: ('ok', result) or ('failed', reason)."""
     limit_resources(cell.threads, cell.memory_limit_gb)
+    quiet_progress_bars()
     try:
         return "ok", execute(cell)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a stored reason

@@ -24,8 +24,6 @@ from scipy import stats as sps
 
 from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
 from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
-from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
-from tiltbench.registry import register_solver
 
 from tiltbench.benchmarks.llm.loop import pack, token_logps
 
@@ -49,10 +47,6 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int) -> 
     return np.concatenate(gaps) if gaps else np.zeros(0)
 
 
-@register_solver("llm", "vllm-parity", "reference", citation="Kwon et al. Efficient Memory Management for Large "
-                 "Language Model Serving with PagedAttention. SOSP 2023 (vLLM) vs transformers generate",
-                 defaults={p: {} for p in ("smoke", "cpu", "gpu")},
-                 depends=LLM_DEPENDS)
 def vllm_parity(task, config: dict, seed: int) -> dict:
     """vLLM vs HF generate on the held-out prompts: per-token log-prob gaps, reward distributions, tokens/s."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # keep the engine inside the cell's process

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from tiltbench.benchmarks.llm.track import DEPENDS as LLM_DEPENDS
-from tiltbench.registry import register_solver
 
 from tiltbench.benchmarks.llm.loop import evaluate_policy, reference_set
 
 
-@register_solver("llm", "reference", "reference", citation="SmolLM2-135M-Instruct (Allal et al. 2025), untrained",
-                 defaults={p: {} for p in ("smoke", "cpu", "gpu")},
-                 depends=LLM_DEPENDS)
 def reference(task, config: dict, seed: int) -> dict:
     """pi_ref itself: no training; its samples on the held-out prompts (KL 0 by construction)."""
     from tiltbench.benchmarks.llm import model as llm_model

@@ -27,14 +27,11 @@ import numpy as np
 from scipy import stats as sps
 
 from tiltbench.errors import unknown
-from tiltbench.registry import Metric, Track, check_type, register_track
+from tiltbench.registry import check_type
 
 from . import data as llm_data, rewards as llm_rewards
 
 TASKS = llm_rewards.REWARDS
-# modules besides a solver's own whose code shapes every llm result (they enter each cell's code version)
-DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "tiltbench.benchmarks.llm.rewards", "tiltbench.benchmarks.llm.generate",
-           "tiltbench.benchmarks.llm.model")
 
 
 @dataclass(frozen=True)
@@ -130,42 +127,3 @@ def evaluate(task: LLMTask, output: dict) -> dict:
         if np.isfinite(bias):
             out["length_bias"] = bias
     return out
-
-
-register_track(Track(
-    name="llm",
-    description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
-                "reference completions, pairs, LoRA and steps",
-    task_pattern="<training reward>: " + ", ".join(TASKS) + " (the other reward is held out)",
-    metrics=[
-        Metric("reward", "", True, "mean training reward of the policy's samples on the held-out prompts"),
-        Metric("heldout_reward", "", True, "mean held-out reward (the reward not trained on) of the same samples"),
-        Metric("win_rate", "", True, "share of (policy sample, reference sample) pairs of a held-out prompt won "
-               "on the training reward (ties 1/2)"),
-        Metric("kl_k1", "nats", None, "KL(pi_theta || pi_ref) per completion, k1 estimator (sum of log ratios)"),
-        Metric("kl_k3", "nats", None, "KL(pi_theta || pi_ref) per completion, k3 estimator (non-negative)"),
-        Metric("length", "tokens", None, "mean completion length"),
-        Metric("length_bias", "", None, "Spearman(length, log pi_theta/pi_ref) over the held-out reference "
-               "completions (the QRPO paper's length-bias measure)"),
-        Metric("n_pairs", "", None, "training pairs with a strict preference (best vs worst reference)"),
-        Metric("gen_tok_per_s", "1/s", True, "tokens/s of the policy's held-out generation", kind="cost"),
-        Metric("ref_gen_tok_per_s", "1/s", True, "tokens/s of the reference generation (0 when it was cached)",
-               kind="cost"),
-        Metric("step_s", "s", False, "mean seconds per training step", kind="cost"),
-        # backend-parity checks: kind "check", so they stay out of the leaderboard table (own report section)
-        Metric("parity_logp_mae", "nats", False, "backend parity: mean |log p_vllm - log p_hf| per sampled token", kind="check"),
-        Metric("parity_logp_max", "nats", False, "backend parity: max |log p_vllm - log p_hf| over tokens", kind="check"),
-        Metric("parity_reward_ks", "", False, "backend parity: two-sample KS statistic of the reward "
-               "distributions of vLLM and HF samples", kind="check"),
-        Metric("parity_reward_ks_p", "", None, "backend parity: p-value of that KS test", kind="check"),
-        Metric("parity_reward_hf", "", None, "backend parity: mean reward of the HF samples", kind="check"),
-        Metric("parity_reward_vllm", "", None, "backend parity: mean reward of the vLLM samples", kind="check"),
-        Metric("hf_tok_per_s", "1/s", True, "backend parity: HF generate tokens/s", kind="cost"),
-        Metric("vllm_tok_per_s", "1/s", True, "backend parity: vLLM tokens/s", kind="cost"),
-    ],
-    primary="reward",
-    make_task=make_task,
-    evaluate=evaluate,
-    pairs={"qrpo": ["dpo", "simpo", "rebel", "reference"]},
-    report_extras="tiltbench.benchmarks.llm.report:section",
-))

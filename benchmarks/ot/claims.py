@@ -4,15 +4,7 @@ Kept apart from benchmarks/ot/track.py so that restating a claim does not change
 (which would invalidate every stored cell).
 """
 
-from tiltbench.benchmarks.ot import track as _track  # noqa: F401  (the track is registered before its protocol)
 from tiltbench.claims import Claim, Gate, register_claim
-from tiltbench.registry import set_protocol
-
-# Tuning and frontiers (tiltbench/tuning.py): a grid point is tuned on another random pair of
-# Gaussians (the validation instance), picked by BW-UVP, and the report draws BW-UVP against wall time.
-set_protocol("ot", validation="another random pair of Gaussians of the same d and lam (covariances and means "
-                              "drawn from the validation seed stream)",
-             selection="bw_uvp", frontier=("bw_uvp", "wall_s"))
 
 PAPER = "Daniels, Maunu, Hand (NeurIPS 2021)"
 # Gates: a SCONES run whose dual collapsed (mean compatibility outside [0.5, 2]) is a known failure, not

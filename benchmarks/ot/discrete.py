@@ -42,9 +42,3 @@ def sinkhorn_plan(x: np.ndarray, y: np.ndarray, lam: float, max_iter: int, tol: 
     marginal_err = float((P.sum(1) - a.double()).abs().sum() + (P.sum(0) - b.double()).abs().sum())
     iters = int(log["niter"])
     return P.numpy(), {"iterations": iters, "marginal_err": marginal_err, "converged": float(iters < max_iter - 1)}
-
-
-# cpu: at d = 64, lam = 4 one log-domain iteration costs ~0.15 s at n = 2000 on one core, so the
-# cap of 1000 iterations bounds a cell to a few minutes; `converged` says whether it bound.
-SINKHORN_DEFAULTS = {"smoke": {"max_iter": 2000, "tol": 1e-6}, "cpu": {"max_iter": 1000, "tol": 1e-6},
-                     "gpu": {"max_iter": 10000, "tol": 1e-7}}

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 
-from tiltbench.registry import Metric, Track, register_solver, register_track
 
 TASK_RE = re.compile(r"^gaussian-d(\d+)-lam(\d+(?:\.\d+)?)$")
 
@@ -155,42 +154,13 @@ def evaluate(task: GaussianOTTask, output: dict) -> dict:
     return {"bw_uvp": uvp, "bw_frac": frac, "cost": cost, "cost_rel_err": abs(cost - true_cost) / true_cost}
 
 
-register_track(Track(
-    name="ot",
-    description="Entropic OT between Gaussians, scored against the closed-form plan (SCONES vs POT)",
-    task_pattern="gaussian-d{D}-lam{L}",
-    metrics=[
-        Metric("bw_uvp", "%", False, "100 BW^2(plan, true plan) / (tr Sigma / 2)  (Korotin et al. 2021)"),
-        Metric("bw_frac", "", False, "BW^2(plan, true plan) / tr Sigma"),
-        Metric("cost_rel_err", "", False, "|E||x-y||^2 - closed form| / closed form"),
-        Metric("cost", "", None, "transport cost E||x-y||^2 of the coupling"),
-        Metric("mean_h", "", None, "SCONES: mean compatibility E_{mu x nu} H, should be about 1"),
-        Metric("dual_collapsed", "", False, "SCONES: 1 when mean H leaves [0.5, 2] (dual failed)"),
-        Metric("iterations", "", None, "Sinkhorn iterations run"),
-        Metric("marginal_err", "", False, "Sinkhorn: L1 error of the plan's marginals"),
-        Metric("converged", "", True, "Sinkhorn: 1 when the stopping threshold was reached within max_iter"),
-        Metric("train_s", "s", False, "SCONES: seconds training the potentials (and score)", kind="cost"),
-        Metric("sample_s", "s", False, "SCONES: seconds of Langevin sampling", kind="cost"),
-    ],
-    primary="bw_uvp",
-    make_task=make_task,
-    evaluate=evaluate,
-    pairs={"scones": ["sinkhorn", "barycentric", "lp"]},
-))
-
-
 # ---------------------------------------------------------------------------- reference rows
-_NO_KNOBS = {"smoke": {}, "cpu": {}, "gpu": {}}
-
-
-@register_solver("ot", "independent", "reference", citation="-", defaults=_NO_KNOBS)
 def independent(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """Independent coupling mu (x) nu from n samples of each: what 'no transport' scores."""
     rng = np.random.default_rng(seed)
     return dict(zip(("mean", "cov"), sample_moments(task.sample_x(task.n, rng), task.sample_y(task.n, rng))))
 
 
-@register_solver("ot", "floor", "reference", citation="-", defaults=_NO_KNOBS)
 def finite_sample_floor(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """n exact sample pairs of the true plan: the error of a perfect sampler at this n.
 

@@ -21,15 +21,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from tiltbench.errors import unknown
-from tiltbench.registry import Metric, Track, check_type, register_track
+from tiltbench.registry import check_type
 
 from .env import TASKS
 from .tests import SUITES
 
-# the shared loop, agent, environment wrapper and tests shape every rl solver's results as much as
-# its own file does, so they enter each cell's code version
-DEPENDS = ("tiltbench.benchmarks.rl.loop", "tiltbench.benchmarks.rl.sac", "tiltbench.benchmarks.rl.env",
-           "tiltbench.benchmarks.rl.tests")
 
 EPISODE_LEN = 1000  # dm_control's default time limit at its default control step
 
@@ -94,35 +90,3 @@ def score_episodes(task: RLTask, returns: list[float], features: list[dict]) -> 
 
 def evaluate(task: RLTask, output: dict) -> dict:
     return score_episodes(task, output["eval_returns"], output["eval_features"])
-
-
-_TEST_NAMES = sorted({n for suite in SUITES.values() for n in suite.pass_fail_names})
-
-register_track(Track(
-    name="rl",
-    description="dm_control continuous control: TdRL (reward learned from test functions only) vs SAC on the "
-                "handcrafted reward, same SAC agent and budget",
-    task_pattern="{domain}-{task}: " + ", ".join(TASKS),
-    metrics=[
-        Metric("norm_return", "", True, "handcrafted evaluation return / 1000 (mean of the final deterministic "
-               "episodes)"),
-        Metric("pass_all", "", True, "share of evaluation segments passing every pass-fail test of the task"),
-        *[Metric(f"pass_{n}", "", True, f"share of evaluation segments passing the task's '{n}' test")
-          for n in _TEST_NAMES],
-        Metric("reward_corr", "", None, "TdRL: Spearman correlation of its learned reward with the handcrafted "
-               "one over the replay buffer (computed after training; never used by TdRL)"),
-        Metric("return_acc", "", None, "TdRL: agreement of the return network's ordering with the comparison "
-               "labels of the last round"),
-        Metric("reward_rounds", "", None, "TdRL: reward-learning rounds run"),
-        Metric("anchor_stops", "", None, "TdRL: return-network steps skipped by the early-stop rule"),
-        Metric("env_steps_per_s", "1/s", True, "environment steps per second of training (incl. updates)",
-               kind="cost"),
-        Metric("updates_per_s", "1/s", True, "SAC gradient updates per second of update time", kind="cost"),
-        Metric("reward_s", "s", False, "TdRL: seconds spent learning the reward and relabelling", kind="cost"),
-    ],
-    primary="norm_return",
-    make_task=make_task,
-    evaluate=evaluate,
-    pairs={"tdrl": ["sac-handcrafted"]},
-    report_extras="tiltbench.benchmarks.rl.report:section",
-))

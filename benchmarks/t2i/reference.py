@@ -14,10 +14,7 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import models as t2i_models
-from tiltbench.benchmarks.t2i.track import DEPENDS, base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
-from tiltbench.registry import register_solver
-
-PROFILES = ("smoke", "cpu", "gpu")
+from tiltbench.benchmarks.t2i.track import base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
 
 
 def sample_base(task, kind: str, seed: int) -> dict:
@@ -44,33 +41,21 @@ def resample_tilted(task, kind: str, seed: int) -> dict:
                                           **base_metrics(task, kind, meta)})
 
 
-@register_solver("t2i", "base-ddpm", "reference", citation="Ho, Jain, Abbeel. Denoising Diffusion Probabilistic "
-                 "Models. NeurIPS 2020; Song, Meng, Ermon. DDIM. ICLR 2021", defaults={p: {} for p in PROFILES},
-                 depends=DEPENDS)
 def base_ddpm(task, config: dict, seed: int) -> dict:
     """The unaligned diffusion base model (epsilon-prediction, DDIM sampling)."""
     return sample_base(task, "ddpm", seed)
 
 
-@register_solver("t2i", "base-flow", "reference", citation="Liu, Gong, Liu. Flow Straight and Fast: Learning to "
-                 "Generate and Transfer Data with Rectified Flow. ICLR 2023", defaults={p: {} for p in PROFILES},
-                 depends=DEPENDS)
 def base_flow(task, config: dict, seed: int) -> dict:
     """The unaligned rectified-flow base model (Euler sampling)."""
     return sample_base(task, "flow", seed)
 
 
-@register_solver("t2i", "tilted-ddpm", "reference", citation="exact target: self-normalised importance "
-                 "resampling of base-ddpm samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
-                 depends=DEPENDS)
 def tilted_ddpm(task, config: dict, seed: int) -> dict:
     """The exact tilted distribution of base-ddpm (importance resampling of its sample pool)."""
     return resample_tilted(task, "ddpm", seed)
 
 
-@register_solver("t2i", "tilted-flow", "reference", citation="exact target: self-normalised importance "
-                 "resampling of base-flow samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
-                 depends=DEPENDS)
 def tilted_flow(task, config: dict, seed: int) -> dict:
     """The exact tilted distribution of base-flow (importance resampling of its sample pool)."""
     return resample_tilted(task, "flow", seed)

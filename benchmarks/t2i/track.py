@@ -34,13 +34,11 @@ import torch
 
 from tiltbench.cache import cache_dir, file_lock
 from tiltbench.errors import unknown
-from tiltbench.registry import Metric, Track, check_type, register_track
+from tiltbench.registry import check_type
 
 from . import data as t2i_data, models as t2i_models, rewards as t2i_rewards
 
 TASK_RE = re.compile(r"^(?P<reward>[a-z]+)-lam(?P<lam>[0-9]*\.?[0-9]+)$")
-# modules besides a solver's own whose code shapes every t2i result (they enter each cell's code version)
-DEPENDS = ("tiltbench.benchmarks.t2i.data", "tiltbench.benchmarks.t2i.models", "tiltbench.benchmarks.t2i.rewards")
 POOL_SEED = 7919  # noise of the shared base-sample pool (never a cell seed)
 POOL_VERSION = 2  # bump when the samplers change what a cached pool holds
 
@@ -238,39 +236,3 @@ def evaluate(task: T2ITask, output: dict) -> dict:
 def base_metrics(task: T2ITask, kind: str, meta: dict) -> dict:
     """Cost figures of a base model every solver reports: its (cached, once per profile) training seconds."""
     return {"base_train_s": float(meta.get("train_s", 0.0))}
-
-
-register_track(Track(
-    name="t2i",
-    description="reward-tilted text-to-image sampling on 8x8 digits with MiniLM captions: the guidance network "
-                "(diffusion) and training-free velocity guidance (flow matching) against DRaFT-style reward "
-                "finetuning and the base models",
-    task_pattern="<reward>-lam<lambda>, reward in " + ", ".join(t2i_rewards.REWARDS),
-    metrics=[
-        Metric("reward", "", True, "mean training reward of the samples (one per caption x n_eval)"),
-        Metric("heldout_reward", "", True, "mean probability the held-out MLP classifier gives the caption's digit"),
-        Metric("accuracy", "", True, "share of samples the correctness classifier reads as the caption's digit"),
-        Metric("target_gap", "", None, "reward minus the exact tilted target's reward (importance-weighted base "
-               "pool); 0 is on target, positive is past it"),
-        Metric("fid_base", "", None, "Frechet distance to the base model's samples in the correctness "
-               "classifier's feature space"),
-        Metric("fid_real", "", False, "Frechet distance to the real test digits in the same feature space "
-               "(sample quality)"),
-        Metric("kl_feat", "nats", None, "KL between Gaussian fits of the samples' and the base pool's features"),
-        Metric("diversity", "", True, "mean pairwise feature distance between samples of one caption"),
-        Metric("train_s", "s", False, "seconds of the solver's own training (guidance network: including the "
-               "base samples it trains on; 0 when training-free)", kind="cost"),
-        Metric("samples_per_s", "1/s", True, "images per second of the solver's sampler", kind="cost"),
-        Metric("base_train_s", "s", False, "training seconds of the base model (once per profile, shared)",
-               kind="cost"),
-        Metric("tilt_ess", "", None, "effective sample size per caption of the importance weights behind the exact "
-               "tilted rows (out of `pool`; small means a poor estimate)"),
-        Metric("finetune_steps", "", None, "reward-finetuning steps taken (stops at the tilted target's reward)"),
-    ],
-    primary="reward",
-    make_task=make_task,
-    evaluate=evaluate,
-    pairs={"guidance-net": ["reward-finetune", "base-ddpm"], "guidance-net-1step": ["reward-finetune", "base-ddpm"],
-           "velocity-guidance": ["base-flow", "reward-finetune"]},
-    report_extras="tiltbench.benchmarks.t2i.report:section",
-))

@@ -20,7 +20,8 @@ def evaluate(task, output):
 
 register_track(Track(name="toy", description="harness test track", task_pattern="const-{V}",
                      metrics=[Metric("value", "", True), Metric("noise", "", True)], primary="value",
-                     make_task=make_task, evaluate=evaluate, pairs={"good": ["slow"]}))
+                     make_task=make_task, evaluate=evaluate, pairs={"good": ["slow"]},
+                     validation="the same constant (tuning cells only draw other seeds)", frontier=("value", "wall_s")))
 
 KNOBS = {"toy": {"sleep_s": 0.0, "alloc_gb": 0.0, "offset": 0.0}}
 
@@ -70,9 +71,6 @@ def die(task, config, seed):
 # Claims of the toy track: one whose gate can never hold on const tasks (slow returns the task's
 # value, 1-4), so `tiltbench claims --strict` must report it as not judged.
 from tiltbench.claims import Claim, Gate, register_claim  # noqa: E402
-from tiltbench.registry import set_protocol  # noqa: E402
-
-set_protocol("toy", validation="the same constant (tuning cells only draw other seeds)", frontier=("value", "wall_s"))
 
 register_claim(Claim(track="toy", id="toy-good-beats-slow", statement="good beats slow", source="-",
                      metric="value", method="good", comparator="slow", relation="greater",

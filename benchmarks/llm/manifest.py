@@ -1,0 +1,100 @@
+"""The `llm` track's entry in the registry: the track (task family, metrics, method-baseline pairs) and every solver that
+competes in it, with its role, citation, per-profile defaults and the "module:function" that
+computes it.
+
+Metadata only: importing this module imports no heavy library (no torch, no transformers, no scipy), so `tiltbench list`
+and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
+the worker).  The code itself is in track.py, data.py, model.py, generate.py,
+rewards.py, loop.py, reference.py, parity.py, methods/qrpo.py and baselines/dpo.py, simpo.py, rebel.py.
+"""
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+from .rewards import REWARDS as TASKS  # no heavy import: the MiniLM model loads on first use
+
+# modules besides a solver's own whose code shapes every llm result (they enter each cell's code version)
+DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "tiltbench.benchmarks.llm.rewards", "tiltbench.benchmarks.llm.generate",
+           "tiltbench.benchmarks.llm.model")
+
+register_track(Track(
+    name="llm",
+    description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
+                "reference completions, pairs, LoRA and steps",
+    task_pattern="<training reward>: " + ", ".join(TASKS) + " (the other reward is held out)",
+    metrics=[
+        Metric("reward", "", True, "mean training reward of the policy's samples on the held-out prompts"),
+        Metric("heldout_reward", "", True, "mean held-out reward (the reward not trained on) of the same samples"),
+        Metric("win_rate", "", True, "share of (policy sample, reference sample) pairs of a held-out prompt won "
+               "on the training reward (ties 1/2)"),
+        Metric("kl_k1", "nats", None, "KL(pi_theta || pi_ref) per completion, k1 estimator (sum of log ratios)"),
+        Metric("kl_k3", "nats", None, "KL(pi_theta || pi_ref) per completion, k3 estimator (non-negative)"),
+        Metric("length", "tokens", None, "mean completion length"),
+        Metric("length_bias", "", None, "Spearman(length, log pi_theta/pi_ref) over the held-out reference "
+               "completions (the QRPO paper's length-bias measure)"),
+        Metric("n_pairs", "", None, "training pairs with a strict preference (best vs worst reference)"),
+        Metric("gen_tok_per_s", "1/s", True, "tokens/s of the policy's held-out generation", kind="cost"),
+        Metric("ref_gen_tok_per_s", "1/s", True, "tokens/s of the reference generation (0 when it was cached)",
+               kind="cost"),
+        Metric("step_s", "s", False, "mean seconds per training step", kind="cost"),
+        # backend-parity checks: kind "check", so they stay out of the leaderboard table (own report section)
+        Metric("parity_logp_mae", "nats", False, "backend parity: mean |log p_vllm - log p_hf| per sampled token", kind="check"),
+        Metric("parity_logp_max", "nats", False, "backend parity: max |log p_vllm - log p_hf| over tokens", kind="check"),
+        Metric("parity_reward_ks", "", False, "backend parity: two-sample KS statistic of the reward "
+               "distributions of vLLM and HF samples", kind="check"),
+        Metric("parity_reward_ks_p", "", None, "backend parity: p-value of that KS test", kind="check"),
+        Metric("parity_reward_hf", "", None, "backend parity: mean reward of the HF samples", kind="check"),
+        Metric("parity_reward_vllm", "", None, "backend parity: mean reward of the vLLM samples", kind="check"),
+        Metric("hf_tok_per_s", "1/s", True, "backend parity: HF generate tokens/s", kind="cost"),
+        Metric("vllm_tok_per_s", "1/s", True, "backend parity: vLLM tokens/s", kind="cost"),
+    ],
+    primary="reward",
+    make_task="tiltbench.benchmarks.llm.track:make_task",
+    evaluate="tiltbench.benchmarks.llm.track:evaluate",
+    pairs={"qrpo": ["dpo", "simpo", "rebel", "reference"]},
+    report_extras="tiltbench.benchmarks.llm.report:section",
+))
+
+
+# ---------------------------------------------------------------------------- reference rows
+register_solver("llm", "reference", "reference", citation="SmolLM2-135M-Instruct (Allal et al. 2025), untrained",
+                defaults={p: {} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.llm.reference:reference")
+
+register_solver("llm", "vllm-parity", "reference", citation="Kwon et al. Efficient Memory Management for Large "
+                "Language Model Serving with PagedAttention. SOSP 2023 (vLLM) vs transformers generate",
+                defaults={p: {} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.llm.parity:vllm_parity")
+
+# ---------------------------------------------------------------------------- the paper's method
+QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimization: Alignment with Pointwise "
+                 "Regression and Exact Partition Functions. arXiv:2507.08068 (2025)")
+
+register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
+                defaults={p: {"beta": 0.1, "transform": "identity"} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.methods.qrpo:qrpo")
+
+# ---------------------------------------------------------------------------- baselines
+DPO_CITATION = ("Rafailov, Sharma, Mitchell et al. Direct Preference Optimization: Your Language Model is "
+                "Secretly a Reward Model. NeurIPS 2023. arXiv:2305.18290 (TRL DPOTrainer)")
+SIMPO_CITATION = ("Meng, Xia, Chen. SimPO: Simple Preference Optimization with a Reference-Free Reward. "
+                  "NeurIPS 2024. arXiv:2405.14734 (TRL experimental CPOTrainer)")
+REBEL_CITATION = ("Gao, Chang, Zhan et al. REBEL: Reinforcement Learning via Regressing Relative Rewards. "
+                  "NeurIPS 2024. arXiv:2404.16767")
+
+register_solver("llm", "dpo", "baseline", citation=DPO_CITATION,
+                defaults={p: {"beta": 0.1} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.dpo:dpo")
+
+register_solver("llm", "simpo", "baseline", citation=SIMPO_CITATION,
+                defaults={p: {"beta": 2.0, "gamma": 1.0} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.simpo:simpo")
+
+register_solver("llm", "rebel", "baseline", citation=REBEL_CITATION,
+                defaults={p: {"eta": 0.1} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.rebel:rebel")

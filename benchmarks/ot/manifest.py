@@ -1,0 +1,90 @@
+"""The `ot` track's entry in the registry: the track (task family, metrics, method-baseline pairs)
+and every solver that competes in it, with its role, citation, per-profile defaults and the
+"module:function" that computes it.
+
+Metadata only: importing this module imports no heavy library (no torch, no POT), so `tiltbench
+list` and errors on bad names stay fast; a solver's module is imported when the solver first runs
+(in the worker).  The code itself is in track.py (tasks, closed forms, scoring, the reference
+rows), discrete.py, methods/scones.py and baselines/lp.py, sinkhorn.py, barycentric.py.
+"""
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+DISCRETE = ("tiltbench.benchmarks.ot.discrete",)  # the Sinkhorn plan and sample draw the POT baselines share
+
+register_track(Track(
+    name="ot",
+    description="Entropic OT between Gaussians, scored against the closed-form plan (SCONES vs POT)",
+    task_pattern="gaussian-d{D}-lam{L}",
+    metrics=[
+        Metric("bw_uvp", "%", False, "100 BW^2(plan, true plan) / (tr Sigma / 2)  (Korotin et al. 2021)"),
+        Metric("bw_frac", "", False, "BW^2(plan, true plan) / tr Sigma"),
+        Metric("cost_rel_err", "", False, "|E||x-y||^2 - closed form| / closed form"),
+        Metric("cost", "", None, "transport cost E||x-y||^2 of the coupling"),
+        Metric("mean_h", "", None, "SCONES: mean compatibility E_{mu x nu} H, should be about 1"),
+        Metric("dual_collapsed", "", False, "SCONES: 1 when mean H leaves [0.5, 2] (dual failed)"),
+        Metric("iterations", "", None, "Sinkhorn iterations run"),
+        Metric("marginal_err", "", False, "Sinkhorn: L1 error of the plan's marginals"),
+        Metric("converged", "", True, "Sinkhorn: 1 when the stopping threshold was reached within max_iter"),
+        Metric("train_s", "s", False, "SCONES: seconds training the potentials (and score)", kind="cost"),
+        Metric("sample_s", "s", False, "SCONES: seconds of Langevin sampling", kind="cost"),
+    ],
+    primary="bw_uvp",
+    make_task="tiltbench.benchmarks.ot.track:make_task",
+    evaluate="tiltbench.benchmarks.ot.track:evaluate",
+    pairs={"scones": ["sinkhorn", "barycentric", "lp"]},
+    # tuning and frontiers (tiltbench/tuning.py): grid points are tuned on another random pair of
+    # Gaussians, picked by BW-UVP; the report draws BW-UVP against wall time
+    validation="another random pair of Gaussians of the same d and lam (covariances and means drawn from the "
+               "validation seed stream)",
+    selection="bw_uvp",
+    frontier=("bw_uvp", "wall_s"),
+))
+
+
+# ---------------------------------------------------------------------------- reference rows
+_NO_KNOBS = {"smoke": {}, "cpu": {}, "gpu": {}}
+
+register_solver("ot", "independent", "reference", citation="-", defaults=_NO_KNOBS,
+                fn="tiltbench.benchmarks.ot.track:independent")
+
+register_solver("ot", "floor", "reference", citation="-", defaults=_NO_KNOBS,
+                fn="tiltbench.benchmarks.ot.track:finite_sample_floor")
+
+
+# ---------------------------------------------------------------------------- the paper's method
+def _defaults(width, depth, steps, batch, langevin_steps, score_steps):
+    return dict(width=width, depth=depth, steps=steps, batch=batch, lr=1e-3, langevin_steps=langevin_steps,
+                step_scale=0.1, target_score="analytic", score_steps=score_steps, score_noise=0.05)
+
+
+register_solver(
+    "ot", "scones", "method",
+    citation="Daniels, Maunu, Hand. Score-based Generative Neural Networks for Large-Scale Optimal "
+             "Transport. NeurIPS 2021. arXiv:2110.03237",
+    defaults={"smoke": _defaults(64, 3, 400, 256, 200, 400),
+              "cpu": _defaults(256, 3, 3000, 512, 500, 2000),
+              "gpu": _defaults(4096, 3, 20000, 1024, 1000, 20000)},
+    fn="tiltbench.methods.scones:scones")
+
+# ---------------------------------------------------------------------------- baselines (POT)
+_LP = {"smoke": {"max_iter": 1_000_000}, "cpu": {"max_iter": 50_000_000}, "gpu": {"max_iter": 100_000_000}}
+# cpu: at d = 64, lam = 4 one log-domain iteration costs ~0.15 s at n = 2000 on one core, so the
+# cap of 1000 iterations bounds a cell to a few minutes; `converged` says whether it bound.
+SINKHORN_DEFAULTS = {"smoke": {"max_iter": 2000, "tol": 1e-6}, "cpu": {"max_iter": 1000, "tol": 1e-6},
+                     "gpu": {"max_iter": 10000, "tol": 1e-7}}
+CUTURI = "Cuturi. Sinkhorn Distances: Lightspeed Computation of Optimal Transport. NeurIPS 2013"
+
+register_solver("ot", "lp", "baseline", citation="Bonneel et al. Displacement interpolation using Lagrangian "
+                "mass transport. SIGGRAPH Asia 2011 (POT ot.emd)", defaults=_LP,
+                depends=DISCRETE,
+                fn="tiltbench.baselines.lp:lp")
+
+register_solver("ot", "sinkhorn", "baseline", citation=CUTURI, defaults=SINKHORN_DEFAULTS,
+                depends=DISCRETE,
+                fn="tiltbench.baselines.sinkhorn:sinkhorn")
+
+register_solver("ot", "barycentric", "baseline", citation="Seguy et al. Large-Scale Optimal Transport and "
+                "Mapping Estimation. ICLR 2018", defaults=SINKHORN_DEFAULTS,
+                depends=DISCRETE,
+                fn="tiltbench.baselines.barycentric:barycentric")

@@ -1,0 +1,74 @@
+"""The `rl` track's entry in the registry: the track (task family, metrics, method-baseline pairs) and every solver that
+competes in it, with its role, citation, per-profile defaults and the "module:function" that
+computes it.
+
+Metadata only: importing this module imports no heavy library (no torch, no dm_control, no scipy), so `tiltbench list`
+and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
+the worker).  The code itself is in track.py, env.py, tests.py, sac.py, loop.py,
+methods/tdrl.py and baselines/sac_handcrafted.py.
+"""
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+from .env import TASKS  # numpy only
+from .tests import SUITES  # numpy only
+
+# the shared loop, agent, environment wrapper and tests shape every rl solver's results as much as
+# its own file does, so they enter each cell's code version
+DEPENDS = ("tiltbench.benchmarks.rl.loop", "tiltbench.benchmarks.rl.sac", "tiltbench.benchmarks.rl.env",
+           "tiltbench.benchmarks.rl.tests")
+
+_TEST_NAMES = sorted({n for suite in SUITES.values() for n in suite.pass_fail_names})
+
+register_track(Track(
+    name="rl",
+    description="dm_control continuous control: TdRL (reward learned from test functions only) vs SAC on the "
+                "handcrafted reward, same SAC agent and budget",
+    task_pattern="{domain}-{task}: " + ", ".join(TASKS),
+    metrics=[
+        Metric("norm_return", "", True, "handcrafted evaluation return / 1000 (mean of the final deterministic "
+               "episodes)"),
+        Metric("pass_all", "", True, "share of evaluation segments passing every pass-fail test of the task"),
+        *[Metric(f"pass_{n}", "", True, f"share of evaluation segments passing the task's '{n}' test")
+          for n in _TEST_NAMES],
+        Metric("reward_corr", "", None, "TdRL: Spearman correlation of its learned reward with the handcrafted "
+               "one over the replay buffer (computed after training; never used by TdRL)"),
+        Metric("return_acc", "", None, "TdRL: agreement of the return network's ordering with the comparison "
+               "labels of the last round"),
+        Metric("reward_rounds", "", None, "TdRL: reward-learning rounds run"),
+        Metric("anchor_stops", "", None, "TdRL: return-network steps skipped by the early-stop rule"),
+        Metric("env_steps_per_s", "1/s", True, "environment steps per second of training (incl. updates)",
+               kind="cost"),
+        Metric("updates_per_s", "1/s", True, "SAC gradient updates per second of update time", kind="cost"),
+        Metric("reward_s", "s", False, "TdRL: seconds spent learning the reward and relabelling", kind="cost"),
+    ],
+    primary="norm_return",
+    make_task="tiltbench.benchmarks.rl.track:make_task",
+    evaluate="tiltbench.benchmarks.rl.track:evaluate",
+    pairs={"tdrl": ["sac-handcrafted"]},
+    report_extras="tiltbench.benchmarks.rl.report:section",
+))
+
+
+CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Control. arXiv:2511.07904 (2025)")
+
+
+def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
+    return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
+                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="early-stop", anchor_ratio=10.0,
+                reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
+
+
+register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
+                defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
+                          "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
+                          "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)},
+                fn="tiltbench.methods.tdrl:tdrl")
+
+SAC_CITATION = ("Haarnoja, Zhou, Hartikainen et al. Soft Actor-Critic Algorithms and Applications. "
+                "arXiv:1812.05905 (2018)")
+
+register_solver("rl", "sac-handcrafted", "baseline", citation=SAC_CITATION,
+                defaults={"smoke": {}, "cpu": {}, "gpu": {}},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.sac_handcrafted:sac_handcrafted")

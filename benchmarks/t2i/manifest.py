@@ -1,0 +1,116 @@
+"""The `t2i` track's entry in the registry: the track (task family, metrics, method-baseline pairs) and every solver that
+competes in it, with its role, citation, per-profile defaults and the "module:function" that
+computes it.
+
+Metadata only: importing this module imports no heavy library (no torch, no diffusers), so `tiltbench list`
+and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
+the worker).  The code itself is in track.py, data.py, models.py, rewards.py,
+reference.py, methods/guidance_net.py, velocity_guidance.py and baselines/reward_finetune.py,
+naive_guidance.py.
+"""
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+# modules besides a solver's own whose code shapes every t2i result (they enter each cell's code version)
+DEPENDS = ("tiltbench.benchmarks.t2i.data", "tiltbench.benchmarks.t2i.models", "tiltbench.benchmarks.t2i.rewards")
+PROFILES = ("smoke", "cpu", "gpu")
+REWARDS = ("correct", "bright")  # rewards.REWARDS (which imports torch); tests/test_fast_cli.py checks they agree
+
+register_track(Track(
+    name="t2i",
+    description="reward-tilted text-to-image sampling on 8x8 digits with MiniLM captions: the guidance network "
+                "(diffusion) and training-free velocity guidance (flow matching) against DRaFT-style reward "
+                "finetuning and the base models",
+    task_pattern="<reward>-lam<lambda>, reward in " + ", ".join(REWARDS),
+    metrics=[
+        Metric("reward", "", True, "mean training reward of the samples (one per caption x n_eval)"),
+        Metric("heldout_reward", "", True, "mean probability the held-out MLP classifier gives the caption's digit"),
+        Metric("accuracy", "", True, "share of samples the correctness classifier reads as the caption's digit"),
+        Metric("target_gap", "", None, "reward minus the exact tilted target's reward (importance-weighted base "
+               "pool); 0 is on target, positive is past it"),
+        Metric("fid_base", "", None, "Frechet distance to the base model's samples in the correctness "
+               "classifier's feature space"),
+        Metric("fid_real", "", False, "Frechet distance to the real test digits in the same feature space "
+               "(sample quality)"),
+        Metric("kl_feat", "nats", None, "KL between Gaussian fits of the samples' and the base pool's features"),
+        Metric("diversity", "", True, "mean pairwise feature distance between samples of one caption"),
+        Metric("train_s", "s", False, "seconds of the solver's own training (guidance network: including the "
+               "base samples it trains on; 0 when training-free)", kind="cost"),
+        Metric("samples_per_s", "1/s", True, "images per second of the solver's sampler", kind="cost"),
+        Metric("base_train_s", "s", False, "training seconds of the base model (once per profile, shared)",
+               kind="cost"),
+        Metric("tilt_ess", "", None, "effective sample size per caption of the importance weights behind the exact "
+               "tilted rows (out of `pool`; small means a poor estimate)"),
+        Metric("finetune_steps", "", None, "reward-finetuning steps taken (stops at the tilted target's reward)"),
+    ],
+    primary="reward",
+    make_task="tiltbench.benchmarks.t2i.track:make_task",
+    evaluate="tiltbench.benchmarks.t2i.track:evaluate",
+    pairs={"guidance-net": ["reward-finetune", "base-ddpm"], "guidance-net-1step": ["reward-finetune", "base-ddpm"],
+           "velocity-guidance": ["base-flow", "reward-finetune"]},
+    report_extras="tiltbench.benchmarks.t2i.report:section",
+))
+
+
+# ---------------------------------------------------------------------------- reference rows
+register_solver("t2i", "base-ddpm", "reference", citation="Ho, Jain, Abbeel. Denoising Diffusion Probabilistic "
+                "Models. NeurIPS 2020; Song, Meng, Ermon. DDIM. ICLR 2021", defaults={p: {} for p in PROFILES},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.t2i.reference:base_ddpm")
+
+register_solver("t2i", "base-flow", "reference", citation="Liu, Gong, Liu. Flow Straight and Fast: Learning to "
+                "Generate and Transfer Data with Rectified Flow. ICLR 2023", defaults={p: {} for p in PROFILES},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.t2i.reference:base_flow")
+
+register_solver("t2i", "tilted-ddpm", "reference", citation="exact target: self-normalised importance "
+                "resampling of base-ddpm samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.t2i.reference:tilted_ddpm")
+
+register_solver("t2i", "tilted-flow", "reference", citation="exact target: self-normalised importance "
+                "resampling of base-flow samples by exp(r / lambda)", defaults={p: {} for p in PROFILES},
+                depends=DEPENDS,
+                fn="tiltbench.benchmarks.t2i.reference:tilted_flow")
+
+# ---------------------------------------------------------------------------- the paper's methods
+CITATION = ("Ouyang, Xie, Zha, Cheng. Alignment of Diffusion Model and Flow Matching for Text-to-Image Generation "
+            "(guidance network)")
+
+
+def _defaults(targets: str) -> dict:
+    # lr and steps from a pilot run on correct-lam0.1 (seed outside the sweep): 1500 steps at 1e-3 left f
+    # far from converged; 2000 at 2e-3 is what the cpu sweep can afford
+    common = {"targets": targets, "batch": 128, "lr": 2e-3, "width": 64, "gamma": 1.0, "draws": 4}
+    return {"smoke": {**common, "steps": 60, "draws": 1}, "cpu": {**common, "steps": 2000},
+            "gpu": {**common, "steps": 10000, "draws": 16}}
+
+
+register_solver("t2i", "guidance-net", "method", citation=CITATION, defaults=_defaults("samples"), depends=DEPENDS,
+                fn="tiltbench.methods.guidance_net:guidance_net")
+
+register_solver("t2i", "guidance-net-1step", "method", citation=CITATION + ", one-step variant",
+                defaults=_defaults("one-step"), depends=DEPENDS,
+                fn="tiltbench.methods.guidance_net:guidance_net_1step")
+
+register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
+                "Model and Flow Matching for Text-to-Image Generation (training-free velocity guidance)",
+                defaults={p: {"gamma": 1.0, "jac": True, "t_min": 0.2} for p in ("smoke", "cpu", "gpu")},
+                depends=DEPENDS,
+                fn="tiltbench.methods.velocity_guidance:velocity_guidance")
+
+# ---------------------------------------------------------------------------- baselines
+register_solver("t2i", "reward-finetune", "baseline", citation="Clark, Vicol, Swersky, Fleet. Directly "
+                "Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024; Xu et al. ImageReward/"
+                "ReFL. NeurIPS 2023",
+                defaults={"smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
+                          "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
+                          "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.reward_finetune:reward_finetune")
+
+register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
+                "Model and Flow Matching for Text-to-Image Generation (the artifact case); Bansal et al. Universal "
+                "Guidance for Diffusion Models. CVPR-W 2023",
+                defaults={p: {"scale": 1.0} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS,
+                fn="tiltbench.baselines.naive_guidance:naive_guidance")

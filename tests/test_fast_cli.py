@@ -1,0 +1,94 @@
+"""The command stays fast and quiet: registering the plugins imports no heavy library, and a cell's
+third-party progress bars (transformers' "Loading weights", tqdm) never reach the CLI's output."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+HEAVY = ("torch", "transformers", "diffusers", "dm_control", "ot", "scipy", "pandas", "sklearn", "sentence_transformers")
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TILTBENCH_PLUGINS"}  # the packaged plugins only
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_registering_the_plugins_imports_no_heavy_library():
+    proc = _fresh(f"""
+        import sys
+        from tiltbench import claims, registry
+        registry.load_plugins()
+        assert {{"ot", "rl", "llm", "t2i"}} <= set(registry.tracks()), registry.tracks()
+        assert len(registry.solvers()) >= 20 and claims.claims()
+        [s.description for s in registry.solvers()]  # descriptions come from the source, not an import
+        print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", f"load_plugins() imported {proc.stdout.strip()}"
+
+
+def test_a_solver_module_is_imported_on_its_first_call_only():
+    proc = _fresh("""
+        import sys
+        from tiltbench import registry
+        from tiltbench.runner import module_source_hash
+        scones = registry.get_solver("ot", "scones")
+        module_source_hash(*scones.modules)  # the code version reads the file without importing it
+        assert "tiltbench.methods.scones" not in sys.modules and "torch" not in sys.modules
+        import numpy as np
+        task = registry.get_track("ot").make_task("gaussian-d2-lam1", {"n": 64}, 0)
+        assert scones.fn.resolve() is sys.modules["tiltbench.methods.scones"].scones
+    """)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_t2i_manifest_names_the_rewards_of_the_track():
+    from tiltbench.benchmarks.t2i import manifest, rewards
+
+    assert manifest.REWARDS == rewards.REWARDS
+
+
+BAR_PROFILE = """
+[bars]
+description = "one tiny t2i cell"
+base_seed = 1
+workers = 1
+threads_per_worker = 1
+timeout_s = 120
+memory_limit_gb = 0
+gpus = 0
+solver_defaults = "smoke"
+
+[bars.tracks.t2i]
+tasks = ["bright-lam1"]
+reps = 1
+methods = ["base-flow"]
+widths = [16, 32]
+base_steps = 5
+sample_steps = 2
+pool = 2
+n_eval = 2
+"""
+
+
+def test_a_cell_prints_no_third_party_progress_bar(tmp_path):
+    """The cheapest real cell that loads MiniLM (transformers draws a "Loading weights" tqdm bar)."""
+    pytest.importorskip("diffusers")
+    pytest.importorskip("sentence_transformers")
+    (tmp_path / "profiles.toml").write_text(BAR_PROFILE)
+    # the tiny base model and classifiers are trained once into the user's cache (~10 s), then reused
+    env = {**{k: v for k, v in os.environ.items() if k not in ("TILTBENCH_PLUGINS", "TQDM_DISABLE",
+                                                               "HF_HUB_DISABLE_PROGRESS_BARS")},
+           "TILTBENCH_PROFILES": str(tmp_path / "profiles.toml")}
+    proc = subprocess.run([sys.executable, "-m", "tiltbench.cli", "run", "--profile", "bars", "--no-progress",
+                           "--strict", "--store", str(tmp_path / "s.duckdb")],
+                          capture_output=True, text=True, env=env, timeout=180)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "ok t2i/bright-lam1/base-flow#0" in out
+    for bar in ("it/s]", "%|", "Loading weights"):
+        assert bar not in out, f"a progress bar leaked into the CLI's output:\n{out}"
