@@ -629,16 +629,17 @@ def check_read_only(con, sql: str) -> None:
     if kind == "EXPLAIN":
         inner = _explained(statements[0].query)
         if inner is None:
-            refused = "EXPLAIN ANALYZE (it executes its statement)"
+            refused = "EXPLAIN ANALYZE, which executes its statement"
         else:
             try:
                 inner_statements = con.extract_statements(inner)
             except duckdb.Error:
                 inner_statements = []
             if len(inner_statements) != 1 or inner_statements[0].type.name != "SELECT":
-                refused = "EXPLAIN of a " + (inner_statements[0].type.name if inner_statements else "non-query")
+                refused = "EXPLAIN of a " + (inner_statements[0].type.name if inner_statements else "non-query") \
+                    + " statement"
     elif kind != "SELECT":
-        refused = kind
+        refused = f"{kind} statement"
     if refused:
-        raise TiltbenchError(f"refused: {refused} statement; `tiltbench query` is read-only and runs only "
+        raise TiltbenchError(f"refused: {refused}; `tiltbench query` is read-only and runs only "
                              f"{ALLOWED_STATEMENTS}")
