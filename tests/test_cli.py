@@ -62,9 +62,12 @@ def test_list_and_help_teach():
 
 
 def test_export_filters_profiles_and_import_merges(ot_store, tmp_path):
-    out = tiltbench("export", tmp_path / "exp", "--profile", "smoke", "nope", store=ot_store, check=True)
+    out = tiltbench("export", tmp_path / "exp", "--profile", "smoke", store=ot_store, check=True)
     assert "runs 6" in out.stdout
-    assert "runs 0" in tiltbench("export", tmp_path / "none", "--profile", "nope", store=ot_store, check=True).stdout
+    for names in (["nope"], ["smoke", "nope"]):  # an unknown profile is an error, not an empty export
+        bad = tiltbench("export", tmp_path / "none", "--profile", *names, store=ot_store)
+        assert bad.returncode == 2 and "no runs of profile 'nope'" in bad.stderr and "smoke" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     merged = tmp_path / "merged.duckdb"
     assert "runs 6" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
     assert "runs 0" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout

@@ -13,6 +13,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def test_published_markdown_rerenders_byte_for_byte(tmp_path):
+    pytest.importorskip("rliable", reason="the rl report section needs the `rl` extra")
     assert (RESULTS / "runs" / "runs.parquet").exists(), "results/runs/ must hold the exported published runs"
     store = Store(tmp_path / "store.duckdb")
     store.import_(RESULTS / "runs")
@@ -28,6 +29,7 @@ def test_published_markdown_rerenders_byte_for_byte(tmp_path):
 
 
 def test_report_rendering_is_deterministic(tmp_path):
+    pytest.importorskip("rliable", reason="the rl report section needs the `rl` extra")
     store = Store(tmp_path / "store.duckdb")
     store.import_(RESULTS / "runs")
     profile = published_profile(DEFAULT_FILE)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from . import registry
@@ -28,6 +29,8 @@ typical session:
   tiltbench reproduce 3f2a9c1d                    # re-run a stored cell, diff its metrics
 
 The store defaults to $TILTBENCH_STORE or ./results/tiltbench.duckdb.
+A mistake (bad name, bad profile value, unusable store) is reported in one line with exit
+status 2; --debug (or TILTBENCH_DEBUG=1) adds the traceback.
 """
 
 
@@ -101,10 +104,15 @@ def cmd_run(args) -> int:
     from .profiles import get_profile
     from .runner import plan, sweep
 
+    from .profiles import MAX_REPS, MAX_WORKERS
+
+    if args.reps is not None and not 1 <= args.reps <= MAX_REPS:
+        raise TiltbenchError(f"bad value --reps {args.reps}: must be between 1 and {MAX_REPS}")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise TiltbenchError(f"bad value --workers {args.workers}: must be between 1 and {MAX_WORKERS}")
     profile = get_profile(args.profile)
-    if args.reps is not None and args.reps < 1:
-        raise TiltbenchError(f"bad value --reps {args.reps}: must be >= 1")
     store = _store(args)
+    store.check(writable=True)  # an unusable or damaged store stops here, before any work and without a write
     cells = plan(profile, args.track, args.method, args.task, args.reps, store=store)
     if not cells:
         raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
@@ -121,12 +129,16 @@ def cmd_run(args) -> int:
     if tuned:
         print(f"tuning done: {len(tuned)} evaluation cell(s) of the selected grid points", file=sys.stderr)
         s2 = sweep(store, tuned, executor, force=args.force, show_progress=not args.no_progress)
-        s.planned, s.skipped, s.ok, s.failed = (s.planned + s2.planned, s.skipped + s2.skipped, s.ok + s2.ok,
-                                                s.failed + s2.failed)
+        for name in ("planned", "skipped", "ok", "failed", "by_others", "unsaved"):
+            setattr(s, name, getattr(s, name) + getattr(s2, name))
         s.interrupted = s2.interrupted
-    print(f"planned {s.planned}, already stored {s.skipped}, ok {s.ok}, failed {s.failed}", file=sys.stderr)
+    print(f"planned {s.planned}, already stored {s.skipped}, ok {s.ok}, failed {s.failed}"
+          + (f", run by another tiltbench run {s.by_others}" if s.by_others else ""), file=sys.stderr)
     if s.interrupted:
-        print("interrupted: finished cells are stored, cells in flight were discarded; "
+        kept = (f"{s.unsaved} finished cell(s) could not be written yet and are kept in "
+                f"{_store(args).spill_path} (the next run or import stores them), " if s.unsaved else
+                "finished cells are stored, ")
+        print(f"interrupted: {kept}cells in flight were discarded; "
               "run the same command again to finish the rest", file=sys.stderr)
         return 130
     if s.failed:
@@ -137,19 +149,24 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     from .profiles import get_profile, published_profile
-    from .report import render
+    from .report import render_with_notes
 
     get_profile(args.profile)
     out = Path(args.out) if args.out else (Path("results") if args.profile == published_profile()
                                            else Path("results") / args.profile)
     for track in args.track or []:
         registry.get_track(track)
-    for path in render(_store(args), args.profile, out, args.track):
+    written, notes = render_with_notes(_store(args), args.profile, out, args.track)
+    for path in written:
         print(path)
-    return 0
+    for track, note in notes.items():
+        print(f"tiltbench: track {track} not rendered: {note}", file=sys.stderr)
+    return 1 if notes else 0
 
 
 def cmd_query(args) -> int:
+    if args.max_rows < 1:
+        raise TiltbenchError(f"bad value --max-rows {args.max_rows}: must be >= 1")
     df = _store(args).query(args.sql)
     if args.format == "csv":
         sys.stdout.write(df.to_csv(index=False))
@@ -165,15 +182,30 @@ def cmd_query(args) -> int:
 
 
 def cmd_export(args) -> int:
-    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in args.profile or [])
-    where = f"profile IN ({quoted})" if quoted else "TRUE"
-    counts = _store(args).export(args.directory, where)
+    store = _store(args)
+    if args.profile:
+        stored = store.profiles()
+        absent = [p for p in args.profile if p not in stored]
+        if absent:
+            raise TiltbenchError(f"no runs of profile {', '.join(map(repr, absent))} in {store.path}; "
+                                 f"profiles with runs: {', '.join(stored) or '(none)'}")
+    counts = store.export(args.directory, args.profile)
+    unreadable = counts.pop("unreadable", [])
     print(f"exported to {args.directory}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if unreadable:
+        print(f"tiltbench: error: store {store.path} is damaged: table(s) {', '.join(unreadable)} could not be "
+              "read and were exported empty; every other table was exported in full", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_import(args) -> int:
-    counts = _store(args).import_(args.directory)
+    store = _store(args)
+    replayed = store.replay_spill()
+    if replayed:
+        print(f"stored {replayed} finished cell(s) that an earlier run left in {store.spill_path}",
+              file=sys.stderr)
+    counts = store.import_(args.directory)
     print(f"imported into {args.store}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
           + " (runs already present were skipped)")
     return 0
@@ -222,7 +254,17 @@ def cmd_reproduce(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="tiltbench", description=MAIN_HELP, formatter_class=fmt)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", default=bool(os.environ.get("TILTBENCH_DEBUG")),
+                        help="print the full traceback of an error (also: TILTBENCH_DEBUG=1)")
+    common = argparse.ArgumentParser(add_help=False)  # so --debug also works after the command
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    class _Sub:
+        def add_parser(self, *a, **kw):
+            return subparsers.add_parser(*a, parents=[common], **kw)
+
+    sub = _Sub()
 
     p = sub.add_parser("list", help="print tracks, tasks, metrics, methods, baselines and profiles",
                        description="Print the registry: what can be run, and under which profiles.")
@@ -245,12 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", nargs="+", help="only these tracks")
     p.add_argument("--method", nargs="+", help="only these methods/baselines/reference rows")
     p.add_argument("--task", nargs="+", help="only these tasks (any valid name of the track's task family)")
-    p.add_argument("--reps", type=int, help="override the profile's number of seeds")
+    p.add_argument("--reps", type=int, help="override the profile's number of seeds (1 to 1000)")
     p.add_argument("--force", action="store_true", help="re-run cells even if already stored")
     p.add_argument("--executor", default="local", choices=("local", "ray"),
                    help="local process pool, or Ray (default: %(default)s)")
     p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 or auto (default: a local Ray)")
-    p.add_argument("--workers", type=int, help="cells at once (default: the profile's)")
+    p.add_argument("--workers", type=int, help="cells at once, 1 to 1024 (default: the profile's)")
     p.add_argument("--strict", action="store_true", help="exit 1 if any cell failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per cell only)")
     _add_store(p)
@@ -267,29 +309,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("query", help="run one read-only SQL statement on the store", formatter_class=fmt,
-                       description="Run one SELECT over a read-only connection.  Tables: runs, metrics,\n"
-                       "curves, environments, schema_version.  Views: latest_runs (newest ok run of each\n"
+                       description="Run one query over a read-only connection.  Tables: runs, metrics,\n"
+                       "curves, environments, claims, schema_version.  Views: latest_runs (newest ok run of each\n"
                        "task/method/rep), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
-                       "metric), failures (failed cells never since run ok).  Writes are refused.",
+                       "metric), failures (failed cells never since run ok).\n\n"
+                       "Only SELECT/WITH/FROM/VALUES/DESCRIBE/SHOW/SUMMARIZE, or an EXPLAIN (without ANALYZE)\n"
+                       "of one, is run; anything else is refused before it runs.  The connection cannot reach\n"
+                       "files, the network or extensions (read_csv, COPY, INSTALL ... fail).",
                        epilog="examples:\n  tiltbench query \"select * from leaderboard where metric = 'bw_uvp'\"\n"
-                       "  tiltbench query \"select method, avg(wall_s) from latest_runs group by all\" --format csv")
+                       "  tiltbench query \"select method, avg(wall_s) from latest_runs group by all\" --format csv\n"
+                       "  tiltbench query \"select * from claims\"          # cells running sweeps hold right now")
     p.add_argument("sql")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format")
+    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (>= 1)")
     _add_store(p)
     p.set_defaults(fn=cmd_query)
 
     p = sub.add_parser("export", help="write the store's runs to parquet files (to merge elsewhere)",
                        description="Write runs, metrics, curves, environments and the schema version as\n"
-                       "<directory>/*.parquet; `tiltbench import` merges them into another store.",
+                       "<directory>/*.parquet; `tiltbench import` merges them into another store.\n"
+                       "On a damaged store it copies out every table it can still read.",
+                       epilog="examples:\n  tiltbench export /tmp/gpu-runs --profile gpu\n"
+                       "  tiltbench export /tmp/rescue --store damaged.duckdb && tiltbench import /tmp/rescue "
+                       "--store new.duckdb",
                        formatter_class=fmt)
     p.add_argument("directory")
     p.add_argument("--profile", nargs="+", help="only runs of these profiles")
     _add_store(p)
     p.set_defaults(fn=cmd_export)
 
-    p = sub.add_parser("import", help="merge a parquet export into the store",
-                       description="Merge an export; runs already present (same run_id) are skipped.")
+    p = sub.add_parser("import", help="merge a parquet export into the store", formatter_class=fmt,
+                       description="Merge an export; runs already present (same run_id) are skipped.\n"
+                       "Finished cells a sweep left in <store>.pending.jsonl (the store was locked) are\n"
+                       "stored first.",
+                       epilog="examples:\n  tiltbench import results/runs --store /tmp/s.duckdb\n"
+                       "  tiltbench import /tmp/gpu-runs")
     p.add_argument("directory")
     _add_store(p)
     p.set_defaults(fn=cmd_import)
@@ -328,11 +382,27 @@ def main(argv=None) -> int:
     try:
         return args.fn(args)
     except TiltbenchError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"tiltbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tiltbench: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system said no: name the file, not the line of code
+        if args.debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"tiltbench: error: {exc.strerror or exc}{where}; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if args.debug:
+            raise
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"tiltbench: internal error: {type(exc).__name__}: {text}; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

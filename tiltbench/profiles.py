@@ -64,45 +64,143 @@ def profiles_file() -> Path:
     return Path(os.environ.get("TILTBENCH_PROFILES", DEFAULT_FILE))
 
 
+MAX_REPS = 1000  # seeds per cell; more is a typo, and planning 10^9 cells would exhaust memory
+MAX_WORKERS = 1024
+_PROFILE_KEYS = {"description": "a string", "solver_defaults": "a profile name (string)",
+                 "tracks": "a table of track sections", **{k: "" for k in _BUDGET_KEYS}}
+_TRACK_SELECTION = {"tasks": "a non-empty list of task names", "reps": f"an integer from 1 to {MAX_REPS}",
+                    "methods": "a list of solver names", "solvers": "a table of per-solver tables"}
+
+
 def _read(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise TiltbenchError(f"profiles file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise TiltbenchError(f"profiles file {path} is a folder; TILTBENCH_PROFILES must name a TOML file "
+                             f"such as {DEFAULT_FILE}") from None
+    except OSError as exc:
+        raise TiltbenchError(f"profiles file {path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TiltbenchError(f"profiles file {path} is not valid TOML: {exc}") from None
+
+
+def _type_name(value) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "list",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+def _bad(where: str, value, expected: str, path: Path) -> TiltbenchError:
+    shown = value if not isinstance(value, dict) else "{...}"
+    return TiltbenchError(f"bad config value {where} = {shown!r} ({_type_name(value)}): expected {expected} "
+                          f"(in {path})")
+
+
+def _reference_types(raw_files: list[tuple[Path, dict]]) -> dict[tuple[str, str], dict[str, list]]:
+    """(track, key) -> {type name: [(profile, file), ...]} over every profile of the given files: a track
+    key's type is known from the profiles that use it (e.g. n = 2000 makes n an integer)."""
+    seen: dict[tuple[str, str], dict[str, list]] = {}
+    for path, raw in raw_files:
+        for name, body in raw.items():
+            tracks = body.get("tracks") if isinstance(body, dict) else None
+            if not isinstance(tracks, dict):
+                continue
+            for track, cfg in tracks.items():
+                if not isinstance(cfg, dict):
+                    continue
+                for key, value in cfg.items():
+                    if key not in _TRACK_SELECTION:
+                        seen.setdefault((track, key), {}).setdefault(_type_name(value), []).append((name, path))
+    return seen
+
+
+def _check_track_key(where: str, value, seen: dict[str, list], profile: str, path: Path) -> None:
+    types = {t: [f"profile {n} in {p}" for n, p in uses if (n, p) != (profile, path)] for t, uses in seen.items()}
+    types = {t: uses[0] for t, uses in types.items() if uses}  # what the other profiles use
+    if not types or _type_name(value) in types:
+        return
+    if _type_name(value) == "integer" and "float" in types:
+        return  # an integer where a float is meant is fine
+    expected, source = next(iter(sorted(types.items())))
+    raise _bad(where, value, f"{'an' if expected[0] in 'aeiou' else 'a'} {expected}, as in {source}", path)
+
+
+def _validate(name: str, body: dict, path: Path, reference) -> dict:
+    for key in body:
+        if key not in _PROFILE_KEYS:
+            raise TiltbenchError(f"unknown key {key!r} in profile {name!r} in {path}; valid: "
+                                 f"{', '.join(sorted(_PROFILE_KEYS))}")
+    values = {}
+    for key, (example, minimum) in _BUDGET_KEYS.items():
+        if key not in body:
+            raise TiltbenchError(f"profile {name!r} in {path} lacks {key!r}")
+        try:
+            value = check_type(f"profile {name}.{key}", body[key], example)
+        except TiltbenchError:
+            raise _bad(f"profile {name}.{key}", body[key], f"{_type_name(example)} like {example!r}", path) from None
+        if value < minimum:
+            raise TiltbenchError(f"bad config value profile {name}.{key} = {value!r}: must be >= {minimum} (in {path})")
+        values[key] = value
+    if values["workers"] > MAX_WORKERS:
+        raise TiltbenchError(f"bad config value profile {name}.workers = {values['workers']}: "
+                             f"must be <= {MAX_WORKERS} (in {path})")
+    for key in ("description", "solver_defaults"):
+        if key in body and not isinstance(body[key], str):
+            raise _bad(f"profile {name}.{key}", body[key], "a string", path)
+    tracks = body.get("tracks", {})
+    if not isinstance(tracks, dict):
+        raise _bad(f"profile {name}.tracks", tracks, "a table of track sections, e.g. [" + name + ".tracks.ot]", path)
+    for track, cfg in tracks.items():
+        where = f"profile {name}.tracks.{track}"
+        if not isinstance(cfg, dict):
+            raise _bad(where, cfg, f"a table with tasks and reps, e.g. [{name}.tracks.{track}]", path)
+        tasks, reps = cfg.get("tasks"), cfg.get("reps")
+        if not (isinstance(tasks, list) and tasks and all(isinstance(t, str) for t in tasks)):
+            raise _bad(f"{where}.tasks", tasks, _TRACK_SELECTION["tasks"], path)
+        if not (isinstance(reps, int) and not isinstance(reps, bool) and 1 <= reps <= MAX_REPS):
+            raise _bad(f"{where}.reps", reps, _TRACK_SELECTION["reps"], path)
+        chosen = cfg.get("methods", [])
+        if not (isinstance(chosen, list) and all(isinstance(m, str) for m in chosen)):
+            raise _bad(f"{where}.methods", chosen, _TRACK_SELECTION["methods"], path)
+        solvers = cfg.get("solvers", {})
+        if not isinstance(solvers, dict):
+            raise _bad(f"{where}.solvers", solvers, f"a table of per-solver tables, e.g. "
+                       f"[{name}.tracks.{track}.solvers.SOLVER]", path)
+        for solver, overrides in solvers.items():
+            if not isinstance(overrides, dict):
+                raise _bad(f"{where}.solvers.{solver}", overrides, f"a table of config values, e.g. "
+                           f"[{name}.tracks.{track}.solvers.{solver}]", path)
+        for key, value in cfg.items():
+            if key not in _TRACK_SELECTION:
+                if isinstance(value, dict):
+                    raise _bad(f"{where}.{key}", value, "a value (number, string, boolean or list)", path)
+                _check_track_key(f"{where}.{key}", value, reference.get((track, key), {}), name, path)
+    return values
 
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     path = Path(path) if path else profiles_file()
     raw = _read(path)
+    files = [(path, raw)]
+    if path.resolve() != DEFAULT_FILE.resolve():
+        try:
+            files.append((DEFAULT_FILE, _read(DEFAULT_FILE)))
+        except TiltbenchError:
+            pass
+    reference = _reference_types(files)
     out = {}
     for name, body in raw.items():
         if not isinstance(body, dict):
-            continue  # top-level scalars such as `published`
-        values = {}
-        for key, (example, minimum) in _BUDGET_KEYS.items():
-            if key not in body:
-                raise TiltbenchError(f"profile {name!r} in {path} lacks {key!r}")
-            value = check_type(f"profile {name}.{key}", body[key], example)
-            if value < minimum:
-                raise TiltbenchError(f"bad config value profile {name}.{key} = {value!r}: must be >= {minimum}")
-            values[key] = value
-        tracks = body.get("tracks", {})
-        for track, cfg in tracks.items():
-            tasks, reps = cfg.get("tasks"), cfg.get("reps")
-            if not (isinstance(tasks, list) and tasks and all(isinstance(t, str) for t in tasks)):
-                raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.tasks = {tasks!r}: "
-                                     "expected a non-empty list of task names")
-            if not (isinstance(reps, int) and reps >= 1):
-                raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.reps = {reps!r}: "
-                                     "expected an integer >= 1")
-            chosen = cfg.get("methods", [])
-            if not (isinstance(chosen, list) and all(isinstance(m, str) for m in chosen)):
-                raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.methods = {chosen!r}: "
-                                     "expected a list of solver names")
-        out[name] = Profile(name, body.get("description", ""), tracks=tracks,
+            if name == "published":
+                if not isinstance(body, str):
+                    raise _bad("published", body, "a profile name (string)", path)
+                continue
+            raise TiltbenchError(f"unknown top-level key {name!r} = {body!r} in {path}: a profile is a table "
+                                 f"([{name}]); the only top-level value is `published`")
+        values = _validate(name, body, path, reference)
+        out[name] = Profile(name, body.get("description", ""), tracks=body.get("tracks", {}),
                             solver_defaults=str(body.get("solver_defaults", "")), **values)
     return out
 

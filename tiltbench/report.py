@@ -324,11 +324,55 @@ def _task_order(name: str):
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
 
 
+# import names whose distribution is called otherwise
+_DIST_OF_MODULE = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml"}
+
+
+def extra_for_module(module: str) -> str | None:
+    """The optional-dependency group ("extra") of the installed tiltbench that provides ``module``."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("tiltbench") or []
+    except metadata.PackageNotFoundError:
+        return None
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    wanted = norm(_DIST_OF_MODULE.get(module, module))
+    for req in requires:
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*).*?;.*?\bextra\s*==\s*['\"]([^'\"]+)['\"]", req)
+        if m and norm(m.group(1)) == wanted:
+            return m.group(2)
+    return None
+
+
+def missing_module_note(exc: ModuleNotFoundError) -> str:
+    module = (exc.name or str(exc)).split(".")[0]
+    extra = extra_for_module(module)
+    if extra:
+        return f"needs the `{extra}` extra (module `{module}` is not installed): pip install 'tiltbench[{extra}]'"
+    return f"needs the module `{module}`, which is not installed"
+
+
 def render(store: Store, profile: str, out: Path, tracks: list[str] | None = None) -> list[Path]:
+    return render_with_notes(store, profile, out, tracks)[0]
+
+
+def render_with_notes(store: Store, profile: str, out: Path,
+                      tracks: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
+    """Render every track (and the index); a track whose report needs an optional package that is not
+    installed is skipped with a note (in the index and in the returned dict), and the others render."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    notes: dict[str, str] = {}
     for name in tracks or sorted(registry.tracks()):
-        path = render_track(store, profile, registry.get_track(name), out)
+        try:
+            path = render_track(store, profile, registry.get_track(name), out)
+        except ModuleNotFoundError as exc:
+            notes[name] = missing_module_note(exc)
+            continue
         if path:
             written.append(path)
     counts = store.query("SELECT track, count(*) FILTER (status = 'ok') AS ok, count(*) FILTER (status = 'failed') "
@@ -337,8 +381,11 @@ def render(store: Store, profile: str, out: Path, tracks: list[str] | None = Non
              "|---|---|---|---|"]
     for row in counts.itertuples():
         link = f"[{row.track}.md]({row.track}.md)" if (out / f"{row.track}.md").exists() else "—"
+        if row.track in notes:
+            link = "not rendered (see below)"
         index.append(f"| {row.track} | {link} | {row.ok} | {row.failed} |")
+    if notes:
+        index += ["", *[f"- `{track}` was not rendered: {note}." for track, note in notes.items()]]
     (out / "index.md").write_text("\n".join(index + [""]))
     written.append(out / "index.md")
-    return written
-
+    return written, notes

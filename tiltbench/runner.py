@@ -12,14 +12,17 @@ import hashlib
 import importlib.util
 import json
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
 from . import registry, tuning
 from .errors import TiltbenchError, unknown
 from .fingerprint import fingerprint
-from .profiles import Profile
+from .profiles import MAX_REPS, Profile
 from .seeds import cell_seed, task_seed
 from .worker import Cell
 
@@ -28,6 +31,7 @@ if TYPE_CHECKING:  # duckdb and pandas load with the store, when a sweep opens i
 
 # Keys of a track's profile section that choose which cells exist rather than what a cell computes.
 _SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps")  # which cells run; not part of a cell's config
+MAX_CELLS = 100_000  # one sweep; more is almost surely a typo (and would take minutes just to plan)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -73,8 +77,11 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
     chosen = tracks or [t for t in profile.tracks if t in all_tracks]
     for name in chosen:
         registry.get_track(name)  # unknown track -> clear error
+    if reps is not None and not 1 <= reps <= MAX_REPS:
+        raise TiltbenchError(f"bad value --reps {reps}: must be between 1 and {MAX_REPS}")
     ok = store.ok_keys() if store is not None else set()
     cells = []
+    total = 0
     for track_name in chosen:
         track = registry.get_track(track_name)
         track_cfg = profile.track_config(track_name)
@@ -91,6 +98,12 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                     raise unknown(f"method/baseline of track {track_name!r}", m, names)
             solver_list = [s for s in solver_list if s.name in methods]
         task_list = tasks or track_cfg["tasks"]
+        total += len(solver_list) * len(task_list) * (reps or track_cfg["reps"])
+        if total > MAX_CELLS:
+            raise TiltbenchError(f"profile {profile.name!r} with these filters plans more than {MAX_CELLS} cells "
+                                 f"({len(task_list)} task(s) x {len(solver_list)} solver(s) x "
+                                 f"{reps or track_cfg['reps']} rep(s) in track {track_name!r} alone); "
+                                 "narrow it with --track/--task/--method or lower --reps")
         body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
         for task in task_list:
             try:  # validate the task name before anything runs, with the config its cells will get
@@ -184,40 +197,135 @@ class SweepSummary:
     ok: int = 0
     failed: int = 0
     interrupted: bool = False
+    by_others: int = 0  # cells another sweep on the same store ran while this one waited
+    unsaved: int = 0  # finished cells left in the spill file (interrupted while the store was locked)
+
+
+class _Writer:
+    """Writes finished cells to the store; never drops one.
+
+    A cell that cannot be written (another process holds the store) stays in memory and is appended
+    to the store's spill file at once, so it survives even a SIGKILL of the driver; writing is retried
+    until it succeeds, and the next sweep or import replays the spill file."""
+
+    def __init__(self, store: Store, owner: str, console):
+        self.store, self.owner, self.console = store, owner, console
+        self.pending: list[dict] = []
+        self.spilled = False
+        self.last_note = 0.0
+
+    def add(self, record: dict) -> None:
+        self.pending.append(record)
+        self.flush(wait_s=min(1.0, self.store.lock_wait_s))
+
+    def flush(self, wait_s: float | None = None) -> bool:
+        from .store import StoreLocked
+
+        while self.pending:
+            rec = self.pending[0]
+            try:
+                self.store.write_run(rec["run"], rec["metrics"], rec["curves"], rec["env"], owner=self.owner,
+                                     lock_wait_s=wait_s)
+            except StoreLocked as exc:
+                self._keep(exc.holder)
+                return False
+            self.pending.pop(0)
+        if self.spilled:  # everything is in the store now: empty the spill file (replay is idempotent)
+            try:
+                self.store.replay_spill()
+                self.spilled = False
+            except StoreLocked:
+                pass
+        return True
+
+    def _keep(self, holder: str) -> None:
+        unspilled = [r for r in self.pending if not r.get("_spilled")]
+        self.store.spill(unspilled)
+        for r in unspilled:
+            r["_spilled"] = True
+        self.spilled = True
+        if time.monotonic() - self.last_note > max(self.store.lock_wait_s, 1.0) or unspilled:
+            self.last_note = time.monotonic()
+            self.console.print(f"[yellow]store {escape(str(self.store.path))} is locked by another process, {escape(holder)}[/]: "
+                               f"keeping {len(self.pending)} finished cell(s) in memory and in "
+                               f"{escape(str(self.store.spill_path))}; retrying")
+
+    def drain(self) -> None:
+        """Retry until every finished cell is stored (Ctrl-C leaves them in the spill file)."""
+        while not self.flush(wait_s=self.store.lock_wait_s):
+            pass
 
 
 def sweep(store: Store, cells: list[Cell], executor, force: bool = False, show_progress: bool = True,
-          console=None) -> SweepSummary:
-    """Run ``cells`` not yet stored (all of them with ``force``) and store each outcome."""
+          console=None, poll_s: float = 2.0) -> SweepSummary:
+    """Run ``cells`` not yet stored (all of them with ``force``) and store each outcome.
+
+    Cells are claimed in the store before they run; cells another live sweep has claimed are left to
+    it, and this sweep waits for them (taking over any whose owner dies)."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    console = console or Console(stderr=True)
-    done = set() if force else store.ok_keys()
-    todo = [c for c in cells if c.content_key not in done]
-    summary = SweepSummary(planned=len(cells), skipped=len(cells) - len(todo))
+    console = console or Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message
+    replayed = store.replay_spill()
+    if replayed:
+        console.print(f"stored {replayed} finished cell(s) that an earlier run left in {escape(str(store.spill_path))}")
+    owner = uuid.uuid4().hex
+    by_key = {c.content_key: c for c in cells}
+    got = store.claim(list(by_key), owner, skip_ok=not force)
+    done = got["ok"] if not force else set()
+    summary = SweepSummary(planned=len(cells), skipped=sum(c.content_key in done for c in cells))
     if summary.skipped:
         console.print(f"skipping {summary.skipped} cell(s) already stored (use --force to redo them)")
-    if not todo:
+    waiting = {k: got["rows"].get(k, 0) for k in got["others"]}
+    if waiting:
+        holders = ", ".join(sorted(set(got["others"].values())))
+        console.print(f"{len(waiting)} cell(s) are being run by another tiltbench run ({holders}); this run "
+                      "waits for them and takes over any whose run stops")
+    todo = [c for c in cells if c.content_key in got["mine"]]
+    if not todo and not waiting:
         return summary
-    store.init()
     env = fingerprint(executor.name, executor.workers)
+    writer = _Writer(store, owner, console)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not show_progress) as progress:
-        bar = progress.add_task("running", total=len(todo))
+        bar = progress.add_task("running", total=len(todo) + len(waiting))
         try:
-            for cell, outcome in executor.run(todo):
-                store.write_run(run_row(cell, outcome, env["env_id"]), outcome.get("metrics", {}),
-                                outcome.get("curves", {}), env)
-                if outcome["status"] == "ok":
-                    summary.ok += 1
-                    console.print(f"[green]ok[/] {cell.label}  {outcome['wall_s']:.1f} s")
-                else:
-                    summary.failed += 1
-                    console.print(f"[red]failed[/] {cell.label}: {outcome['reason']}")
-                progress.update(bar, advance=1, description=f"ok {summary.ok} failed {summary.failed}")
+            while todo or waiting:
+                for cell, outcome in (executor.run(todo) if todo else ()):
+                    writer.add({"run": run_row(cell, outcome, env["env_id"]), "metrics": outcome.get("metrics", {}),
+                                "curves": outcome.get("curves", {}), "env": env, "owner": owner})
+                    if outcome["status"] == "ok":
+                        summary.ok += 1
+                        console.print(f"[green]ok[/] {cell.label}  {outcome['wall_s']:.1f} s")
+                    else:
+                        summary.failed += 1
+                        console.print(f"[red]failed[/] {cell.label}: {escape(str(outcome['reason']))}")
+                    progress.update(bar, advance=1, description=f"ok {summary.ok} failed {summary.failed}")
+                writer.drain()
+                todo = []
+                if waiting:  # cells of another sweep: stored by it, or taken over when it stops
+                    time.sleep(poll_s)
+                    got = store.claim(list(waiting), owner, skip_ok=not force)
+                    finished = [k for k in waiting if got["rows"].get(k, 0) > waiting[k]]
+                    for k in finished:
+                        del waiting[k]
+                    summary.by_others += len(finished)
+                    todo = [by_key[k] for k in waiting if k in got["mine"] and k not in finished]
+                    for c in todo:
+                        del waiting[c.content_key]
+                    if todo:
+                        console.print(f"taking over {len(todo)} cell(s) whose run stopped before finishing them")
+                    progress.update(bar, advance=len(finished))
         except KeyboardInterrupt:
             summary.interrupted = True
+        finally:
+            summary.unsaved = len(writer.pending)
+            if writer.pending:
+                writer.store.spill([r for r in writer.pending if not r.get("_spilled")])
+            try:
+                store.release(owner, lock_wait_s=min(2.0, store.lock_wait_s))
+            except TiltbenchError:
+                pass  # claims of a process that has exited lapse by themselves
     return summary
