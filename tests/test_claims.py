@@ -104,3 +104,24 @@ def test_claims_strict_exits_non_zero_when_a_gate_fails(store_path):
     assert out.returncode == 0 and "not judged" in out.stdout and "slow must reach 100" in out.stdout
     strict = tiltbench("claims", "--profile", "toy", "--track", "toy", "--strict", store=store_path)
     assert strict.returncode == 1 and "not judged" in strict.stderr
+
+
+def test_a_gated_judgement_stays_in_the_holm_family(tmp_path):
+    """Two tasks with p ~ 0.03 each: gating one must not let the other through (Holm over 2 at p = 1)."""
+    rows = {}
+    for t in ("x", "y"):
+        rows[(t, "good")], rows[(t, "slow")] = [1.3, 1.0, 1.6, 1.2, 1.4], [1.0] * 5
+    store = _store(tmp_path / "s.duckdb", rows)
+    gated = _claim(gates=(Gate.at_least(COMPARATOR, "value", 5.0),), tasks="x")
+    free = _claim(tasks="y")
+    by_task = {j.task: j for j in claims_mod.judge_family(store, "p", [gated, free])}
+    assert by_task["x"].verdict == "not judged"
+    assert by_task["y"].p < 0.05 and by_task["y"].p_adj > 0.05 and by_task["y"].verdict == "inconclusive"
+
+
+def test_relative_margin_is_tested_per_seed(tmp_path):
+    # the comparator's noise moves the margin: per-seed margins 0.5, 1.5, 1.0, 1.0, 1.0 (rel 0.1)
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [5.3, 15.3, 10.3, 10.2, 10.4],
+                                           ("t", "slow"): [5.0, 15.0, 10.0, 10.0, 10.0]})
+    j = claims_mod.judge(store, "p", _claim("within", rel_margin=0.1))[0]
+    assert j.margin == pytest.approx(1.0) and j.verdict == "supported"

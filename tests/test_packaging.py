@@ -61,18 +61,55 @@ def test_entry_points_name_modules_in_the_namespace():
         assert (folder.joinpath(*rest[:-1]) / f"{rest[-1] if rest else top}.py").exists(), module
 
 
-@pytest.mark.parametrize("folder,forbidden", [
-    ("tiltbench", ("tiltbench.benchmarks", "tiltbench.methods", "tiltbench.baselines", "benchmarks", "methods",
-                   "baselines")),
-    ("benchmarks", ("tiltbench.methods", "tiltbench.baselines", "methods", "baselines")),
-    ("methods", ("tiltbench.baselines", "baselines", "benchmarks", "methods")),
-    ("baselines", ("tiltbench.methods", "methods", "benchmarks", "baselines")),
-])
-def test_import_rules(folder, forbidden):
-    files = (ROOT / folder).glob("*.py") if folder == "tiltbench" else (ROOT / folder).rglob("*.py")
-    bad = [(f.relative_to(ROOT), name) for f in files for name in _imports(f)
-           if any(name == p or name.startswith(p + ".") for p in forbidden)]
+def _violations(path: Path) -> list[str]:
+    """Imports in ``path`` that break the layout rules of docs/architecture.md."""
+    rel = path.relative_to(ROOT)
+    bad = []
+    tracks = set()
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] in ("benchmarks", "methods", "baselines"):
+            bad.append(f"{name} (use the tiltbench. namespace)")
+            continue
+        if parts[:2] == ["tiltbench", "benchmarks"] and len(parts) > 2:
+            tracks.add(parts[2])
+        if rel.parts[0] == "tiltbench" and parts[:2] in (["tiltbench", "benchmarks"], ["tiltbench", "methods"],
+                                                         ["tiltbench", "baselines"]):
+            bad.append(f"{name} (the core never imports a track or a solver)")
+        if rel.parts[0] in ("benchmarks", "methods", "baselines") and parts[:2] in (["tiltbench", "methods"],
+                                                                                   ["tiltbench", "baselines"]):
+            bad.append(f"{name} (a track, method or baseline never imports a method or baseline)")
+    own = {rel.parts[1]} if rel.parts[0] == "benchmarks" and len(rel.parts) > 2 else set()
+    if own and tracks - own:
+        bad.append(f"another track: {sorted(tracks - own)}")
+    if rel.parts[0] in ("methods", "baselines") and len(tracks) > 1:
+        bad.append(f"more than one track: {sorted(tracks)}")
+    return bad
+
+
+def test_import_rules():
+    files = [f for top in ("tiltbench", *MAPPED) for f in (ROOT / top).rglob("*.py")]
+    bad = {str(f.relative_to(ROOT)): v for f in files if (v := _violations(f))}
     assert not bad, f"imports that break the layout rules: {bad}"
+
+
+@pytest.mark.parametrize("folder,line", [
+    ("methods", "from tiltbench.methods.scones import scones"),
+    ("methods", "from . import qrpo"),
+    ("baselines", "from tiltbench.baselines.sinkhorn import sinkhorn"),
+    ("baselines", "from tiltbench.methods import tdrl"),
+    ("methods", "def f():\n    from tiltbench.benchmarks.ot import track\n    from tiltbench.benchmarks.rl import sac"),
+    ("benchmarks/ot", "from tiltbench.benchmarks.rl import sac"),
+    ("tiltbench", "import tiltbench.benchmarks.ot.track"),
+    ("methods", "from baselines.sac import mlp"),
+])
+def test_import_rules_catch_violations(folder, line):
+    probe = ROOT / folder / "_layout_probe.py"
+    probe.write_text(line + "\n")
+    try:
+        assert _violations(probe), line
+    finally:
+        probe.unlink()
 
 
 def test_built_wheel_installs_and_runs(tmp_path):

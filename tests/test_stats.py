@@ -103,3 +103,23 @@ def test_holm_adjusts_step_down_and_keeps_order():
     adj = stats.holm([0.01, 0.04, 0.03, math.nan])
     assert adj[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adj[3])
     assert stats.holm([]) == []
+
+
+def test_no_spread_uses_an_exact_sign_test_not_p_zero():
+    assert stats.t_test_p([1.0, 1.0, 1.0]) == pytest.approx(0.25)  # 2 * 0.5^3
+    assert stats.tost_p([0.5, 0.5, 0.5], 0.6) == pytest.approx(0.125)
+    assert stats.t_test_p([0.0, 0.0, 0.0]) == 1.0
+    assert math.isnan(stats.t_test_p([1.0])) and math.isnan(stats.t_test_p([1.0, math.nan, 2.0]))
+
+
+def test_outside_margin_test_keeps_its_level():
+    """At the boundary (true difference = margin) the two-sided outside test rejects at most 5%."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for n in (3, 5):
+        rejections = 0
+        for _ in range(4000):
+            v = rng.normal(0.01, 1.0, n)
+            rejections += stats.outside_p(v + 0.01, v - 0.01) < 0.05
+        assert rejections / 4000 <= 0.06, (n, rejections / 4000)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import tiltbench
 
+from tiltbench.errors import TiltbenchError
 from tiltbench.store import Store
 
 ENV = {"env_id": "e1", "cpu_model": "cpu", "cores": 2, "ram_gb": 1.0, "gpu_name": "", "gpu_mem_gb": 0.0,
@@ -145,3 +146,15 @@ def test_export_to_a_path_with_quotes_works_and_round_trips(arena):
     merged = root / "merged.duckdb"
     assert "runs 2" in tiltbench("import", target, store=merged, check=True).stdout
     assert _tables(store)["runs"] == 2 and _tables(merged)["curves"] == 3
+
+
+def test_query_cannot_spill_to_disk_or_raise_its_limits(arena):
+    """Large sorts and joins would spill into <store>.tmp/: the sandbox allows no temp files and caps
+    memory, and those settings are locked."""
+    _, store, _ = arena
+    s = Store(store)
+    settings = s.query("SELECT current_setting('max_temp_directory_size') AS tmp, "
+                       "current_setting('memory_limit') AS mem")
+    assert settings.tmp[0].startswith("0") and settings.mem[0].startswith("3.7")  # 4 GB in GiB
+    with pytest.raises(TiltbenchError):
+        s.query("SET max_temp_directory_size = '10GB'")

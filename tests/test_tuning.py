@@ -81,6 +81,7 @@ def test_sweep_tunes_then_evaluates_the_selected_point(store_path, tmp_path):
     assert len(tuned) == 3
     # offset 2 wins on value (higher is better); its two sleep settings tie exactly (same seeds): the smaller wins
     assert [(json.loads(c)["solver"]["offset"], json.loads(c)["solver"]["sleep_s"]) for c in tuned.config] == [(2.0, 0.0)] * 3
+    assert [json.loads(c)["grid"] for c in tuned.config] == [{"offset": 2.0, "sleep_s": 0.0}] * 3  # recorded
     grid = store.query("SELECT method, json_extract_string(config, '$.split') AS split, "
                        "json_extract(config, '$.grid.offset')::DOUBLE AS offset FROM runs WHERE method LIKE 'good[%'")
     assert len(grid) == 12 and set(grid.split) == {"validation"} and set(grid.offset) == {0.0, 2.0}
@@ -115,3 +116,28 @@ def test_ot_grids_end_to_end(store_path, tmp_path):
     assert "`scones`: 2 point(s) × 2 tuning seed(s); `sinkhorn`: 2 point(s) × 2 tuning seed(s)" in text
     assert "`sinkhorn[max_iter=2000]`" in text and "bw_uvp at a matched wall_s" in text
     assert (tmp_path / "out" / "ot" / "frontier_gaussian-d2-lam4.png").exists()
+
+
+def test_a_failing_grid_point_is_left_out_not_blocking(store_path):
+    """One grid point times out on every seed: the other is selected and evaluated, and the tuned
+    rows record the point they came from."""
+    import dataclasses
+
+    from tiltbench.executors import LocalExecutor
+    from tiltbench.runner import sweep
+
+    profile = dataclasses.replace(_profile({"sleep_s": [0.0, 30.0]}, solver="slow"), timeout_s=3.0)
+    store = Store(store_path)
+    first = plan(profile, methods=["slow", "good"], store=store)
+    assert {c.method for c in first} == {"slow[sleep_s=0]", "slow[sleep_s=30]", "good"}
+    sweep(store, first, LocalExecutor(2), show_progress=False)
+    second = [c for c in plan(profile, methods=["slow", "good"], store=store) if c.content_key not in {c.content_key for c in first}]
+    assert [(c.method, c.split, c.grid) for c in second] == [("slow", "test", {"sleep_s": 0.0})]
+    sweep(store, second, LocalExecutor(1), show_progress=False)
+    row = store.query("SELECT json_extract(config, '$.grid.sleep_s')::DOUBLE AS s FROM runs WHERE method = 'slow'")
+    assert list(row.s) == [0.0]
+
+
+def test_grid_points_that_coincide_are_refused():
+    with pytest.raises(TiltbenchError, match="two points that are the same"):
+        plan(_profile({"offset": [1, 1.0]}))

@@ -6,11 +6,13 @@ paired by seed:
 - ``less`` / ``greater``: method < factor * comparator (or >).  Paired t-test of the per-seed
   statistic method - factor * comparator against 0.
 - ``within``: |method - comparator| <= margin, an equivalence claim, tested with TOST (two one-sided
-  t-tests).  The margin is ``max(margin, rel_margin * |comparator's mean|)``: relative to the
-  comparator's score, with an absolute floor.
+  t-tests).  The margin is ``max(margin, rel_margin * |comparator|)`` per seed: relative to the
+  comparator's score, with an absolute floor, and computed seed by seed so that its own noise
+  enters the test.  *Contradicted* needs the difference beyond the margin (one-sided tests on both
+  sides, Bonferroni).
 
 Every claim of a report (one track, one profile) is one family: its p-values get Holm's
-correction, and a verdict is *supported* or *contradicted* only when the adjusted p-value is below
+correction (a judgement that is not judged, or lacks seeds, stays in the family at p = 1), and a verdict is *supported* or *contradicted* only when the adjusted p-value is below
 ``stats.ALPHA`` (otherwise *inconclusive*, and always so with fewer than
 ``stats.MIN_SEEDS_FOR_VERDICT`` paired seeds).
 
@@ -210,7 +212,7 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
 
 def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgement]:
     """Judge every claim of ``family`` on every task it covers that has runs, then apply Holm's
-    correction over all judged p-values of the family."""
+    correction over the whole family (entries not judged count at p = 1)."""
     cache: dict[tuple[str, str], dict] = {}
 
     def lookup(metric: str, task: str, solver: str, track: str) -> dict:
@@ -235,29 +237,38 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
             failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
                                                                     lambda m, t, s: lookup(m, t, s, claim.track)))]
             margin = math.nan
-            if claim.relation == "within" and reps:
-                margin = max(claim.margin, claim.rel_margin * abs(sum(b[r] for r in reps) / len(reps)))
+            if claim.relation == "within" and reps:  # per seed: its noise enters the test (stats.equivalence_p)
+                margins = [max(claim.margin, claim.rel_margin * abs(b[r])) for r in reps]
+                lower = [d + m for d, m in zip(diffs, margins)]
+                upper = [d - m for d, m in zip(diffs, margins)]
+                margin = sum(margins) / len(margins)
             if failed:
                 raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
                                 verdict="not judged", reason="; ".join(failed)))
                 continue
             if effect.n < stats.MIN_SEEDS_FOR_VERDICT or not effect.has_ci:
                 raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
-                                verdict="inconclusive", reason=f"fewer than {stats.MIN_SEEDS_FOR_VERDICT} paired seeds"))
+                                verdict="inconclusive",
+                                reason=f"{effect.n} paired seed(s) with finite values; a verdict needs "
+                                       f"{stats.MIN_SEEDS_FOR_VERDICT}"))
                 continue
             if claim.relation == "within":
-                inside = abs(effect.mean) < margin
-                p = stats.tost_p(diffs, margin) if inside else stats.outside_p(diffs, margin)
+                inside = sum(upper) < 0 < sum(lower)
+                p = stats.equivalence_p(lower, upper) if inside else stats.outside_p(lower, upper)
                 outcome = "supported" if inside else "contradicted"
             else:
                 p = stats.t_test_p(diffs)
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
                 outcome = "supported" if right_side else "contradicted"
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
-    adjusted = stats.holm([r["p"] for r in raw])
+    # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
+    # it at p = 1, so a failed gate can never make another claim's verdict easier.
+    adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
     out = []
     for r, p_adj in zip(raw, adjusted):
         verdict, reason = r["verdict"], r["reason"]
+        if not math.isfinite(r["p"]):
+            p_adj = math.nan
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
             verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,

@@ -122,14 +122,17 @@ def fmt_p(p: float) -> str:
 
 
 PROTOCOL = (
-    f"Each claim is a hypothesis judged per task from the seeds both solvers ran (paired). "
-    f"`less`/`greater` claims: paired t-test of the per-seed statistic; `within` claims: TOST "
-    f"equivalence test with the stated margin. All claims of this report form one family: their "
-    f"p-values get Holm's correction, and a verdict is *supported* or *contradicted* only when the "
-    f"adjusted p-value is below {stats.ALPHA:g}, otherwise *inconclusive* (always with fewer than "
-    f"{stats.MIN_SEEDS_FOR_VERDICT} seeds). A claim whose gate (precondition) fails is *not judged*, "
-    f"with the reason. Intervals are {stats.CONFIDENCE:.0%} Student-t intervals of the paired statistic, "
-    f"unadjusted.")
+    "Each claim is a hypothesis judged per task from the seeds both solvers ran (paired). "
+    "`less`/`greater` claims: paired t-test of the per-seed statistic. `within` claims: TOST equivalence "
+    "test with the stated margin, computed per seed when it is relative to the comparator (supported: the "
+    "90% interval lies inside the margin at 5%; contradicted: the difference lies beyond it, both sides "
+    "tested, Bonferroni). With no spread across seeds an exact sign test replaces the t-test. All claims "
+    "of this report form one family: their p-values get Holm's correction, with every judgement that is "
+    f"not judged or lacks seeds counted at p = 1, and a verdict is *supported* or *contradicted* only when "
+    f"the adjusted p-value is below {stats.ALPHA:g}, otherwise *inconclusive* (always with fewer than "
+    f"{stats.MIN_SEEDS_FOR_VERDICT} seeds). A claim whose gate (precondition) fails is *not judged*, with the "
+    f"reason. Intervals are {stats.CONFIDENCE:.0%} Student-t intervals of the paired statistic, unadjusted; "
+    "they cover seed-to-seed variation on one problem instance per task.")
 
 
 def claims_section(store: Store, profile: str, track: str) -> list[str]:
@@ -310,7 +313,7 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     for task in tasks:
         lines += task_section(track, data, task, plots)
     grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
-    lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name)
+    lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name, tuned_runs=data["runs"])
     metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {m.direction}, {m.kind}): {m.description}"
                     for m in track.metrics]
     lines += ["## Metrics", "", *metric_lines, ""]

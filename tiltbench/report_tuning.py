@@ -5,6 +5,7 @@ solvers compared at a matched divergence or cost).  Protocol: tiltbench/tuning.p
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -38,7 +39,17 @@ def _points(grid, task: str, solver: str) -> list[str]:
     return sorted({m for m in labels if tuning.base_name(m) == solver}, key=tuning.point_order)
 
 
-def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir: Path, prefix: str) -> list[str]:
+def _recorded_choice(tuned_runs, task: str, solver: str) -> str | None:
+    """The grid point the solver's evaluation rows on ``task`` record (``config.grid``), as a label."""
+    rows = tuned_runs[(tuned_runs.task == task) & (tuned_runs.method == solver)] if len(tuned_runs) else tuned_runs
+    points = {json.dumps(json.loads(c).get("grid", {}), sort_keys=True) for c in rows.config} if len(rows) else set()
+    points.discard("{}")
+    return tuning.label(solver, json.loads(points.pop())) if len(points) == 1 else None
+
+
+def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir: Path, prefix: str,
+                   tuned_runs=None) -> list[str]:
+    """``tuned_runs``: the leaderboard's rows, whose configs record the grid point each solver was run with."""
     from .report import cell, fmt_est
 
     if not len(grid["runs"]) and not len(grid["failed"]):
@@ -49,7 +60,8 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
              f"Grid points run on the validation split ({cell(track.validation)}) with tuning seeds of their own; "
              f"the point with the best mean `{metric.name}` ({better} is better) is selected (✓) and its "
              "configuration runs the evaluation seeds on the test split under the solver's plain name, which is "
-             "what the leaderboard and the claims compare. Grid sizes differ between solvers, so tuning budgets "
+             "what the leaderboard and the claims compare (✓ marks the point those rows record). A point with a "
+             "failed seed is left out of the selection. Grid sizes differ between solvers, so tuning budgets "
              "are listed.", ""]
     solvers = sorted({tuning.base_name(m) for m in grid["runs"].method} | {tuning.base_name(m) for m in grid["failed"].method})
     sizes = []
@@ -64,7 +76,8 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
         for s in solvers:
             labels = _points(grid, task, s)
             scores = {m: list(_values(grid, task, m, metric.name).values()) for m in labels}
-            chosen = tuning.select(scores, bool(metric.higher_is_better))
+            recorded = _recorded_choice(tuned_runs, task, s) if tuned_runs is not None else None
+            chosen = recorded or tuning.select(scores, bool(metric.higher_is_better))
             for m in labels:
                 fails = grid["failed"][(grid["failed"].task == task) & (grid["failed"].method == m)]
                 rows.append(f"| {s} | `{m}` | {fmt_est(stats.mean_ci(scores[m]))} | {len(scores[m])} | "

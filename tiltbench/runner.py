@@ -79,7 +79,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         registry.get_track(name)  # unknown track -> clear error
     if reps is not None and not 1 <= reps <= MAX_REPS:
         raise TiltbenchError(f"bad value --reps {reps}: must be between 1 and {MAX_REPS}")
-    ok = store.ok_keys() if store is not None else set()
+    finished = store.ok_keys(finished=True) if store is not None else set()
     cells = []
     total = 0
     for track_name in chosen:
@@ -124,8 +124,15 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                 raise TiltbenchError(f"profile {profile.name!r} gives {track_name}/{solver.name} a grid, but track "
                                      f"{track_name!r} has no validation split to tune on (Track.validation); "
                                      "remove the grid or give the track one")
+            configs = {}
             for point in points:  # every grid key and value is checked before anything runs
-                registry.solver_config(solver, profile.defaults_name, {**overrides, **point})
+                label = tuning.label(solver.name, point)
+                cfg = registry.solver_config(solver, profile.defaults_name, {**overrides, **point})
+                if label in configs or cfg in configs.values():
+                    raise TiltbenchError(f"profile {profile.name!r}: the grid of {track_name}/{solver.name} has two "
+                                         f"points that are the same after type conversion or labelling ({label}); "
+                                         "make its values distinct")
+                configs[label] = cfg
             code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
 
             def cell(task, rep, cfg, method=solver.name, split=tuning.TEST, point=None):
@@ -134,6 +141,8 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                 if split == tuning.TEST:
                     fields.update(seed=cell_seed(profile.base_seed, track_name, task, rep),
                                   task_seed=task_seed(profile.base_seed, track_name, task))
+                    if point:  # a tuned row records the grid point it was selected from
+                        fields.update(grid=point)
                 else:  # tuning: seeds and task instance from streams of their own
                     fields.update(seed=cell_seed(profile.base_seed, track_name, f"{task}/{split}", rep),
                                   task_seed=task_seed(profile.base_seed, track_name, f"{task}/{split}"),
@@ -145,16 +154,16 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                 if not points:
                     cells += [cell(task, rep, config) for rep in range(n_reps)]
                     continue
-                tuning_cells = [cell(task, rep, registry.solver_config(solver, profile.defaults_name,
-                                                                       {**overrides, **point}),
+                tuning_cells = [cell(task, rep, configs[tuning.label(solver.name, point)],
                                      tuning.label(solver.name, point), tuning.VALIDATION, point)
                                 for point in points for rep in range(tune_reps)]
                 cells += tuning_cells
-                if store is not None and all(c.content_key in ok for c in tuning_cells):
-                    chosen_point = select_point(store, track, tuning_cells)
-                    if chosen_point is not None:
-                        tuned = registry.solver_config(solver, profile.defaults_name, {**overrides, **chosen_point})
-                        cells += [cell(task, rep, tuned) for rep in range(n_reps)]
+                # once every tuning cell has finished (a failed point is left out of the selection)
+                if store is not None and all(c.content_key in finished for c in tuning_cells):
+                    chosen = select_point(store, track, tuning_cells)
+                    if chosen is not None:
+                        tuned = configs[tuning.label(solver.name, chosen)]
+                        cells += [cell(task, rep, tuned, point=chosen) for rep in range(n_reps)]
     return cells
 
 
@@ -298,10 +307,10 @@ def sweep(store: Store, cells: list[Cell], executor, force: bool = False, show_p
                                 "curves": outcome.get("curves", {}), "env": env, "owner": owner})
                     if outcome["status"] == "ok":
                         summary.ok += 1
-                        console.print(f"[green]ok[/] {cell.label}  {outcome['wall_s']:.1f} s")
+                        console.print(f"[green]ok[/] {escape(cell.label)}  {outcome['wall_s']:.1f} s")
                     else:
                         summary.failed += 1
-                        console.print(f"[red]failed[/] {cell.label}: {escape(str(outcome['reason']))}")
+                        console.print(f"[red]failed[/] {escape(cell.label)}: {escape(str(outcome['reason']))}")
                     progress.update(bar, advance=1, description=f"ok {summary.ok} failed {summary.failed}")
                 writer.drain()
                 todo = []

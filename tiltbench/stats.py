@@ -68,13 +68,16 @@ def paired_difference(a: dict, b: dict) -> Estimate:
 
 
 def _one_sided_p(values, null: float, alternative: str) -> float:
-    """p-value of the one-sample t-test of mean(values) against ``null`` ('greater' or 'less')."""
+    """p-value of the one-sample t-test of mean(values) against ``null`` ('greater' or 'less').
+
+    With no spread the t-test is undefined; then an exact sign test of the n equal signs decides
+    (p = 0.5^n on the claimed side), so three identical seeds never give p = 0."""
     v = np.asarray(values, dtype=float)
-    if v.size < 2:
+    if v.size < 2 or not np.all(np.isfinite(v)):
         return math.nan
-    if np.all(v == v[0]):  # no spread: the sign alone decides
-        better = v[0] > null if alternative == "greater" else v[0] < null
-        return 0.0 if better else 1.0
+    if np.all(v == v[0]):
+        on_side = v[0] > null if alternative == "greater" else v[0] < null
+        return 0.5 ** v.size if on_side else 1.0
     from scipy import stats as sps
 
     return float(sps.ttest_1samp(v, null, alternative=alternative).pvalue)
@@ -82,19 +85,30 @@ def _one_sided_p(values, null: float, alternative: str) -> float:
 
 def t_test_p(values, null: float = 0.0) -> float:
     """Two-sided p-value of the one-sample (paired) t-test of mean(values) = ``null``."""
-    return min(1.0, 2 * min(_one_sided_p(values, null, "greater"), _one_sided_p(values, null, "less")))
+    greater, less = _one_sided_p(values, null, "greater"), _one_sided_p(values, null, "less")
+    return min(1.0, 2 * min(greater, less)) if math.isfinite(greater) and math.isfinite(less) else math.nan
+
+
+def equivalence_p(lower, upper) -> float:
+    """TOST (two one-sided tests, Schuirmann 1987) on per-seed statistics: ``lower_i = d_i + M_i``
+    and ``upper_i = d_i - M_i`` for a difference d and a margin M that may vary by seed (a margin
+    relative to the comparator's score is computed per seed, so its noise enters the test).  The
+    p-value for -M < d < M is the larger of the one-sided p-values of mean(lower) > 0 and
+    mean(upper) < 0; at 5% this is the 90% interval lying inside the margin."""
+    return max(_one_sided_p(lower, 0.0, "greater"), _one_sided_p(upper, 0.0, "less"))
+
+
+def outside_p(lower, upper) -> float:
+    """p-value for the difference lying beyond the margin on either side, mean(upper) > 0 or
+    mean(lower) < 0: the smaller one-sided p-value, doubled (Bonferroni over the two sides)."""
+    p = min(_one_sided_p(upper, 0.0, "greater"), _one_sided_p(lower, 0.0, "less"))
+    return min(1.0, 2 * p) if math.isfinite(p) else math.nan
 
 
 def tost_p(values, margin: float) -> float:
-    """Equivalence (two one-sided tests, Schuirmann 1987): p-value for |mean| < margin, the larger
-    of the p-values of H0: mean <= -margin and H0: mean >= margin."""
-    return max(_one_sided_p(values, -margin, "greater"), _one_sided_p(values, margin, "less"))
-
-
-def outside_p(values, margin: float) -> float:
-    """p-value for |mean| > margin (the mean lies beyond the margin on the side it falls)."""
-    m = float(np.mean(values))
-    return _one_sided_p(values, margin, "greater") if m >= 0 else _one_sided_p(values, -margin, "less")
+    """``equivalence_p`` with one fixed margin."""
+    v = np.asarray(values, dtype=float)
+    return equivalence_p(v + margin, v - margin)
 
 
 def holm(pvalues: list[float]) -> list[float]:

@@ -91,7 +91,10 @@ IMPORTABLE_VERSIONS = (1, 2, 3)
 
 # The connection `query` uses: no files, no network, no extensions, and no way to turn them back on.
 SANDBOX = {"enable_external_access": False, "autoload_known_extensions": False,
-           "autoinstall_known_extensions": False, "lock_configuration": True}
+           "autoinstall_known_extensions": False,
+           # no spilling of large sorts or joins into <store>.tmp/, and a memory cap for a runaway query
+           "max_temp_directory_size": "0B", "memory_limit": "4GB",
+           "lock_configuration": True}
 ALLOWED_STATEMENTS = "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, or EXPLAIN (without ANALYZE) of one"
 
 _HEADER_BYTES = 3 * 4096  # DuckDB's file header + two database headers, before block 0
@@ -234,8 +237,8 @@ class Store:
             last = -1
             for table in tables:
                 quoted = '"' + table.replace('"', '""') + '"'
-                row = con.execute(f"SELECT max(block_id) FROM pragma_storage_info('{quoted}') "
-                                  "WHERE block_id >= 0").fetchall()[0]
+                row = con.execute("SELECT max(block_id) FROM pragma_storage_info(?) WHERE block_id >= 0",
+                                  [quoted]).fetchall()[0]
                 if row[0] is not None:
                     last = max(last, int(row[0]))
         except duckdb.Error as exc:
@@ -453,14 +456,15 @@ class Store:
             os.close(fd)
 
     # -- reads -------------------------------------------------------------------------------
-    def ok_keys(self) -> set[str]:
+    def ok_keys(self, finished: bool = False) -> set[str]:
+        """Content keys stored with status ok (``finished``: ok or failed)."""
         if not self.path.exists():
             return set()
         con = self._writer()  # migrates an old store before reading it
         try:
             with self._errors("reading the store"):
-                return {r[0] for r in con.execute("SELECT DISTINCT content_key FROM runs "
-                                                  "WHERE status = 'ok'").fetchall()}
+                where = "" if finished else " WHERE status = 'ok'"
+                return {r[0] for r in con.execute("SELECT DISTINCT content_key FROM runs" + where).fetchall()}
         finally:
             con.close()
 
