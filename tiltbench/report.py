@@ -203,7 +203,8 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
                              f"{stats.verdict(diff, primary.higher_is_better)} |")
     if pair_rows:
         lines += ["", f"Method vs baseline on `{primary.name}` (paired by seed; difference = method − baseline, "
-                  f"{'higher' if primary.higher_is_better else 'lower'} is better):", "",
+                  f"{'higher' if primary.higher_is_better else 'lower'} is better; 95% t-interval, not corrected "
+                  "for multiple comparisons: the claims above are):", "",
                   "| comparison | difference [95% CI] | P(method better) | verdict |", "|---|---|---|---|",
                   *pair_rows]
     if task in plots:
