@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import tiltbench
@@ -130,3 +131,19 @@ def test_two_sweeps_on_one_store_at_once_both_finish_and_lose_nothing(store_path
     assert len(store.query("SELECT * FROM runs")) == 16  # ... exactly once: claimed cells are not run twice
     assert len(store.query("SELECT * FROM latest_runs")) == 16
     assert store.query("SELECT count(*) AS n FROM runs WHERE status = 'failed'").n[0] == 0
+
+
+def test_cells_import_the_drivers_tiltbench_not_the_working_directorys(tmp_path, store_path):
+    """Run from a folder holding another `tiltbench` package (a source checkout next to an installed
+    copy): the cells must run the same tiltbench the driver uses and stamps the code version of."""
+    shadow = tmp_path / "tiltbench"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the working directory's tiltbench was imported')\n")
+    script = Path(sys.executable).with_name("tiltbench")  # the console script: no working directory on sys.path
+    if not script.exists():
+        pytest.skip("no tiltbench console script beside this Python")
+    proc = subprocess.run([str(script), "run", "--profile", "toy", "--track", "toy",
+                           "--method", "good", "--reps", "1", "--no-progress", "--strict", "--store", str(store_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok 2, failed 0" in proc.stderr

@@ -206,7 +206,8 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     higher = registry.get_track(claim.track).metric(gate.metric).higher_is_better
     diff = stats.paired_difference(mine, theirs)
     if stats.verdict(diff, higher) != "better":
-        return f"{solver} does not clearly beat {other} on {gate.metric} ({diff.mean:+.3g} [{diff.lo:.3g}, {diff.hi:.3g}]){why}"
+        ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"{diff.n} paired seed(s), no interval"
+        return f"{solver} does not clearly beat {other} on {gate.metric} ({diff.mean:+.3g} {ci}){why}"
     return ""
 
 

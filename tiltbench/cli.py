@@ -156,7 +156,11 @@ def cmd_report(args) -> int:
                                            else Path("results") / args.profile)
     for track in args.track or []:
         registry.get_track(track)
-    written, notes = render_with_notes(_store(args), args.profile, out, args.track)
+    store = _store(args)
+    if args.profile not in store.profiles():  # never overwrite a published index with an empty one
+        raise TiltbenchError(f"no runs of profile {args.profile!r} in {args.store}; nothing rendered "
+                             f"(profiles with runs: {', '.join(store.profiles()) or 'none'})")
+    written, notes = render_with_notes(store, args.profile, out, args.track)
     for path in written:
         print(path)
     for track, note in notes.items():
@@ -266,8 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = _Sub()
 
-    p = sub.add_parser("list", help="print tracks, tasks, metrics, methods, baselines and profiles",
-                       description="Print the registry: what can be run, and under which profiles.")
+    p = sub.add_parser("list", help="print tracks, tasks, metrics, methods, baselines and profiles", formatter_class=fmt,
+                       description="Print the registry: what can be run, and under which profiles.\n\n"
+                       "examples:\n  tiltbench list --track ot\n"
+                       "  tiltbench list --profile cpu --track ot      # the cells and grid points a sweep plans")
     p.add_argument("--track", help="only this track")
     p.add_argument("--profile", help="instead: the cells this profile plans, per track and solver, with every "
                                      "grid point (e.g. --profile smoke)")
@@ -301,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render markdown leaderboards and plots", formatter_class=fmt,
                        description="Render <out>/<track>.md (+ plots in <out>/<track>/) and <out>/index.md\n"
                        "from the stored runs of one profile.  The published profile (see profiles.toml)\n"
-                       "renders into results/, any other into results/<profile>/.")
+                       "renders into results/, any other into results/<profile>/.\n\n"
+                       "examples:\n  tiltbench report --profile smoke              # results/smoke/*.md\n"
+                       "  tiltbench report --profile cpu --track ot --out /tmp/ot-report")
     p.add_argument("--profile", default="smoke", help="profile whose runs to report (default: %(default)s)")
     p.add_argument("--track", nargs="+", help="only these tracks")
     p.add_argument("--out", help="output folder (default: see above)")
@@ -364,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="re-run a stored cell and print the metric differences",
                        description="Re-run one stored cell (same config, seed and task) in a fresh worker\n"
                        "process and compare its quality metrics with the stored ones.  On CPU the\n"
-                       "expected result is bit-identical; timings are not compared.",
+                       "expected result is bit-identical; timings are not compared.\n\n"
+                       "example:\n  tiltbench query \"select run_id, task, method, rep from runs limit 5\"\n"
+                       "  tiltbench reproduce 3f2a9c1d                 # a run_id prefix from that list",
                        formatter_class=fmt)
     p.add_argument("run_id", help="a run_id from the runs table (a unique prefix is enough)")
     _add_store(p)

@@ -66,6 +66,16 @@ class LocalExecutor:
         # at import there, so size them for one cell now.
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(threads)
+        # The forkserver starts as `python -c ...`, which puts its working directory first on sys.path:
+        # run from a source checkout, its cells would import the checkout's tiltbench while this
+        # driver (and the code version it stamps) uses the installed one.  Give it this process's
+        # tiltbench instead, and no working directory.
+        import tiltbench
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(tiltbench.__file__)))
+        os.environ["PYTHONSAFEPATH"] = "1"
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(
+            [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
 

@@ -107,7 +107,11 @@ def stamp(data, profile: str) -> list[str]:
                  for e in envs.itertuples()})
     commits = sorted({f"{e.git_commit[:10]}{'+dirty' if e.git_dirty else ''}" for e in envs.itertuples()})
     seeds = sorted({int(s) for s in runs.seed}) if len(runs) else []
-    return [f"- profile: `{profile}`; seeds per cell: {runs.rep.nunique() if len(runs) else 0} "
+    from .profiles import load_profiles
+
+    about = getattr(load_profiles().get(profile), "description", "")
+    return [f"- profile: `{profile}`{' (' + about + ')' if about else ''}; seeds per cell: "
+            f"{runs.rep.nunique() if len(runs) else 0} "
             f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
             f"- hardware: {'; '.join(hw) or 'unknown'}",
             f"- code: commit {', '.join(commits) or 'unknown'}; aggregation `{aggregation_version()}`; "
