@@ -107,9 +107,10 @@ def stamp(data, profile: str) -> list[str]:
                  for e in envs.itertuples()})
     commits = sorted({f"{e.git_commit[:10]}{'+dirty' if e.git_dirty else ''}" for e in envs.itertuples()})
     seeds = sorted({int(s) for s in runs.seed}) if len(runs) else []
-    from .profiles import load_profiles
+    from .profiles import DEFAULT_FILE, load_profiles
 
-    about = getattr(load_profiles().get(profile), "description", "")
+    known = load_profiles().get(profile) or load_profiles(DEFAULT_FILE).get(profile)  # the packaged file, else
+    about = getattr(known, "description", "")
     return [f"- profile: `{profile}`{' (' + about + ')' if about else ''}; seeds per cell: "
             f"{runs.rep.nunique() if len(runs) else 0} "
             f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
