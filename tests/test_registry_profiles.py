@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from tiltbench import registry
@@ -84,3 +86,18 @@ def test_code_version_ignores_docstrings_and_comments(tmp_path, monkeypatch):
         sys.modules["mod_same"] = sys.modules[f"mod_v{i}"]
         versions.append(module_source_hash("mod_same"))
     assert versions[0] == versions[1] != versions[2]
+
+
+def test_fingerprint_names_the_codes_commit_from_any_working_directory(tmp_path, monkeypatch):
+    import subprocess
+
+    from tiltbench.fingerprint import fingerprint
+
+    root = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    import tiltbench
+
+    if head.returncode != 0 or not Path(tiltbench.__file__).resolve().is_relative_to(root):
+        pytest.skip("tiltbench is not imported from a git checkout here")
+    monkeypatch.chdir(tmp_path)  # not a git checkout
+    assert fingerprint("local", 1)["git_commit"] == head.stdout.strip()

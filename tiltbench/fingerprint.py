@@ -60,7 +60,8 @@ def fingerprint(executor: str, workers: int) -> dict:
             gpu_name, gpu_mem_gb = props.name, round(props.total_memory / 2**30, 1)
     except Exception:  # torch missing or broken CUDA: the fingerprint records no GPU
         pass
-    commit, dirty = git_state()
+    # the code's own checkout, wherever the command runs from (an installed wheel has none: "unknown")
+    commit, dirty = git_state(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     fp = {
         "cpu_model": _cpu_model(), "cores": os.cpu_count() or 0, "ram_gb": _ram_gb(),
         "gpu_name": gpu_name, "gpu_mem_gb": gpu_mem_gb, "cuda": cuda,
