@@ -71,3 +71,15 @@ def test_export_filters_profiles_and_import_merges(ot_store, tmp_path):
     merged = tmp_path / "merged.duckdb"
     assert "runs 6" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
     assert "runs 0" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_error():
+    """`tiltbench list | head -1`: a closed pipe ends the command quietly."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tiltbench.cli", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "error" not in err, err

@@ -396,6 +396,12 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"tiltbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tiltbench list | head`: the reader left; stop quietly like other commands
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error while Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("tiltbench: interrupted", file=sys.stderr)
         return 130
