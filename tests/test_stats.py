@@ -123,3 +123,18 @@ def test_outside_margin_test_keeps_its_level():
             v = rng.normal(0.01, 1.0, n)
             rejections += stats.outside_p(v + 0.01, v - 0.01) < 0.05
         assert rejections / 4000 <= 0.06, (n, rejections / 4000)
+
+
+def test_t_functions_match_scipy_stats():
+    import numpy as np
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        v = rng.normal(rng.normal(), 1.0, rng.integers(2, 12))
+        for alt in ("greater", "less"):
+            assert stats._one_sided_p(v, 0.3, alt) == pytest.approx(sps.ttest_1samp(v, 0.3, alternative=alt).pvalue,
+                                                                     rel=1e-9, abs=1e-15)
+        lo, hi = stats.t_interval(v)
+        ref = sps.t.interval(0.95, v.size - 1, loc=v.mean(), scale=sps.sem(v))
+        assert (lo, hi) == pytest.approx(ref, rel=1e-12)
