@@ -37,7 +37,7 @@ def preload_modules(cells: Iterable[Cell]) -> list[str]:
             track, solver = registry.get_track(cell.track), registry.get_solver(cell.track, cell.solver)
         except TiltbenchError:
             continue  # the cell itself reports it
-        names.update(dict.fromkeys((*solver.modules, track.make_task.__module__, track.evaluate.__module__)))
+        names.update(dict.fromkeys(solver.code_modules(track)))
     return list(names)
 
 

@@ -155,6 +155,11 @@ class Solver:
         """Every module whose code is part of this solver's code version."""
         return (self.module, *self.depends)
 
+    def code_modules(self, track: "Track") -> tuple[str, ...]:
+        """The modules a cell of this solver on ``track`` runs: its own, the ones it depends on, and
+        the track's task and scoring modules (hashed into the cell's code version, and preloaded)."""
+        return (*self.modules, track.make_task.__module__, track.evaluate.__module__)
+
 
 _TRACKS: dict[str, Track] = {}
 _SOLVERS: dict[tuple[str, str], Solver] = {}

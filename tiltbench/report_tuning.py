@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from . import registry, stats, tuning
+from .report import _mean, values_by_rep
 
 
 def split_grid(data: dict) -> tuple[dict, dict]:
@@ -17,20 +18,9 @@ def split_grid(data: dict) -> tuple[dict, dict]:
     main, grid = dict(data), dict(data)
     for key in ("runs", "failed", "curves"):
         frame = data[key]
-        mask = frame.method.map(tuning.is_grid_point) if len(frame) else frame.index == frame.index
+        mask = frame.method.map(tuning.is_grid_point).astype(bool)
         main[key], grid[key] = frame[~mask], frame[mask]
     return main, grid
-
-
-def _values(data, task: str, method: str, metric: str) -> dict[int, float]:
-    from .report import values_by_rep
-
-    return values_by_rep(data, task, method, metric)
-
-
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else math.nan
 
 
 def _points(grid, task: str, solver: str) -> list[str]:
@@ -75,7 +65,7 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
         rows = []
         for s in solvers:
             labels = _points(grid, task, s)
-            scores = {m: list(_values(grid, task, m, metric.name).values()) for m in labels}
+            scores = {m: list(values_by_rep(grid, task, m, metric.name).values()) for m in labels}
             recorded = _recorded_choice(tuned_runs, task, s) if tuned_runs is not None else None
             chosen = recorded or tuning.select(scores, bool(metric.higher_is_better))
             for m in labels:
@@ -96,7 +86,7 @@ def _frontier(grid, task: str, solver: str, quality: str, cost: str, higher: boo
     labels = _points(grid, task, solver)
     means = []
     for m in labels:
-        q, c = _values(grid, task, m, quality), _values(grid, task, m, cost)
+        q, c = values_by_rep(grid, task, m, quality), values_by_rep(grid, task, m, cost)
         reps = sorted(set(q) & set(c))
         if reps:
             means.append((m, _mean(c[r] for r in reps), _mean(q[r] for r in reps)))
@@ -120,15 +110,15 @@ def frontier_lines(track: registry.Track, grid, task: str, solvers: list[str], p
     pairs = [(a, b) for i, a in enumerate(sorted(fronts)) for b in sorted(fronts)[i + 1:]]
     rows = []
     for a, b in pairs:
-        xs = [[_mean(_values(grid, task, m, cost).values()) for m in fronts[s]] for s in (a, b)]
+        xs = [[_mean(values_by_rep(grid, task, m, cost).values()) for m in fronts[s]] for s in (a, b)]
         x_star = tuning.matched_x(xs)
         if not math.isfinite(x_star):
             rows.append(f"| {a} − {b} | — | — | frontiers do not overlap in {cost} |")
             continue
         per_rep = {}
         for s in (a, b):
-            qs = {m: _values(grid, task, m, quality) for m in fronts[s]}
-            cs = {m: _values(grid, task, m, cost) for m in fronts[s]}
+            qs = {m: values_by_rep(grid, task, m, quality) for m in fronts[s]}
+            cs = {m: values_by_rep(grid, task, m, cost) for m in fronts[s]}
             reps = sorted(set.intersection(*(set(qs[m]) & set(cs[m]) for m in fronts[s])))
             per_rep[s] = {}
             for r in reps:
@@ -160,7 +150,7 @@ def plot_frontier(grid, task, fronts, solvers, quality, cost, higher, path: Path
         color = f"C{i}"
         pts = []
         for m in _points(grid, task, s):
-            q, c = _values(grid, task, m, quality), _values(grid, task, m, cost)
+            q, c = values_by_rep(grid, task, m, quality), values_by_rep(grid, task, m, cost)
             reps = sorted(set(q) & set(c))
             if not reps:
                 continue

@@ -34,7 +34,7 @@ def reproduce(store: Store, run_id: str, echo=print) -> int:
     cell, stored, run = load_cell(store, run_id)
     track = registry.get_track(cell.track)
     solver = registry.get_solver(cell.track, cell.solver)
-    now_code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
+    now_code = module_source_hash(*solver.code_modules(track))
     if now_code != cell.code_version:
         echo(f"note: code changed since this run (stored {cell.code_version}, now {now_code}); "
              "differences may come from that")

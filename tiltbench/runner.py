@@ -133,7 +133,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                                          f"points that are the same after type conversion or labelling ({label}); "
                                          "make its values distinct")
                 configs[label] = cfg
-            code = module_source_hash(*solver.modules, track.make_task.__module__, track.evaluate.__module__)
+            code = module_source_hash(*solver.code_modules(track))
 
             def cell(task, rep, cfg, method=solver.name, split=tuning.TEST, point=None):
                 fields = dict(profile=profile.name, track=track_name, task=task, method=method,

@@ -45,7 +45,9 @@ class Cell:
     @property
     def solver(self) -> str:
         """The registered solver (``method`` without a grid point's ``[key=value]``)."""
-        return self.method.split("[", 1)[0]
+        from .tuning import base_name
+
+        return base_name(self.method)
 
     @property
     def label(self) -> str:
