@@ -119,6 +119,6 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_path):
     later = run("new", key="k-new")
     later["finished_at"] = datetime(2026, 1, 2)
     s.write_run(later, {"acc": 0.9}, {}, ENV)  # same task/method/rep, new code: replaces on the board
-    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION == 3
+    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION == 4
     assert s.query("SELECT run_id FROM latest_runs").run_id.tolist() == ["new"]
     assert len(s.query("SELECT * FROM runs")) == 2  # history kept

@@ -118,7 +118,7 @@ def cmd_run(args) -> int:
         raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
     workers = args.workers or profile.workers
     executor = make_executor(args.executor, workers, profile.threads_per_worker, address=args.address,
-                             gpus=profile.gpus / workers if profile.gpus else 0.0, memory_gb=profile.memory_limit_gb)
+                             gpus=profile.gpus, cells_per_gpu=profile.cells_per_gpu, memory_gb=profile.memory_limit_gb)
     print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
           f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
     s = sweep(store, cells, executor, force=args.force, show_progress=not args.no_progress)

@@ -41,6 +41,22 @@ def preload_modules(cells: Iterable[Cell]) -> list[str]:
     return list(names)
 
 
+def gpu_slots(gpus: int, cells_per_gpu: int = 1, visible: str | None = None) -> list[str]:
+    """The GPU each concurrent cell may take: every GPU ``cells_per_gpu`` times, named as the
+    CUDA_VISIBLE_DEVICES entries of this process (``visible``; all of 0..gpus-1 when unset).
+
+    >>> gpu_slots(2, 2)
+    ['0', '1', '0', '1']
+    >>> gpu_slots(1, 1, visible="3,5")
+    ['3']
+    """
+    ids = [v.strip() for v in visible.split(",") if v.strip()] if visible else [str(i) for i in range(gpus)]
+    if gpus > len(ids):
+        raise TiltbenchError(f"the profile asks for {gpus} GPU(s) but CUDA_VISIBLE_DEVICES={visible!r} "
+                             f"names {len(ids)}")
+    return [ids[g] for _ in range(cells_per_gpu) for g in range(gpus)]
+
+
 def exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
@@ -56,12 +72,18 @@ class LocalExecutor:
     with SIGKILL.  Cells are forked from a forkserver that has already imported torch and the modules
     of the sweep's solvers and tracks, so a cell does not pay the seconds of imports (the server
     runs no computation itself, so no thread pool is forked).
+
+    With ``gpus`` > 0 each cell is handed one GPU through CUDA_VISIBLE_DEVICES, at most
+    ``cells_per_gpu`` cells per GPU at a time, so at most gpus x cells_per_gpu cells run at once.
     """
 
     name = "local"
 
-    def __init__(self, workers: int = 1, threads: int = 1):
+    def __init__(self, workers: int = 1, threads: int = 1, gpus: int = 0, cells_per_gpu: int = 1):
         self.workers = max(1, int(workers))
+        self._free_gpus = gpu_slots(gpus, cells_per_gpu, os.environ.get("CUDA_VISIBLE_DEVICES")) if gpus else []
+        if gpus:
+            self.workers = min(self.workers, len(self._free_gpus))
         # The forkserver inherits this environment when it starts: BLAS/OpenMP pools are sized
         # at import there, so size them for one cell now.
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -83,20 +105,21 @@ class LocalExecutor:
         pending = deque(cells)
         # takes effect when the forkserver starts, at this process's first cell
         self._ctx.set_forkserver_preload(PRELOAD + preload_modules(pending))
-        running: dict = {}  # conn -> (process, cell, started_at, start_monotonic)
+        running: dict = {}  # conn -> (process, cell, started_at, start_monotonic, gpu)
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
                     cell = pending.popleft()
+                    gpu = self._free_gpus.pop(0) if self._free_gpus else None
                     parent, child = self._ctx.Pipe(duplex=False)
-                    proc = self._ctx.Process(target=child_main, args=(cell, child), daemon=True,
+                    proc = self._ctx.Process(target=child_main, args=(cell, child, gpu), daemon=True,
                                              name=f"tiltbench:{cell.label}")
                     proc.start()
                     child.close()
-                    running[parent] = (proc, cell, now(), time.monotonic())
+                    running[parent] = (proc, cell, now(), time.monotonic(), gpu)
                 mp.connection.wait([*running, *(p.sentinel for p, *_ in running.values())], timeout=0.5)
                 for conn in list(running):
-                    proc, cell, started, t0 = running[conn]
+                    proc, cell, started, t0, gpu = running[conn]
                     outcome = None
                     if conn.poll():
                         try:
@@ -116,6 +139,8 @@ class LocalExecutor:
                     proc.join(5)
                     conn.close()
                     del running[conn]
+                    if gpu is not None:
+                        self._free_gpus.append(gpu)
                     outcome.setdefault("wall_s", time.monotonic() - t0)
                     yield cell, {**outcome, "started_at": started, "finished_at": now()}
         finally:
@@ -134,13 +159,15 @@ def _ray(**kwargs):
 EXECUTORS = {"local": LocalExecutor, "ray": _ray}
 
 
-def make_executor(name: str, workers: int, threads: int = 1, address: str | None = None, gpus: float = 0.0,
-                  memory_gb: float = 0.0):
-    """An executor by name; ``address``, ``gpus`` and ``memory_gb`` (per cell) apply to Ray only."""
+def make_executor(name: str, workers: int, threads: int = 1, address: str | None = None, gpus: int = 0,
+                  cells_per_gpu: int = 1, memory_gb: float = 0.0):
+    """An executor by name.  ``gpus`` (the profile's) and ``cells_per_gpu`` apply to both; ``address``
+    and ``memory_gb`` (per cell) to Ray only."""
     if name not in EXECUTORS:
         raise unknown("executor", name, EXECUTORS)
     if name == "local":
         if address:
             raise TiltbenchError(f"--address {address!r} only applies to --executor ray")
-        return LocalExecutor(workers=workers, threads=threads)
-    return EXECUTORS[name](workers=workers, threads=threads, address=address, gpus=gpus, memory_gb=memory_gb)
+        return LocalExecutor(workers=workers, threads=threads, gpus=gpus, cells_per_gpu=cells_per_gpu)
+    return EXECUTORS[name](workers=workers, threads=threads, address=address,
+                           gpus=1.0 / cells_per_gpu if gpus else 0.0, memory_gb=memory_gb)

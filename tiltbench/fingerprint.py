@@ -31,6 +31,16 @@ def _ram_gb() -> float:
         return float("nan")
 
 
+def _nvidia_driver() -> str:
+    """The NVIDIA driver version nvidia-smi reports, or "" where there is none."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return out.strip().splitlines()[0].strip() if out.strip() else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def git_state(cwd: str | None = None) -> tuple[str, bool]:
     """(commit, dirty) of the checkout in ``cwd``; ("unknown", False) outside a git checkout."""
     try:
@@ -50,7 +60,7 @@ def fingerprint(executor: str, workers: int) -> dict:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
-    gpu_name, gpu_mem_gb, cuda = "", 0.0, ""
+    gpu_name, gpu_mem_gb, gpu_count, cuda, driver = "", 0.0, 0, "", ""
     try:
         import torch
 
@@ -58,13 +68,14 @@ def fingerprint(executor: str, workers: int) -> dict:
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
             gpu_name, gpu_mem_gb = props.name, round(props.total_memory / 2**30, 1)
+            gpu_count, driver = torch.cuda.device_count(), _nvidia_driver()
     except Exception:  # torch missing or broken CUDA: the fingerprint records no GPU
         pass
     # the code's own checkout, wherever the command runs from (an installed wheel has none: "unknown")
     commit, dirty = git_state(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     fp = {
         "cpu_model": _cpu_model(), "cores": os.cpu_count() or 0, "ram_gb": _ram_gb(),
-        "gpu_name": gpu_name, "gpu_mem_gb": gpu_mem_gb, "cuda": cuda,
+        "gpu_name": gpu_name, "gpu_mem_gb": gpu_mem_gb, "gpu_count": gpu_count, "gpu_driver": driver, "cuda": cuda,
         "python": platform.python_version(), "platform": platform.platform(),
         "packages": versions, "git_commit": commit, "git_dirty": dirty,
         "executor": executor, "workers": workers,

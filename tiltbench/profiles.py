@@ -15,6 +15,8 @@ DEFAULT_FILE = Path(__file__).with_name("profiles.toml")
 # key -> (type example, minimum)
 _BUDGET_KEYS = {"base_seed": (0, 0), "workers": (1, 1), "threads_per_worker": (1, 1),
                 "timeout_s": (1.0, 1), "memory_limit_gb": (0.0, 0), "gpus": (0, 0)}
+# optional keys: key -> (default, minimum)
+_OPTIONAL_KEYS = {"cells_per_gpu": (1, 1)}
 
 
 @dataclass
@@ -28,7 +30,13 @@ class Profile:
     memory_limit_gb: float
     gpus: int
     tracks: dict[str, dict] = field(default_factory=dict)
+    cells_per_gpu: int = 1  # cells sharing one GPU at a time (gpus > 0 only)
     solver_defaults: str = ""  # whose registered solver defaults to use; empty = this profile's name
+
+    @property
+    def device(self) -> str:
+        """Where this profile's cells compute: "cuda" when it has GPUs, else "cpu"."""
+        return "cuda" if self.gpus > 0 else "cpu"
 
     @property
     def defaults_name(self) -> str:
@@ -67,7 +75,7 @@ def profiles_file() -> Path:
 MAX_REPS = 1000  # seeds per cell; more is a typo, and planning 10^9 cells would exhaust memory
 MAX_WORKERS = 1024
 _PROFILE_KEYS = {"description": "a string", "solver_defaults": "a profile name (string)",
-                 "tracks": "a table of track sections", **{k: "" for k in _BUDGET_KEYS}}
+                 "tracks": "a table of track sections", **{k: "" for k in (*_BUDGET_KEYS, *_OPTIONAL_KEYS)}}
 _TRACK_SELECTION = {"tasks": "a non-empty list of task names", "reps": f"an integer from 1 to {MAX_REPS}",
                     "methods": "a list of solver names", "solvers": "a table of per-solver tables"}
 
@@ -142,6 +150,11 @@ def _validate(name: str, body: dict, path: Path, reference) -> dict:
             raise _bad(f"profile {name}.{key}", body[key], f"{_type_name(example)} like {example!r}", path) from None
         if value < minimum:
             raise TiltbenchError(f"bad config value profile {name}.{key} = {value!r}: must be >= {minimum} (in {path})")
+        values[key] = value
+    for key, (default, minimum) in _OPTIONAL_KEYS.items():
+        value = body.get(key, default)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+            raise _bad(f"profile {name}.{key}", value, f"an integer >= {minimum}", path)
         values[key] = value
     if values["workers"] > MAX_WORKERS:
         raise TiltbenchError(f"bad config value profile {name}.workers = {values['workers']}: "

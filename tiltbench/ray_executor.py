@@ -1,7 +1,8 @@
 """Run cells on a Ray cluster (or a local Ray instance); the driver still writes the store.
 
 Each cell is one Ray task with the profile's resources (CPUs = threads_per_worker, GPUs =
-gpus / workers, memory = memory_limit_gb) and ``max_calls=1``, so every cell gets a fresh worker
+1 / cells_per_gpu when the profile has GPUs, so Ray sets the task's CUDA_VISIBLE_DEVICES; memory =
+memory_limit_gb) and ``max_calls=1``, so every cell gets a fresh worker
 process, as with the local executor.  At most ``workers`` cells are in flight at once.  A cell's
 timeout counts from its submission, so it includes the Ray worker's start-up (seconds).
 """
@@ -22,7 +23,7 @@ def _remote_cell(cell: Cell):
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, workers: int = 1, threads: int = 1, address: str | None = None, gpus: float = 0.0,
+    def __init__(self, workers: int = 1, threads: int = 1, address: str | None = None, gpus: float = 0.0,  # per cell
                  memory_gb: float = 0.0):
         try:
             import ray

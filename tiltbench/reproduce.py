@@ -24,7 +24,8 @@ def load_cell(store: Store, run_id: str):
     cell = Cell(profile=run.profile, track=run.track, task=run.task, method=run.method, role=run.role,
                 rep=int(run.rep), seed=int(run.seed), task_seed=int(cfg["task_seed"]), config=cfg["solver"],
                 track_config=cfg["track"], code_version=run.code_version, content_key=run.content_key,
-                timeout_s=24 * 3600.0, split=cfg.get("split", "test"), grid=cfg.get("grid", {}))
+                timeout_s=24 * 3600.0, split=cfg.get("split", "test"), grid=cfg.get("grid", {}),
+                device=cfg.get("device", "cpu"))
     stored = store.query("SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", [run.run_id])
     return cell, dict(zip(stored.name, stored.value)), run
 
@@ -39,7 +40,7 @@ def reproduce(store: Store, run_id: str, echo=print) -> int:
         echo(f"note: code changed since this run (stored {cell.code_version}, now {now_code}); "
              "differences may come from that")
     echo(f"re-running {cell.label} (seed {cell.seed}) in a fresh worker process ...")
-    (_, outcome), = list(LocalExecutor(1).run([cell]))
+    (_, outcome), = list(LocalExecutor(1, gpus=int(cell.device != "cpu")).run([cell]))
     if outcome["status"] != "ok":
         raise TiltbenchError(f"the re-run failed: {outcome['reason']}")
     skip = {m.name for m in track.metrics if m.kind == "cost"}

@@ -148,7 +148,8 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                                   task_seed=task_seed(profile.base_seed, track_name, f"{task}/{split}"),
                                   split=split, grid=point)
                 return Cell(**fields, content_key=content_key(fields), threads=profile.threads_per_worker,
-                            timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb)
+                            timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb,
+                            device=profile.device)
 
             for task in task_list:
                 if not points:
@@ -190,7 +191,8 @@ def run_row(cell: Cell, outcome: dict, env_id: str) -> dict:
         "track": cell.track, "task": cell.task, "method": cell.method, "role": cell.role, "rep": cell.rep,
         "seed": cell.seed, "config": json.dumps({"solver": cell.config, "track": cell.track_config,
                                                  "task_seed": cell.task_seed,
-                                                 **({"split": cell.split, "grid": cell.grid} if cell.grid else {})},
+                                                 **({"split": cell.split, "grid": cell.grid} if cell.grid else {}),
+                                                 **({"device": cell.device} if cell.device != "cpu" else {})},
                                                 sort_keys=True),
         "code_version": cell.code_version, "status": outcome["status"], "reason": outcome.get("reason"),
         "started_at": outcome["started_at"], "finished_at": outcome["finished_at"],

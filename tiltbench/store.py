@@ -35,7 +35,7 @@ import pandas as pd
 
 from .errors import TiltbenchError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TABLES = ("environments", "runs", "metrics", "curves")
 
 _V1 = """
@@ -83,11 +83,18 @@ CREATE TABLE claims (
     host VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL);
 """
 
-# MIGRATIONS[v] takes a store at version v to v + 1.
-MIGRATIONS = [_V1, _V2, _V3]
+# v4: the fingerprint records how many GPUs the machine has and the NVIDIA driver's version.
+_V4 = """
+ALTER TABLE environments ADD COLUMN gpu_count INTEGER;
+ALTER TABLE environments ADD COLUMN gpu_driver VARCHAR;
+"""
 
-# Exports of these schema versions hold the same four tables and can be imported.
-IMPORTABLE_VERSIONS = (1, 2, 3)
+# MIGRATIONS[v] takes a store at version v to v + 1.
+MIGRATIONS = [_V1, _V2, _V3, _V4]
+
+# Exports of these schema versions hold the same four tables (columns matched by name; an older
+# export's environments lack the v4 columns, which import as NULL) and can be imported.
+IMPORTABLE_VERSIONS = (1, 2, 3, 4)
 
 # The connection `query` uses: no files, no network, no extensions, and no way to turn them back on.
 SANDBOX = {"enable_external_access": False, "autoload_known_extensions": False,
@@ -334,7 +341,8 @@ class Store:
                     return False
                 env_row = {**env, "packages": json.dumps(env.get("packages", {}), sort_keys=True)}
                 cols = ["env_id", "cpu_model", "cores", "ram_gb", "gpu_name", "gpu_mem_gb", "cuda", "python",
-                        "platform", "packages", "git_commit", "git_dirty", "executor", "workers"]
+                        "platform", "packages", "git_commit", "git_dirty", "executor", "workers", "gpu_count",
+                        "gpu_driver"]
                 con.execute(f"INSERT OR IGNORE INTO environments ({', '.join(cols)}) VALUES "
                             f"({', '.join('?' * len(cols))})", [env_row.get(c) for c in cols])
                 rcols = list(run)
@@ -558,7 +566,7 @@ class Store:
                 con.execute("CREATE TEMP TABLE new_runs AS SELECT * FROM read_parquet(?) "
                             "WHERE run_id NOT IN (SELECT run_id FROM runs)", [files["runs"]])
                 counts = {"runs": con.execute("SELECT count(*) FROM new_runs").fetchall()[0][0]}
-                con.execute("INSERT OR IGNORE INTO environments SELECT * FROM read_parquet(?)",
+                con.execute("INSERT OR IGNORE INTO environments BY NAME SELECT * FROM read_parquet(?)",
                             [files["environments"]])
                 con.execute("INSERT INTO runs SELECT * FROM new_runs")
                 for table in ("metrics", "curves"):

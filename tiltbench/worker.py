@@ -41,6 +41,10 @@ class Cell:
     memory_limit_gb: float = 0.0
     split: str = "test"  # "validation" for a grid point's tuning cell (see tiltbench/tuning.py)
     grid: dict = field(default_factory=dict, hash=False)  # the grid point's parameters, {} otherwise
+    # "cuda" when the profile has GPUs, else "cpu"; a function of the profile, so not in the content key.
+    # The solver receives it as config["device"]; which GPU a cell gets is the executor's choice
+    # (CUDA_VISIBLE_DEVICES), so the solver always sees its GPU as cuda:0.
+    device: str = "cpu"
 
     @property
     def solver(self) -> str:
@@ -128,13 +132,17 @@ def execute(cell: Cell) -> dict:
     from .seeds import seed_everything
 
     torch.set_num_threads(cell.threads)
+    if cell.device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"cell wants device {cell.device!r} (its profile has gpus > 0) but torch sees no CUDA "
+                           f"device (torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'}, "
+                           f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')})")
     track = registry.get_track(cell.track)
     solver = registry.get_solver(cell.track, cell.solver)
     task = track.make_task(cell.task, cell.track_config, cell.task_seed)
     seed_everything(cell.seed)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    output = solver.fn(task, dict(cell.config), cell.seed)
+    output = solver.fn(task, {**cell.config, "device": cell.device}, cell.seed)
     metrics = dict(track.evaluate(task, output))
     wall_s, cpu_s = time.perf_counter() - wall0, time.process_time() - cpu0
 
@@ -169,8 +177,13 @@ def run_cell(cell: Cell) -> tuple[str, object]:
         return "failed", describe_failure(exc, cell)
 
 
-def child_main(cell: Cell, conn) -> None:
-    """Entry point of a local worker process: run the cell and send the outcome to the driver."""
+def child_main(cell: Cell, conn, gpu: str | None = None) -> None:
+    """Entry point of a local worker process: run the cell and send the outcome to the driver.
+
+    ``gpu`` is the device the executor handed this cell (a CUDA_VISIBLE_DEVICES entry); it is set
+    before anything here initialises CUDA (the forkserver imports torch but never touches CUDA)."""
     die_with_parent()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     conn.send(run_cell(cell))
     conn.close()

@@ -75,3 +75,11 @@ from tiltbench.claims import Claim, Gate, register_claim  # noqa: E402
 register_claim(Claim(track="toy", id="toy-good-beats-slow", statement="good beats slow", source="-",
                      metric="value", method="good", comparator="slow", relation="greater",
                      gates=(Gate.at_least("slow", "value", 100.0, why="slow must reach 100"),)))
+
+
+@register_solver("toy", "gpuid", "baseline", citation="-", defaults=KNOBS)
+def gpuid(task, config, seed):
+    """Reports the GPU its executor handed it (CUDA_VISIBLE_DEVICES, -1 when unset), after sleep_s."""
+    time.sleep(config["sleep_s"])
+    return {"value": float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1")),
+            "metrics": {"on_cpu": float(config["device"] == "cpu")}}

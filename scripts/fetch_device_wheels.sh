@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Download, on a machine with package-registry access, the wheels the GPU machine lacks for the
+# gpu-smoke profile, into .whl/ (git-ignored).  The GPU machine (Python 3.12, x86-64, no network)
+# already has torch, numpy, scipy, pandas, pyarrow, matplotlib and rich; it lacks duckdb and POT.
+# Tracks whose GPU paths need more (diffusers, trl, dm_control, ...) add their wheels here.
+#
+#   bash scripts/fetch_device_wheels.sh        # then carry .whl to the device (see device_check.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+mkdir -p .whl
+platforms=()
+for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manylinux_2_17_x86_64 \
+         manylinux2014_x86_64 manylinux1_x86_64; do
+  platforms+=(--platform "$p")
+done
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  "${platforms[@]}" -d .whl "duckdb==$(python3 -c 'import duckdb; print(duckdb.__version__)')" \
+  "pot==$(python3 -c 'import importlib.metadata as m; print(m.version("pot"))')"
+ls -la .whl
