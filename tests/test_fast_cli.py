@@ -46,6 +46,39 @@ def test_a_solver_module_is_imported_on_its_first_call_only():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_misspelt_task_fails_before_its_track_is_imported():
+    proc = _fresh(f"""
+        import sys
+        from tiltbench import registry
+        from tiltbench.errors import TiltbenchError
+        from tiltbench.profiles import DEFAULT_FILE, get_profile
+        from tiltbench.runner import plan
+        registry.load_plugins()
+        for track, bad in (("ot", "gausian-d2-lam1"), ("rl", "cartpole-swing"), ("llm", "verifable"),
+                           ("t2i", "correct-lam")):
+            try:
+                plan(get_profile("smoke", DEFAULT_FILE), tracks=[track], tasks=[bad])
+            except TiltbenchError as exc:
+                assert f"bad task {{bad!r}} for track {{track!r}}: task names look like" in str(exc), exc
+            else:
+                raise AssertionError(f"{{track}}/{{bad}} planned")
+        print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", f"rejecting a bad task name imported {proc.stdout.strip()}"
+
+
+def test_every_published_task_matches_its_tracks_task_regex():
+    from tiltbench import registry
+    from tiltbench.profiles import DEFAULT_FILE, load_profiles
+
+    registry.load_plugins()
+    for profile in load_profiles(DEFAULT_FILE).values():
+        for track, cfg in profile.tracks.items():
+            for task in cfg["tasks"]:
+                registry.get_track(track).check_task_name(task)  # raises on a mismatch
+
+
 def test_t2i_manifest_names_the_rewards_of_the_track():
     from tiltbench.benchmarks.t2i import manifest, rewards
 

@@ -13,6 +13,8 @@ the registry or rejecting a bad name never imports torch, POT, transformers or d
 
 from __future__ import annotations
 
+import re
+
 import ast
 import importlib
 import importlib.metadata
@@ -108,6 +110,9 @@ class Track:
         split, so a profile cannot give its solvers grids (tuning on the test split would inflate
         the reported scores).
     selection: the metric a grid's tuning maximises or minimises (default: the primary metric).
+    task_regex: optional regular expression every valid task name matches in full.  Metadata: the
+        core checks names against it before importing the track, so a typo fails at once;
+        ``make_task`` still validates the rest (ranges, known models).
     frontier: optional (quality metric, divergence or cost) pair whose trade-off the report draws
         over each solver's grid points; the second may be a run column (wall_s, cpu_s, peak_mem_mb).
     """
@@ -124,9 +129,15 @@ class Track:
     validation: str = ""
     selection: str = ""
     frontier: tuple[str, str] | tuple = ()
+    task_regex: str = ""
 
     def __post_init__(self):
         self.make_task, self.evaluate = _function(self.make_task), _function(self.evaluate)
+
+    def check_task_name(self, task: str) -> None:
+        """Raise ValueError when ``task`` cannot be one of this track's tasks (by ``task_regex``)."""
+        if self.task_regex and not re.fullmatch(self.task_regex, task):
+            raise ValueError(f"task names look like {self.task_pattern}")
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:

@@ -107,6 +107,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
         for task in task_list:
             try:  # validate the task name before anything runs, with the config its cells will get
+                track.check_task_name(task)  # metadata only: a typo fails before the track is imported
                 track.make_task(task, body, 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None

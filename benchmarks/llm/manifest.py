@@ -8,6 +8,8 @@ the worker).  The code itself is in track.py, data.py, model.py, generate.py,
 rewards.py, loop.py, reference.py, parity.py, methods/qrpo.py and baselines/dpo.py, simpo.py, rebel.py.
 """
 
+import re
+
 from tiltbench.registry import Metric, Track, register_solver, register_track
 
 from .rewards import REWARDS as TASKS  # no heavy import: the MiniLM model loads on first use
@@ -21,6 +23,7 @@ register_track(Track(
     description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
                 "reference completions, pairs, LoRA and steps",
     task_pattern="<training reward>: " + ", ".join(TASKS) + " (the other reward is held out)",
+    task_regex="|".join(map(re.escape, TASKS)),
     metrics=[
         Metric("reward", "", True, "mean training reward of the policy's samples on the held-out prompts"),
         Metric("heldout_reward", "", True, "mean held-out reward (the reward not trained on) of the same samples"),

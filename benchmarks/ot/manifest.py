@@ -16,6 +16,7 @@ register_track(Track(
     name="ot",
     description="Entropic OT between Gaussians, scored against the closed-form plan (SCONES vs POT)",
     task_pattern="gaussian-d{D}-lam{L}",
+    task_regex=r"gaussian-d\d+-lam\d+(\.\d+)?",
     metrics=[
         Metric("bw_uvp", "%", False, "100 BW^2(plan, true plan) / (tr Sigma / 2)  (Korotin et al. 2021)"),
         Metric("bw_frac", "", False, "BW^2(plan, true plan) / tr Sigma"),

@@ -8,6 +8,8 @@ the worker).  The code itself is in track.py, env.py, tests.py, sac.py, loop.py,
 methods/tdrl.py and baselines/sac_handcrafted.py.
 """
 
+import re
+
 from tiltbench.registry import Metric, Track, register_solver, register_track
 
 from .env import TASKS  # numpy only
@@ -25,6 +27,7 @@ register_track(Track(
     description="dm_control continuous control: TdRL (reward learned from test functions only) vs SAC on the "
                 "handcrafted reward, same SAC agent and budget",
     task_pattern="{domain}-{task}: " + ", ".join(TASKS),
+    task_regex="|".join(map(re.escape, TASKS)),
     metrics=[
         Metric("norm_return", "", True, "handcrafted evaluation return / 1000 (mean of the final deterministic "
                "episodes)"),

@@ -22,6 +22,7 @@ register_track(Track(
                 "(diffusion) and training-free velocity guidance (flow matching) against DRaFT-style reward "
                 "finetuning and the base models",
     task_pattern="<reward>-lam<lambda>, reward in " + ", ".join(REWARDS),
+    task_regex=rf"({'|'.join(REWARDS)})-lam[0-9]*\.?[0-9]+",
     metrics=[
         Metric("reward", "", True, "mean training reward of the samples (one per caption x n_eval)"),
         Metric("heldout_reward", "", True, "mean probability the held-out MLP classifier gives the caption's digit"),
