@@ -13,7 +13,8 @@ from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
 def barycentric(task: GaussianOTTask, config: dict, seed: int) -> dict:
     """Barycentric projection of the Sinkhorn plan: the coupling (x_i, T(x_i))."""
     x, y = samples(task, seed)
-    P, diagnostics = sinkhorn_plan(x, y, task.lam, config["max_iter"], config["tol"])
+    P, diagnostics = sinkhorn_plan(x, y, task.lam, config["max_iter"], config["tol"], config["scaling"],
+                                   config["scaling_iter"], config.get("device", "cpu"))
     mapped = (P @ y) / P.sum(1, keepdims=True)
     mean, cov = sample_moments(x, mapped)
     return {"mean": mean, "cov": cov, "metrics": diagnostics}
