@@ -49,7 +49,7 @@ register_track(Track(
 # ---------------------------------------------------------------------------- reference rows
 _NO_KNOBS = {"smoke": {}, "cpu": {}, "gpu": {}}
 # exact / Langevin samples of pi(. | x) per conditioning point: the floor row and SCONES use the same k
-COND_SAMPLES = {"smoke": 32, "cpu": 128, "gpu": 1024}
+COND_SAMPLES = {"smoke": 32, "cpu": 64, "gpu": 1024}
 
 register_solver("ot", "independent", "reference", citation="-", defaults=_NO_KNOBS,
                 fn="tiltbench.benchmarks.ot.track:independent")
