@@ -1,7 +1,8 @@
 """`lp`: the exact (unregularised) discrete OT plan on n samples of each marginal, ``ot.emd``.
 
 It ignores the entropic term, so at large lam it is the wrong target; that is part of what the
-board shows.
+board shows.  Its conditional at x_test[i] is row i of the plan: a point mass (covariance 0), which is
+honest, since the unregularised plan is a permutation here.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import numpy as np
 import ot
 
 from tiltbench.benchmarks.ot.discrete import samples
-from tiltbench.benchmarks.ot.track import GaussianOTTask, plan_moments
+from tiltbench.benchmarks.ot.track import plan_conditionals, plan_moments
 
 
-def lp(task: GaussianOTTask, config: dict, seed: int) -> dict:
+def lp(task, config: dict, seed: int) -> dict:
     """Exact discrete OT (network simplex, ``ot.emd``) on n samples of each marginal."""
     x, y = samples(task, seed)
     a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))
@@ -21,4 +22,5 @@ def lp(task: GaussianOTTask, config: dict, seed: int) -> dict:
     if log.get("warning"):
         raise RuntimeError(f"ot.emd did not converge: {log['warning']} (max_iter = {config['max_iter']})")
     mean, cov = plan_moments(x, y, P)
-    return {"mean": mean, "cov": cov}
+    cond_mean, cond_cov = plan_conditionals(y, P, len(task.x_test))
+    return {"mean": mean, "cov": cov, "cond_mean": cond_mean, "cond_cov": cond_cov}

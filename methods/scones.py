@@ -15,9 +15,15 @@ Daniels, Maunu & Hand (NeurIPS 2021), arXiv:2110.03237.  Three steps:
    = s_nu(y) + (grad psi(y) - 2 (y - x)) / lam, sampled with unadjusted Langevin dynamics
    y <- y + (eps / 2) * score + sqrt(eps) * z.
 
-The target score s_nu is the exact score of nu = N(m_y, B) (``target_score = "analytic"``), or a
-network trained by denoising score matching on samples of nu (``"learned"``).  The released
-synthetic code used N(0, B + I) as the Gaussian prior; here the prior is nu itself.
+The target score s_nu is the exact score of nu = N(m_y, B) (``target_score = "analytic"``, Gaussian
+tasks only), or a network trained by denoising score matching on samples of nu (``"learned"``);
+``"auto"`` takes the analytic score where the task has one, else learns it, and the metric
+``score_learned`` records which was used.  The released synthetic code used N(0, B + I) as the
+Gaussian prior; here the prior is nu itself.
+
+Conditionals.  Besides n pairs for the joint moments, SCONES samples ``cond_samples`` Langevin chains
+with x fixed at each of the task's conditioning points x_test[i] (same sampler, chains started from
+samples of nu); their sample moments are its conditional pi(. | x_test[i]).
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tiltbench.benchmarks.ot.track import GaussianOTTask, sample_moments
+from tiltbench.benchmarks.ot.track import GaussianOTTask, conditional_sample_moments, sample_moments
+
+TARGET_SCORES = ("auto", "analytic", "learned")
 
 
 class Potential(nn.Module):
@@ -77,7 +85,7 @@ def init_offset(phi, psi, x, y, lam) -> None:
             net.net[-1].bias -= lam * log_mean_h / 2
 
 
-def train_potentials(task: GaussianOTTask, cfg: dict, rng: np.random.Generator, curves: dict):
+def train_potentials(task, cfg: dict, rng: np.random.Generator, curves: dict):
     x_pool, y_pool = task.sample_x(task.n, rng), task.sample_y(task.n, rng)
     phi = Potential(x_pool, cfg["width"], cfg["depth"])
     psi = Potential(y_pool, cfg["width"], cfg["depth"])
@@ -103,7 +111,7 @@ def train_potentials(task: GaussianOTTask, cfg: dict, rng: np.random.Generator, 
     return phi, psi
 
 
-def mean_compatibility(phi, psi, task: GaussianOTTask, rng, m: int = 1000) -> float:
+def mean_compatibility(phi, psi, task, rng, m: int = 1000) -> float:
     """E_{mu (x) nu} H on m fresh samples of each (all m^2 pairs)."""
     x = torch.as_tensor(task.sample_x(m, rng), dtype=torch.float32)
     y = torch.as_tensor(task.sample_y(m, rng), dtype=torch.float32)
@@ -112,13 +120,25 @@ def mean_compatibility(phi, psi, task: GaussianOTTask, rng, m: int = 1000) -> fl
     return float(torch.exp(log_mean_h.double()))
 
 
+def score_choice(task, choice: str) -> str:
+    """Resolve ``target_score`` for this task to "analytic" or "learned" (one-line errors otherwise)."""
+    if choice not in TARGET_SCORES:
+        raise ValueError(f"target_score = {choice!r}; valid: {', '.join(TARGET_SCORES)}")
+    if choice == "auto":
+        return "analytic" if task.analytic_score else "learned"
+    if choice == "analytic" and not task.analytic_score:
+        raise ValueError(f"target_score = 'analytic': task {task.name} has no analytic score of nu; "
+                         "valid here: auto, learned")
+    return choice
+
+
 def analytic_score(task: GaussianOTTask):
     prec = torch.as_tensor(np.linalg.inv(task.cov_y), dtype=torch.float32)
     mean = torch.as_tensor(task.mean_y, dtype=torch.float32)
     return lambda y: -(y - mean) @ prec
 
 
-def learned_score(task: GaussianOTTask, cfg: dict, rng: np.random.Generator):
+def learned_score(task, cfg: dict, rng: np.random.Generator):
     """Denoising score matching (Vincent 2011) at one small noise level sigma:
     minimise E || s(y + sigma z) + z / sigma ||^2; s approximates the score of nu * N(0, sigma^2)."""
     y_pool = task.sample_y(task.n, rng)
@@ -153,15 +173,23 @@ def langevin(x: np.ndarray, y0: np.ndarray, psi, score_nu, lam: float, eps: floa
     return y.detach().numpy()
 
 
-def scones(task: GaussianOTTask, config: dict, seed: int) -> dict:
+def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, rng) -> np.ndarray:
+    """k Langevin chains of y | x at each conditioning point x_test[i], started from samples of nu;
+    returns shape (m, k, d)."""
+    m = len(task.x_test)
+    y = langevin(np.repeat(task.x_test, k, axis=0), task.sample_y(m * k, rng), psi, score_nu, task.lam, eps,
+                 steps, seed=int(rng.integers(2**31)))
+    return y.reshape(m, k, task.d)
+
+
+def scones(task, config: dict, seed: int) -> dict:
     """SCONES: neural dual potentials + Langevin sampling of y | x with the compatibility score."""
-    if config["target_score"] not in ("analytic", "learned"):
-        raise ValueError(f"target_score = {config['target_score']!r}; valid: analytic, learned")
+    score = score_choice(task, config["target_score"])
     rng = np.random.default_rng(seed)
     curves = {"dual_objective": [], "log_mean_h": []}
     t0 = time.perf_counter()
     phi, psi = train_potentials(task, config, rng, curves)
-    score_nu = analytic_score(task) if config["target_score"] == "analytic" else learned_score(task, config, rng)
+    score_nu = analytic_score(task) if score == "analytic" else learned_score(task, config, rng)
     train_s = time.perf_counter() - t0
     for p in [*phi.parameters(), *psi.parameters()]:
         p.requires_grad_(False)
@@ -171,10 +199,12 @@ def scones(task: GaussianOTTask, config: dict, seed: int) -> dict:
     x, y0 = task.sample_x(task.n, rng), task.sample_y(task.n, rng)
     curvature = 1.0 / np.linalg.eigvalsh(np.cov(y0, rowvar=False).reshape(task.d, task.d))[0] + 2.0 / task.lam
     t1 = time.perf_counter()
-    y = langevin(x, y0, psi, score_nu, task.lam, config["step_scale"] / curvature, config["langevin_steps"],
-                 seed=int(rng.integers(2**31)))
+    eps = config["step_scale"] / curvature
+    y = langevin(x, y0, psi, score_nu, task.lam, eps, config["langevin_steps"], seed=int(rng.integers(2**31)))
+    cond_mean, cond_cov = conditional_sample_moments(
+        conditional_samples(task, psi, score_nu, eps, config["langevin_steps"], config["cond_samples"], rng))
     sample_s = time.perf_counter() - t1
     mean, cov = sample_moments(x, y)
-    return {"mean": mean, "cov": cov, "curves": curves,
+    return {"mean": mean, "cov": cov, "cond_mean": cond_mean, "cond_cov": cond_cov, "curves": curves,
             "metrics": {"mean_h": mean_h, "dual_collapsed": float(not 0.5 <= mean_h <= 2.0),
-                        "train_s": train_s, "sample_s": sample_s}}
+                        "train_s": train_s, "sample_s": sample_s, "score_learned": float(score == "learned")}}

@@ -50,8 +50,14 @@ def test_scones_rejects_an_unknown_target_score():
     track = registry.get_track("ot")
     task = track.make_task(TASK, {"n": 50}, seed=5)
     cfg = registry.solver_config(registry.get_solver("ot", "scones"), "smoke", {"target_score": "magic"})
-    with pytest.raises(ValueError, match="analytic, learned"):
+    with pytest.raises(ValueError, match="'magic'; valid: auto, analytic, learned"):
         registry.get_solver("ot", "scones").fn(task, cfg, 1)
+
+
+def test_every_solver_returns_conditionals_and_they_beat_independence(results):
+    for name in ("scones", "sinkhorn", "floor"):
+        assert results[name]["cbw_uvp"] < results["independent"]["cbw_uvp"] / 5, name
+    assert results["scones"]["score_learned"] == 0  # "auto" on a Gaussian task: the analytic score
 
 
 def test_evaluate_rejects_wrong_shapes():
@@ -59,3 +65,8 @@ def test_evaluate_rejects_wrong_shapes():
     task = track.make_task(TASK, {"n": 50}, seed=5)
     with pytest.raises(ValueError, match="expected"):
         track.evaluate(task, {"mean": np.zeros(3), "cov": np.eye(3)})
+    good = {"mean": np.zeros(4), "cov": np.eye(4)}
+    with pytest.raises(ValueError, match="lacks 'cond_mean'"):
+        track.evaluate(task, good)
+    with pytest.raises(ValueError, match=r"cond_cov of shape \(32, 2\), expected \(32, 2, 2\)"):
+        track.evaluate(task, {**good, "cond_mean": np.zeros((32, 2)), "cond_cov": np.zeros((32, 2))})

@@ -2,7 +2,9 @@
 
 ``sinkhorn_plan`` is the entropic plan that both ``baselines/sinkhorn.py`` and
 ``baselines/barycentric.py`` start from; ``samples`` draws the n points of each marginal that every
-discrete baseline of a cell sees (the same draw for the same seed).
+discrete baseline of a cell sees (the same draw for the same seed).  The first m source points are
+the task's conditioning points ``x_test``, so row i < m of a plan is the plan's conditional at
+x_test[i].
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import numpy as np
 import ot
 import torch
 
-from .track import GaussianOTTask
 
-
-def samples(task: GaussianOTTask, seed: int):
+def samples(task, seed: int):
+    """n points of mu, the first m of them ``task.x_test`` (fixed points drawn from mu, so the whole is
+    still an iid sample of mu), and n points of nu."""
     rng = np.random.default_rng(seed)
-    return task.sample_x(task.n, rng), task.sample_y(task.n, rng)
+    x = np.concatenate([task.x_test, task.sample_x(task.n - len(task.x_test), rng)])
+    return x, task.sample_y(task.n, rng)
 
 
 def scaling_schedule(cost_max: float, lam: float, factor: float) -> list[float]:

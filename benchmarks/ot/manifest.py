@@ -5,7 +5,7 @@ and every solver that competes in it, with its role, citation, per-profile defau
 Metadata only: importing this module imports no heavy library (no torch, no POT), so `tiltbench
 list` and errors on bad names stay fast; a solver's module is imported when the solver first runs
 (in the worker).  The code itself is in track.py (tasks, closed forms, scoring, the reference
-rows), discrete.py, methods/scones.py and baselines/lp.py, sinkhorn.py, barycentric.py.
+rows), mixture.py (the Gaussian-mixture task family), discrete.py, methods/scones.py and baselines/lp.py, sinkhorn.py, barycentric.py.
 """
 
 from tiltbench.registry import Metric, Track, register_solver, register_track
@@ -14,16 +14,20 @@ DISCRETE = ("tiltbench.benchmarks.ot.discrete",)  # the Sinkhorn plan and sample
 
 register_track(Track(
     name="ot",
-    description="Entropic OT between Gaussians, scored against the closed-form plan (SCONES vs POT)",
-    task_pattern="gaussian-d{D}-lam{L}",
-    task_regex=r"gaussian-d\d+-lam\d+(\.\d+)?",
+    description="Entropic OT with a known plan (Gaussian pairs in closed form; Gaussian-mixture conditionals "
+                "after Gushchin et al. 2023), SCONES vs POT",
+    task_pattern="gaussian-d{D}-lam{L} | mixture-d{D}-lam{L}",
+    task_regex=r"(gaussian|mixture)-d\d+-lam\d+(\.\d+)?",
     metrics=[
         Metric("bw_uvp", "%", False, "100 BW^2(plan, true plan) / (tr Sigma / 2)  (Korotin et al. 2021)"),
         Metric("bw_frac", "", False, "BW^2(plan, true plan) / tr Sigma"),
+        Metric("cbw_uvp", "%", False, "100 E_x BW^2(pi(.|x), true pi(.|x)) / Var(nu) at the task's conditioning "
+               "points (Gushchin et al. 2023's cBW2^2-UVP, their W2 carrying the 1/2 of their cost)"),
         Metric("cost_rel_err", "", False, "|E||x-y||^2 - closed form| / closed form"),
         Metric("cost", "", None, "transport cost E||x-y||^2 of the coupling"),
         Metric("mean_h", "", None, "SCONES: mean compatibility E_{mu x nu} H, should be about 1"),
         Metric("dual_collapsed", "", False, "SCONES: 1 when mean H leaves [0.5, 2] (dual failed)"),
+        Metric("score_learned", "", None, "SCONES: 1 when the target score of nu was learned, 0 when analytic"),
         Metric("iterations", "", None, "Sinkhorn iterations run"),
         Metric("marginal_err", "", False, "Sinkhorn: L1 error of the plan's marginals"),
         Metric("converged", "", True, "Sinkhorn: 1 when the stopping threshold was reached within max_iter"),
@@ -36,8 +40,8 @@ register_track(Track(
     pairs={"scones": ["sinkhorn", "barycentric", "lp"]},
     # tuning and frontiers (tiltbench/tuning.py): grid points are tuned on another random pair of
     # Gaussians, picked by BW-UVP; the report draws BW-UVP against wall time
-    validation="another random pair of Gaussians of the same d and lam (covariances and means drawn from the "
-               "validation seed stream)",
+    validation="another random instance of the same family, d and lam (Gaussian pair or mixture potential "
+               "drawn from the validation seed stream)",
     selection="bw_uvp",
     frontier=("bw_uvp", "wall_s"),
 ))
@@ -45,27 +49,32 @@ register_track(Track(
 
 # ---------------------------------------------------------------------------- reference rows
 _NO_KNOBS = {"smoke": {}, "cpu": {}, "gpu": {}}
+# exact / Langevin samples of pi(. | x) per conditioning point: the floor row and SCONES use the same k
+COND_SAMPLES = {"smoke": 32, "cpu": 64, "gpu": 1024}
 
 register_solver("ot", "independent", "reference", citation="-", defaults=_NO_KNOBS,
                 fn="tiltbench.benchmarks.ot.track:independent")
 
-register_solver("ot", "floor", "reference", citation="-", defaults=_NO_KNOBS,
+register_solver("ot", "floor", "reference", citation="-",
+                defaults={p: {"cond_samples": k} for p, k in COND_SAMPLES.items()},
                 fn="tiltbench.benchmarks.ot.track:finite_sample_floor")
 
 
 # ---------------------------------------------------------------------------- the paper's method
-def _defaults(width, depth, steps, batch, langevin_steps, score_steps):
+def _defaults(width, depth, steps, batch, langevin_steps, score_steps, cond_samples):
+    # target_score "auto": the analytic score of nu where the task has one (Gaussian), else learned
     return dict(width=width, depth=depth, steps=steps, batch=batch, lr=1e-3, langevin_steps=langevin_steps,
-                step_scale=0.1, target_score="analytic", score_steps=score_steps, score_noise=0.05)
+                step_scale=0.1, target_score="auto", score_steps=score_steps, score_noise=0.05,
+                cond_samples=cond_samples)
 
 
 register_solver(
     "ot", "scones", "method",
     citation="Daniels, Maunu, Hand. Score-based Generative Neural Networks for Large-Scale Optimal "
              "Transport. NeurIPS 2021. arXiv:2110.03237",
-    defaults={"smoke": _defaults(64, 3, 400, 256, 200, 400),
-              "cpu": _defaults(256, 3, 3000, 512, 500, 2000),
-              "gpu": _defaults(4096, 3, 20000, 1024, 1000, 20000)},
+    defaults={"smoke": _defaults(64, 3, 400, 256, 200, 400, COND_SAMPLES["smoke"]),
+              "cpu": _defaults(256, 3, 3000, 512, 500, 2000, COND_SAMPLES["cpu"]),
+              "gpu": _defaults(4096, 3, 20000, 1024, 1000, 20000, COND_SAMPLES["gpu"])},
     fn="tiltbench.methods.scones:scones")
 
 # ---------------------------------------------------------------------------- baselines (POT)
