@@ -9,9 +9,12 @@ Samplers (SCONES, the reference rows) are scored through the moments of n sample
 plans (LP, Sinkhorn) through the exact moments of their n x n plan, which pools n^2 weighted pairs.
 Compare a sampler with the ``floor`` row, and a plan with the closed form.
 
-Task family ``gaussian-d{D}-lam{L}``: covariances with eigenvalues drawn uniformly in [1, 10] and
-random eigenvectors, means drawn from N(0, I).  The instance depends only on (base seed, task);
-reps change the samples solvers draw.
+Task family ``gaussian-d{D}-lam{L}[-n{N}]``: covariances with eigenvalues drawn uniformly in [1, 10]
+and random eigenvectors, means drawn from N(0, I).  The optional ``-n{N}`` suffix sets the number of
+samples per marginal for that task (N >= 2), overriding the track config's ``n``, so that one profile
+can sweep n (``gaussian-d16-lam32-n30000``).  The instance depends only on (base seed, task name
+without the ``-n{N}`` suffix), so every n of a sweep solves the same pair of Gaussians; reps change
+the samples solvers draw.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import ot
 
 
 TASK_RE = re.compile(r"^gaussian-d(\d+)-lam(\d+(?:\.\d+)?)$")
+N_SUFFIX = re.compile(r"-n([^-]*)$")  # the optional sample-size suffix of any task name
+N_FORM = "<task>-n{N} with an integer N >= 2, e.g. gaussian-d16-lam32-n30000"
 
 
 # ---------------------------------------------------------------------------- closed forms
@@ -132,9 +137,23 @@ def parse_task(name: str) -> tuple[int, float]:
     return d, lam
 
 
+def split_n(name: str) -> tuple[str, int | None]:
+    """Split the optional ``-n{N}`` suffix off a task name: ('gaussian-d16-lam32', 30000) for
+    'gaussian-d16-lam32-n30000', (name, None) without one."""
+    match = N_SUFFIX.search(name)
+    if not match:
+        return name, None
+    value = match.group(1)
+    if not value.isdigit() or int(value) < 2:
+        raise ValueError(f"bad sample size n = {value!r} in task {name!r}: task names take the form {N_FORM}")
+    return name[:match.start()], int(value)
+
+
 def make_task(name: str, config: dict, seed: int) -> GaussianOTTask:
-    d, lam = parse_task(name)
-    n = int(config.get("n", 1000))
+    base, n = split_n(name)
+    d, lam = parse_task(base)
+    if n is None:
+        n = int(config.get("n", 1000))
     if n < 2:
         raise ValueError(f"track config n = {n}: need at least 2 samples")
     rng = np.random.default_rng(seed)
