@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from tiltbench.benchmarks.ot.discrete import samples
+from tiltbench.benchmarks.ot.discrete import check_memory, samples
 from tiltbench.benchmarks.ot.track import plan_conditionals, plan_moments
 
 
 def lp(task, config: dict, seed: int) -> dict:
     """Exact discrete OT (network simplex, ``ot.emd``) on n samples of each marginal."""
+    check_memory("lp", task.n)
     x, y = samples(task, seed)
     a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))
     P, log = ot.emd(a, b, ot.dist(x, y), numItermax=config["max_iter"], log=True)

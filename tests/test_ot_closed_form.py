@@ -52,9 +52,10 @@ def test_matches_pot_sinkhorn_on_samples():
 
 def test_bw_uvp_is_zero_for_the_truth_and_positive_otherwise():
     task = make_task("gaussian-d3-lam2", {"n": 100}, seed=1)
-    assert bw_uvp(task.true_mean, task.true_cov, task.true_mean, task.true_cov)[0] == pytest.approx(0, abs=1e-8)
-    uvp, frac = bw_uvp(task.true_mean + 1, task.true_cov, task.true_mean, task.true_cov)
-    assert uvp > 0 and uvp == pytest.approx(200 * frac)
+    assert bw_uvp(task.true_mean, task.true_cov, task.true_mean, task.true_cov) == pytest.approx(0, abs=1e-8)
+    # a pure shift by 1 in each of the 2d coordinates: W^2 = 2d, on the scale 100 W^2 / tr Sigma (Korotin)
+    uvp = bw_uvp(task.true_mean + 1, task.true_cov, task.true_mean, task.true_cov)
+    assert uvp == pytest.approx(100 * 2 * task.d / np.trace(task.true_cov))
 
 
 def test_plan_moments_of_a_product_plan_equal_sample_moments():

@@ -23,7 +23,7 @@ def results():
 
 
 def test_all_metrics_finite(results):
-    assert set(results) == {"scones", "sinkhorn", "barycentric", "lp", "floor", "independent"}
+    assert set(results) == {"scones", "sinkhorn", "sinkhorn-online", "barycentric", "lp", "floor", "independent"}
     for name, metrics in results.items():
         assert all(np.isfinite(v) for v in metrics.values()), name
 

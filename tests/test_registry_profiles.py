@@ -11,7 +11,8 @@ from tiltbench.runner import plan
 def test_tracks_and_solvers_come_from_plugins():
     assert {"ot", "toy"} <= set(registry.tracks())
     roles = {s.name: s.role for s in registry.solvers("ot")}
-    assert roles == {"scones": "method", "lp": "baseline", "sinkhorn": "baseline", "barycentric": "baseline",
+    assert roles == {"scones": "method", "lp": "baseline", "sinkhorn": "baseline", "sinkhorn-online": "baseline",
+                     "barycentric": "baseline",
                      "floor": "reference", "independent": "reference"}
 
 
@@ -20,7 +21,7 @@ def test_unknown_names_list_the_valid_ones():
         registry.get_track("nope")
     with pytest.raises(TiltbenchError, match=r"unknown method/baseline of track 'ot' 'dpo'; valid: .*scones"):
         registry.get_solver("ot", "dpo")
-    with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: otgrid, smoke, toy"):
+    with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: ot-scaling, otgrid, smoke, toy"):
         get_profile("huge")
 
 

@@ -16,6 +16,17 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
 ``stats.ALPHA`` (otherwise *inconclusive*, and always so with fewer than
 ``stats.MIN_SEEDS_FOR_VERDICT`` paired seeds).
 
+- ``trend``: a claim across a task-name parameter, e.g. the sample size n of ``<task>-n{N}``
+  (``across = "n"``).  Tasks that differ only in that parameter form one group; over all its
+  (task, seed) runs of the method, the least-squares slope of log(metric) on log(parameter) must lie
+  below ``slope_below``, and every ``also`` bound must hold too (e.g. wall time grows at most
+  quadratically while the error does not grow).  Each bound is a one-sided t-test on the slope
+  (df = points - 2).  *Supported* when every slope is below its bound, with the largest of their
+  p-values (an intersection-union test); *contradicted* when a slope is above its bound, with the
+  smallest such p-value times the number of bounds (Bonferroni).  Needs at least
+  ``MIN_TREND_LEVELS`` values of the parameter, else *not judged*; it has no comparator.  The
+  metric may be a run column (``wall_s``, ``cpu_s``, ``peak_mem_mb``).
+
 A claim may state **gates**, preconditions checked per task before it is judged: the comparator is
 competent, a reference row is beaten, the operating points match, a solver converged.  When a gate
 fails the verdict is *not judged: <reason>*, never supported or contradicted; gates can only
@@ -35,7 +46,9 @@ from .errors import TiltbenchError, unknown
 if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering claims needs neither
     from .store import Store
 
-RELATIONS = ("less", "greater", "within")
+RELATIONS = ("less", "greater", "within", "trend")
+RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
+MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
 GATE_KINDS = ("at_least", "at_most", "beats", "matched")
 AGGREGATES = ("mean", "min", "max")
 METHOD, COMPARATOR = "{method}", "{comparator}"  # placeholders a gate may use for its claim's solvers
@@ -83,6 +96,15 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class SlopeBound:
+    """A further condition of a ``trend`` claim: the log-log slope of ``metric`` against the claim's
+    parameter is below ``below`` (``below = 0.1``: the metric grows by at most 10^0.1 = 26% per decade)."""
+
+    metric: str
+    below: float
+
+
+@dataclass(frozen=True)
 class Claim:
     track: str
     id: str
@@ -97,6 +119,14 @@ class Claim:
     rel_margin: float = 0.0  # within: margin relative to the comparator's mean
     tasks: str = ".*"  # regex over task names
     gates: tuple[Gate, ...] = field(default_factory=tuple)
+    across: str = ""  # trend: the task-name parameter, "n" for names ending in -n{N}
+    slope_below: float = math.inf  # trend: bound on the slope of log(metric) on log(parameter)
+    also: tuple[SlopeBound, ...] = field(default_factory=tuple)  # trend: further bounds that must hold
+
+    @property
+    def bounds(self) -> tuple[SlopeBound, ...]:
+        """trend: every slope bound, the claim's own metric first."""
+        return (SlopeBound(self.metric, self.slope_below), *self.also)
 
     def solver(self, name: str) -> str:
         return {METHOD: self.method, COMPARATOR: self.comparator}.get(name, name)
@@ -110,6 +140,10 @@ def register_claim(claim: Claim) -> Claim:
         raise unknown(f"relation of claim {claim.id}", claim.relation, RELATIONS)
     if claim.relation == "within" and claim.margin <= 0 and claim.rel_margin <= 0:
         raise TiltbenchError(f"claim {claim.id}: a 'within' claim needs margin > 0 or rel_margin > 0")
+    if claim.relation == "trend" and not (re.fullmatch(r"[a-z]+", claim.across) and math.isfinite(claim.slope_below)):
+        raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name of lowercase "
+                             f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and a finite slope_below; "
+                             f"got across = {claim.across!r}, slope_below = {claim.slope_below!r}")
     for gate in claim.gates:
         if gate.kind not in GATE_KINDS:
             raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
@@ -127,14 +161,18 @@ def validate(claim: Claim) -> None:
     track = registry.get_track(claim.track)
     solver_names = [s.name for s in registry.solvers(claim.track)]
     metric_names = [m.name for m in track.metrics]
-    names = [("method", claim.method), ("comparator", claim.comparator)]
+    names = [("method", claim.method)] + ([("comparator", claim.comparator)] if claim.relation != "trend" else [])
     names += [(f"{g.kind} gate solver", claim.solver(g.solver)) for g in claim.gates]
     names += [(f"{g.kind} gate solver", claim.solver(g.other)) for g in claim.gates if g.other]
     for what, name in names:
         if name not in solver_names:
             raise unknown(f"{what} of claim {claim.id} (track {claim.track})", name, solver_names)
+    trend_metrics = [b.metric for b in claim.bounds] if claim.relation == "trend" else [claim.metric]
+    for metric in trend_metrics:
+        if metric not in metric_names and metric not in RUN_COLUMNS:
+            raise unknown(f"metric of claim {claim.id} (track {claim.track})", metric, [*metric_names, *RUN_COLUMNS])
     for metric in [claim.metric, *(g.metric for g in claim.gates)]:
-        if metric not in metric_names:
+        if metric not in metric_names and not (claim.relation == "trend" and metric in RUN_COLUMNS):
             raise unknown(f"metric of claim {claim.id} (track {claim.track})", metric, metric_names)
     for g in claim.gates:
         if g.kind == "beats" and track.metric(g.metric).higher_is_better is None:
@@ -163,14 +201,20 @@ class Judgement:
     p_adj: float = math.nan  # Holm-adjusted over the family the claim was judged in
     margin: float = math.nan  # within: the margin used
     reason: str = ""  # why it is not judged (a failed gate) or inconclusive
+    detail: str = ""  # trend: the slopes of the other bounds
 
 
 def _values(store: Store, profile: str, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
-    """{task: {solver: {rep: value}}} of one metric from the newest ok run of each cell."""
+    """{task: {solver: {rep: value}}} of one metric (or run column) from the newest ok run of each cell."""
     marks = ", ".join("?" * len(solvers))
-    df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
+    if metric in RUN_COLUMNS:
+        df = store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
+                         f"track = ? AND {metric} IS NOT NULL AND method IN ({marks}) ORDER BY 1, 2, 3",
+                         [profile, track, *sorted(solvers)])
+    else:
+        df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
                      f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND r.method IN ({marks}) ORDER BY 1, 2, 3",
-                     [profile, track, metric, *sorted(solvers)])
+                         [profile, track, metric, *sorted(solvers)])
     out: dict[str, dict[str, dict]] = {}
     for row in df.itertuples():
         out.setdefault(row.task, {}).setdefault(row.method, {})[int(row.rep)] = float(row.value)
@@ -216,17 +260,25 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
     correction over the whole family (entries not judged count at p = 1)."""
     cache: dict[tuple[str, str], dict] = {}
 
-    def lookup(metric: str, task: str, solver: str, track: str) -> dict:
+    def table(metric: str, track: str) -> dict:
         if (track, metric) not in cache:
             cache[(track, metric)] = _values(store, profile, track, metric, all_solvers[track])
-        return cache[(track, metric)].get(task, {}).get(solver, {})
+        return cache[(track, metric)]
+
+    def lookup(metric: str, task: str, solver: str, track: str) -> dict:
+        return table(metric, track).get(task, {}).get(solver, {})
 
     all_solvers: dict[str, set[str]] = {}
     for c in family:
         all_solvers.setdefault(c.track, set()).update(
             {c.method, c.comparator, *(c.solver(g.solver) for g in c.gates), *(c.solver(g.other) for g in c.gates if g.other)})
+        all_solvers[c.track].discard("")  # a trend claim has no comparator
     raw = []
     for claim in family:
+        if claim.relation == "trend":
+            raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
+                                lambda m, t, s, track=claim.track: lookup(m, t, s, track))
+            continue
         tasks = _values(store, profile, claim.track, claim.metric, {claim.method, claim.comparator})
         for task in sorted(t for t in tasks if re.fullmatch(claim.tasks, t)):
             a = lookup(claim.metric, task, claim.method, claim.track)
@@ -273,8 +325,63 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
             verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
-                             r["margin"], reason))
+                             r["margin"], reason, r.get("detail", "")))
     return out
+
+
+def trend_groups(claim: Claim, tasks) -> dict[str, dict[str, float]]:
+    """{group: {task: parameter value}}: the tasks matching the claim whose names carry
+    ``-{across}{value}``, grouped by the name without it (gaussian-d16-lam32-n1000 -> gaussian-d16-lam32)."""
+    part = re.compile(rf"-{claim.across}(\d+(?:\.\d+)?)(?=-|$)")
+    groups: dict[str, dict[str, float]] = {}
+    for task in sorted(tasks):
+        match = part.search(task)
+        if match and re.fullmatch(claim.tasks, task) and float(match.group(1)) > 0:
+            group = task[:match.start()] + task[match.end():]
+            groups.setdefault(group, {})[task] = float(match.group(1))
+    return groups
+
+
+def _judge_trend(claim: Claim, table, lookup) -> list[dict]:
+    """One raw judgement per group of a ``trend`` claim (see the module docstring for the rule).
+
+    ``table(metric)`` gives {task: {solver: {rep: value}}}; ``lookup(metric, task, solver)`` one cell."""
+    ran = [t for t, by_solver in table(claim.metric).items() if by_solver.get(claim.method)]
+    raw = []
+    for group, level in trend_groups(claim, ran).items():
+        label = f"{group} ({claim.across} = {min(level.values()):g}…{max(level.values()):g})"
+        base = dict(claim=claim, task=label, margin=math.nan, p=math.nan,
+                    effect=stats.Estimate(math.nan, math.nan, math.nan, 0))
+        failed = [f"{task}: {f}" for task in level for g in claim.gates
+                  if (f := _gate_failure(g, claim, task, lookup))]
+        if failed:
+            raw.append(dict(base, verdict="not judged", reason="; ".join(failed)))
+            continue
+        if len(set(level.values())) < MIN_TREND_LEVELS:
+            raw.append(dict(base, verdict="not judged",
+                            reason=f"{len(set(level.values()))} value(s) of {claim.across} stored; a trend needs "
+                                   f"{MIN_TREND_LEVELS}"))
+            continue
+        fits, bad = [], []
+        for bound in claim.bounds:
+            points = [(math.log(level[t]), v) for t in level for v in lookup(bound.metric, t, claim.method).values()]
+            if any(not v > 0 for _, v in points):
+                bad.append(f"{bound.metric} has values ≤ 0 (no logarithm)")
+                continue
+            fits.append((bound, stats.ols_slope([x for x, _ in points], [math.log(v) for _, v in points])))
+        if bad or any(fit.df < 1 for _, fit in fits):
+            raw.append(dict(base, verdict="not judged", reason="; ".join(bad) or "too few points for a slope"))
+            continue
+        below = [fit.slope < bound.below for bound, fit in fits]
+        if all(below):
+            outcome, p = "supported", max(fit.p_below(bound.below) for bound, fit in fits)
+        else:
+            outcome = "contradicted"
+            p = min(1.0, len(fits) * min(fit.p_above(bound.below) for (bound, fit), ok in zip(fits, below) if not ok))
+        detail = "; ".join(f"{bound.metric} slope {fit.slope:.3g} [{fit.interval().lo:.3g}, {fit.interval().hi:.3g}]"
+                           f" (bound {bound.below:g})" for bound, fit in fits[1:])
+        raw.append(dict(base, effect=fits[0][1].interval(), p=p, verdict=outcome, reason="", detail=detail))
+    return raw
 
 
 def judge(store: Store, profile: str, claim: Claim) -> list[Judgement]:
@@ -283,6 +390,9 @@ def judge(store: Store, profile: str, claim: Claim) -> list[Judgement]:
 
 
 def describe(claim: Claim) -> str:
+    if claim.relation == "trend":
+        return " and ".join(f"slope of log {b.metric} on log {claim.across} < {b.below:g}" for b in claim.bounds) \
+            + f" ({claim.method})"
     if claim.relation == "within":
         if claim.rel_margin:
             margin = f"max({claim.margin:g}, {claim.rel_margin:g}·|{claim.comparator}|)" if claim.margin \

@@ -20,6 +20,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -115,6 +116,9 @@ class Track:
         ``make_task`` still validates the rest (ranges, known models).
     frontier: optional (quality metric, divergence or cost) pair whose trade-off the report draws
         over each solver's grid points; the second may be a run column (wall_s, cpu_s, peak_mem_mb).
+    instance_suffix: optional regex matching the end of a task name that changes how much a solver
+        sees but not the problem (ot: ``-n\\d+``, the sample size); the task instance's seed is
+        hashed from the name without it, so tasks that differ only there share one instance.
     """
 
     name: str
@@ -130,6 +134,11 @@ class Track:
     selection: str = ""
     frontier: tuple[str, str] | tuple = ()
     task_regex: str = ""
+    instance_suffix: str = ""
+
+    def instance_name(self, task: str) -> str:
+        """The part of a task name that picks the problem instance (``task`` without ``instance_suffix``)."""
+        return re.sub(f"(?:{self.instance_suffix})$", "", task) if self.instance_suffix else task
 
     def __post_init__(self):
         self.make_task, self.evaluate = _function(self.make_task), _function(self.evaluate)

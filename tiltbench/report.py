@@ -131,7 +131,10 @@ PROTOCOL = (
     "`less`/`greater` claims: paired t-test of the per-seed statistic. `within` claims: TOST equivalence "
     "test with the stated margin, computed per seed when it is relative to the comparator (supported: the "
     "90% interval lies inside the margin at 5%; contradicted: the difference lies beyond it, both sides "
-    "tested, Bonferroni). With no spread across seeds an exact sign test replaces the t-test. All claims "
+    "tested, Bonferroni). `trend` claims: least-squares slope of log metric on log parameter (e.g. n) over "
+    "all seeds and values of the parameter, one-sided t-test against each stated bound (supported: every "
+    "slope below its bound, largest p; contradicted: a slope above its bound, smallest p times the number of "
+    "bounds). With no spread across seeds an exact sign test replaces the t-test. All claims "
     "of this report form one family: their p-values get Holm's correction, with every judgement that is "
     f"not judged or lacks seeds counted at p = 1, and a verdict is *supported* or *contradicted* only when "
     f"the adjusted p-value is below {stats.ALPHA:g}, otherwise *inconclusive* (always with fewer than "
@@ -157,9 +160,11 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
             verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
             margin = f" (margin {fmt(j.margin)})" if claim.relation == "within" and math.isfinite(j.margin) else ""
             lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | {cell(verdict)} | "
-                         f"{fmt_est(j.effect)}{margin} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
-    lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), or method − comparator "
-              "(`within`). Claims, their gates and sources:", ""]
+                         f"{fmt_est(j.effect)}{margin}{cell('; ' + j.detail) if j.detail else ''} | "
+                         f"{fmt_p(j.p_adj)} | {j.n_seeds} |")
+    lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), method − comparator "
+              "(`within`), or the fitted slope [95% CI] with the other bounds' slopes (`trend`; seeds: the number "
+              "of points). Claims, their gates and sources:", ""]
     for c in track_claims:
         gates = "; ".join(claims_mod.describe_gate(c, g) for g in c.gates)
         lines.append(f"- `{c.id}`: {c.statement}." + (f" Gates: {gates}." if gates else "") + f" Source: {c.source}.")

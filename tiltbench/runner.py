@@ -141,12 +141,12 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                               role=solver.role, rep=rep, config=cfg, track_config=body, code_version=code)
                 if split == tuning.TEST:
                     fields.update(seed=cell_seed(profile.base_seed, track_name, task, rep),
-                                  task_seed=task_seed(profile.base_seed, track_name, task))
+                                  task_seed=task_seed(profile.base_seed, track_name, track.instance_name(task)))
                     if point:  # a tuned row records the grid point it was selected from
                         fields.update(grid=point)
                 else:  # tuning: seeds and task instance from streams of their own
                     fields.update(seed=cell_seed(profile.base_seed, track_name, f"{task}/{split}", rep),
-                                  task_seed=task_seed(profile.base_seed, track_name, f"{task}/{split}"),
+                                  task_seed=task_seed(profile.base_seed, track_name, f"{track.instance_name(task)}/{split}"),
                                   split=split, grid=point)
                 return Cell(**fields, content_key=content_key(fields), threads=profile.threads_per_worker,
                             timeout_s=profile.timeout_s, memory_limit_gb=profile.memory_limit_gb,

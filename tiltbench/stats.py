@@ -1,6 +1,6 @@
 """Aggregation over seeds: means and paired differences with Student-t intervals, tests for
-claims (paired t, TOST equivalence, Holm's correction), probability of improvement, and ranks with
-tie groups.  Deterministic: nothing here draws random numbers, so a report re-rendered from the
+claims (paired t, TOST equivalence, slope of a least-squares line, Holm's correction), probability
+of improvement, and ranks with tie groups.  Deterministic: nothing here draws random numbers, so a report re-rendered from the
 same rows is byte-identical.
 
 Why Student-t and not the bootstrap: with 3-10 seeds a percentile-bootstrap interval of the mean is
@@ -112,6 +112,53 @@ def tost_p(values, margin: float) -> float:
     """``equivalence_p`` with one fixed margin."""
     v = np.asarray(values, dtype=float)
     return equivalence_p(v + margin, v - margin)
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Least-squares slope of y on x with its standard error and degrees of freedom (points - 2)."""
+
+    slope: float
+    se: float
+    df: int
+
+    def interval(self, confidence: float = CONFIDENCE) -> Estimate:
+        """The slope with its two-sided Student-t interval, slope +- t_{(1+c)/2, df} se."""
+        from scipy.special import stdtrit
+
+        if self.df < 1 or not math.isfinite(self.se):
+            return Estimate(self.slope, math.nan, math.nan, self.df + 2)
+        half = float(stdtrit(self.df, (1 + confidence) / 2)) * self.se
+        return Estimate(self.slope, self.slope - half, self.slope + half, self.df + 2)
+
+    def p_below(self, bound: float) -> float:
+        """One-sided t-test p-value of slope < bound (against slope >= bound)."""
+        from scipy.special import stdtr
+
+        if self.df < 1 or not math.isfinite(self.se):
+            return math.nan
+        if self.se == 0:  # points exactly on a line
+            return 0.0 if self.slope < bound else 1.0
+        return float(stdtr(self.df, (self.slope - bound) / self.se))
+
+    def p_above(self, bound: float) -> float:
+        """One-sided t-test p-value of slope > bound."""
+        return Slope(-self.slope, self.se, self.df).p_below(-bound)
+
+
+def ols_slope(x, y) -> Slope:
+    """Ordinary least squares of y on x (with intercept): slope, standard error, df = len - 2.
+    With fewer than three points, or no spread in x, the error is NaN."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size < 2 or np.all(x == x[0]):
+        return Slope(math.nan, math.nan, max(x.size - 2, 0))
+    xc = x - x.mean()
+    slope = float(xc @ (y - y.mean()) / (xc @ xc))
+    if x.size < 3:
+        return Slope(slope, math.nan, 0)
+    resid = y - y.mean() - slope * xc
+    se = math.sqrt(float(resid @ resid) / (x.size - 2) / float(xc @ xc))
+    return Slope(slope, se, x.size - 2)
 
 
 def holm(pvalues: list[float]) -> list[float]:

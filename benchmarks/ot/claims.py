@@ -4,7 +4,7 @@ Kept apart from benchmarks/ot/track.py so that restating a claim does not change
 (which would invalidate every stored cell).
 """
 
-from tiltbench.claims import Claim, Gate, register_claim
+from tiltbench.claims import Claim, Gate, SlopeBound, register_claim
 
 PAPER = "Daniels, Maunu, Hand (NeurIPS 2021)"
 # Gates: a SCONES run whose dual collapsed (mean compatibility outside [0.5, 2]) is a known failure, not
@@ -18,6 +18,9 @@ def converged(solver: str) -> Gate:
 
 
 LAM_2D = r"gaussian-d(2-lam4|16-lam32|64-lam128|128-lam256|256-lam512)"
+GAUSSIAN = r"gaussian-d\d+-lam[0-9.]+"  # the paper's Gaussian problems, at the board's n (no -n suffix)
+# Absolute floors of the "within" claims: 0.5 point of BW-UVP on Korotin et al.'s scale, the 1 point these
+# claims were stated with before 2026-11-27 on the old, doubled scale (see track.bw_uvp).
 
 register_claim(Claim(
     track="ot", id="scones-beats-independent",
@@ -31,20 +34,20 @@ register_claim(Claim(
     track="ot", id="scones-beats-barycentric",
     statement="SCONES' coupling is closer to the true entropic plan than the barycentric projection's",
     source=f"{PAPER}: BW-UVP of SCONES vs barycentric projection on Gaussian problems",
-    metric="bw_uvp", method="scones", comparator="barycentric", relation="less",
+    metric="bw_uvp", method="scones", comparator="barycentric", relation="less", tasks=GAUSSIAN,
     gates=(DUAL_OK, converged("barycentric"))))
 
 register_claim(Claim(
     track="ot", id="scones-matches-sinkhorn",
     statement="SCONES is as accurate as discrete Sinkhorn on the same n samples (BW-UVP within 25% of "
-              "Sinkhorn's, and at least 1 point)",
+              "Sinkhorn's, and at least 0.5 point)",
     source="tiltbench: the natural baseline for a continuous entropic-OT estimator",
-    metric="bw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=1.0, rel_margin=0.25,
-    gates=(DUAL_OK, converged("sinkhorn"))))
+    metric="bw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=0.5, rel_margin=0.25,
+    tasks=GAUSSIAN, gates=(DUAL_OK, converged("sinkhorn"))))
 
 
 # Mixture tasks (Gushchin et al. 2023): conditionals scored by cbw_uvp.  Thresholds fixed before any board
-# result: the same factor 0.5 and "within 25% and 1 point" as the Gaussian claims above.  Not at lam = 20
+# result: the same factor 0.5 and "within 25% and 0.5 point" as the Gaussian claims above.  Not at lam = 20
 # (their eps = 10), where the plan is close to independent and the comparison says little.
 GUSHCHIN = "Gushchin et al. (NeurIPS 2023), Building the bridge of Schrodinger"
 MIXTURE_SHARP = r"mixture-d\d+-lam(0\.2|2)"
@@ -60,7 +63,20 @@ register_claim(Claim(
 register_claim(Claim(
     track="ot", id="scones-conditionals-match-sinkhorn",
     statement="On Gaussian-mixture plans SCONES' conditionals are as accurate as discrete Sinkhorn's rows on "
-              "the same n (cBW-UVP within 25% of Sinkhorn's, and at least 1 point)",
+              "the same n (cBW-UVP within 25% of Sinkhorn's, and at least 0.5 point)",
     source="tiltbench: the discrete entropic plan is the natural baseline for conditionals too",
-    metric="cbw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=1.0, rel_margin=0.25,
+    metric="cbw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=0.5, rel_margin=0.25,
     tasks=r"mixture-.*", gates=(DUAL_OK, converged("sinkhorn"))))
+
+# The paper's title word, "large-scale": judged on a profile that sweeps n through task names
+# <task>-n{N} (cpu-scaling).  Thresholds fixed before any such board existed: wall time grows more
+# slowly than n^2 (what an n x n plan costs), and BW-UVP grows by at most 10^0.1 = 26% per decade of n
+# (for a sampler it should fall with n, towards the method's bias).
+register_claim(Claim(
+    track="ot", id="scones-scales",
+    statement="SCONES scales: its wall time grows sub-quadratically in the number of samples n while its "
+              "BW-UVP does not degrade",
+    source=f"{PAPER}: title and abstract (\"large-scale optimal transport\"); training is minibatch, "
+           "sampling linear in n",
+    metric="wall_s", method="scones", comparator="", relation="trend", across="n", slope_below=2.0,
+    also=(SlopeBound("bw_uvp", below=0.1),), gates=(DUAL_OK,)))

@@ -5,9 +5,16 @@
 discrete baseline of a cell sees (the same draw for the same seed).  The first m source points are
 the task's conditioning points ``x_test``, so row i < m of a plan is the plan's conditional at
 x_test[i].
+
+``check_memory`` lets a solver that holds n x n matrices refuse a cell that cannot fit before it
+allocates anything: the cell is then stored as failed with "needs ~N GB, M GB available" rather
+than killed by the kernel or left to swap.
 """
 
 from __future__ import annotations
+
+import os
+import resource
 
 import numpy as np
 import ot
@@ -20,6 +27,52 @@ def samples(task, seed: int):
     rng = np.random.default_rng(seed)
     x = np.concatenate([task.x_test, task.sample_x(task.n - len(task.x_test), rng)])
     return x, task.sample_y(task.n, rng)
+
+
+# Peak bytes per pair (i, j) of samples, fitted to runs.peak_mem_mb minus the ~320 MB of an idle
+# worker (torch imported): ot.emd 39 B at n = 2000 and at n = 10000 (float64 cost matrix, plan and
+# network-simplex arrays); the dense log-domain Sinkhorn measured 15.5 B at n = 10000 in float32 (cost,
+# plan and one temporary, then a float64 copy of the plan); in float64 (now) each array doubles: 32 B.
+BYTES_PER_PAIR = {"lp": 40, "sinkhorn": 32}
+BUDGET_ENV = "TILTBENCH_MEMORY_BUDGET_GB"  # overrides the memory this machine has (tests, shared hosts)
+
+
+class DoesNotFit(RuntimeError):
+    """A cell needs more memory (or time) than this machine or the profile gives it.
+
+    Not a MemoryError: the worker reports those as a generic out-of-memory, and this message (the
+    estimate and what is available) is the stored reason."""
+
+
+def available_gb() -> float:
+    """Memory this process may still allocate, in GB: the smaller of the machine's available memory
+    (psutil, else /proc/meminfo) and what the address-space cap (the profile's memory_limit_gb, set
+    by the worker as RLIMIT_AS) leaves; ``TILTBENCH_MEMORY_BUDGET_GB`` replaces both."""
+    if os.environ.get(BUDGET_ENV):
+        return float(os.environ[BUDGET_ENV])
+    try:
+        import psutil
+
+        free = psutil.virtual_memory().available / 2**30
+    except ImportError:
+        with open("/proc/meminfo") as fh:
+            free = next(int(line.split()[1]) for line in fh if line.startswith("MemAvailable:")) / 2**20
+    cap, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if cap != resource.RLIM_INFINITY:
+        with open("/proc/self/statm") as fh:
+            used = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        free = min(free, (cap - used) / 2**30)
+    return free
+
+
+def check_memory(solver: str, n: int) -> None:
+    """Raise DoesNotFit when ``solver``'s n x n arrays (BYTES_PER_PAIR) exceed ``available_gb()``."""
+    need = BYTES_PER_PAIR[solver] * n * n / 2**30
+    free = available_gb()
+    if need > free:
+        raise DoesNotFit(f"{solver} at n = {n} needs ~{need:.3g} GB ({BYTES_PER_PAIR[solver]} B per pair "
+                         f"of samples), {free:.3g} GB available")
+
 
 
 def scaling_schedule(cost_max: float, lam: float, factor: float) -> list[float]:
@@ -51,8 +104,11 @@ def sinkhorn_plan(x: np.ndarray, y: np.ndarray, lam: float, max_iter: int, tol: 
 
     Returns (plan, diagnostics) with the iterations run (all stages), the L1 error of the plan's
     marginals and whether POT's stopping threshold was reached within ``max_iter`` at reg = lam (a
-    capped run is reported, not hidden).
+    capped run is reported, not hidden).  Refuses (DoesNotFit) an n whose n x n arrays would not fit in
+    this machine's memory (checked on the CPU only; on a GPU an out-of-memory error is the reason).
     """
+    if device == "cpu":
+        check_memory("sinkhorn", len(x))
     xt = torch.as_tensor(x, dtype=torch.float64, device=device)
     yt = torch.as_tensor(y, dtype=torch.float64, device=device)
     a = torch.full((len(x),), 1.0 / len(x), dtype=torch.float64, device=device)

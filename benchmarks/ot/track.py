@@ -20,6 +20,11 @@ Task family ``gaussian-d{D}-lam{L}``: covariances with eigenvalues drawn uniform
 random eigenvectors, means drawn from N(0, I).  The instance depends only on (base seed, task);
 reps change the samples solvers draw; ``x_test`` is drawn from mu with the task's seed, so it is
 the same for every rep.
+
+Any task name may end in ``-n{N}`` (N >= 2), which sets the number of samples per marginal for that
+task, overriding the track config's ``n``, so that one profile can sweep n
+(``gaussian-d16-lam32-n30000``).  The instance is seeded from the name without the suffix
+(``Track.instance_suffix``), so every n of a sweep solves the same problem.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import ot
 
 
 TASK_RE = re.compile(r"^gaussian-d(\d+)-lam(\d+(?:\.\d+)?)$")
+N_SUFFIX = re.compile(r"-n([^-]*)$")  # the optional sample-size suffix of any task name
+N_FORM = "<task>-n{N} with an integer N >= 2, e.g. gaussian-d16-lam32-n30000"
 
 
 # ---------------------------------------------------------------------------- closed forms
@@ -132,16 +139,17 @@ def transport_cost(mean: np.ndarray, cov: np.ndarray) -> float:
     return float(dm @ dm + np.trace(cov[:d, :d]) + np.trace(cov[d:, d:]) - 2 * np.trace(cov[:d, d:]))
 
 
-def bw_uvp(mean, cov, true_mean, true_cov) -> tuple[float, float]:
-    """Bures-Wasserstein unexplained variance of a coupling, in two conventions.
+def bw_uvp(mean, cov, true_mean, true_cov) -> float:
+    """Bures-Wasserstein unexplained variance of a coupling (Korotin et al. 2021, "Do neural optimal
+    transport solvers work?", Sec. 4):  BW2^2-UVP = 100 * BW2^2(fit, truth) / (1/2 Var(truth)).
 
-    BW^2 is the squared 2-Wasserstein distance between the Gaussians with the two sets of moments.
-    Returns (100 * BW^2 / (tr Sigma / 2), BW^2 / tr Sigma): the first is the BW-UVP of Korotin et
-    al. (2021) used by the SCONES paper, the second the plain unexplained-variance fraction.
+    Their W2 carries the 1/2 of their cost ||x - y||^2 / 2, so their BW2^2 is half the usual squared
+    Bures-Wasserstein distance W^2 between the Gaussians with the two sets of moments, and the value
+    is 100 * W^2 / tr Sigma (as for ``cbw_uvp``; their L2-UVP uses the same scale).  Boards before
+    2026-11-27 printed twice this (100 * W^2 / (tr Sigma / 2)).
     """
     w = float(ot.gaussian.bures_wasserstein_distance(mean, true_mean, cov, true_cov))
-    var = float(np.trace(true_cov))
-    return 100.0 * w**2 / (0.5 * var), w**2 / var
+    return 100.0 * w**2 / float(np.trace(true_cov))
 
 
 def bures_wasserstein_sq(m1, C1, m2, C2) -> float:
@@ -161,7 +169,7 @@ def cbw_uvp(cond_mean, cond_cov, true_cond_mean, true_cond_cov, var_y: float) ->
     moments, averaged over the task's m points x_test ~ mu.  Gushchin et al. write W2 for the cost
     ||x - y||^2 / 2, so their BW2^2 is half the usual squared distance (their metrics code computes
     it with the 1/2): the value is 100 * E W^2 / Var(nu) with the usual W^2 and Var(nu) = tr Cov(nu).
-    (The track's ``bw_uvp`` divides the usual W^2 by tr Sigma / 2 instead, i.e. twice this scale.)
+    The track's ``bw_uvp`` uses the same scale for the joint plan.
     """
     w2 = [bures_wasserstein_sq(*args) for args in zip(cond_mean, cond_cov, true_cond_mean, true_cond_cov)]
     return 100.0 * float(np.mean(w2)) / var_y
@@ -217,6 +225,18 @@ def parse_task(name: str) -> tuple[int, float]:
     return d, lam
 
 
+def split_n(name: str) -> tuple[str, int | None]:
+    """Split the optional ``-n{N}`` suffix off a task name: ('gaussian-d16-lam32', 30000) for
+    'gaussian-d16-lam32-n30000', (name, None) without one."""
+    match = N_SUFFIX.search(name)
+    if not match:
+        return name, None
+    value = match.group(1)
+    if not value.isdigit() or int(value) < 2:
+        raise ValueError(f"bad sample size n = {value!r} in task {name!r}: task names take the form {N_FORM}")
+    return name[:match.start()], int(value)
+
+
 def sizes(config: dict) -> tuple[int, int]:
     """The track config's sample size n and number m of conditioning points (default min(32, n))."""
     n = int(config.get("n", 1000))
@@ -229,6 +249,9 @@ def sizes(config: dict) -> tuple[int, int]:
 
 
 def make_task(name: str, config: dict, seed: int):
+    name, n = split_n(name)
+    if n is not None:
+        config = {**config, "n": n}
     if name.startswith("mixture-"):
         from .mixture import make_mixture_task  # mixture.py builds on this module's helpers
         return make_mixture_task(name, config, seed)
@@ -256,9 +279,8 @@ def evaluate(task, output: dict) -> dict:
     d, m = task.d, len(task.x_test)
     mean, cov = _array(output, "mean", (2 * d,)), _array(output, "cov", (2 * d, 2 * d))
     cond_mean, cond_cov = _array(output, "cond_mean", (m, d)), _array(output, "cond_cov", (m, d, d))
-    uvp, frac = bw_uvp(mean, cov, task.true_mean, task.true_cov)
     cost, true_cost = transport_cost(mean, cov), transport_cost(task.true_mean, task.true_cov)
-    return {"bw_uvp": uvp, "bw_frac": frac, "cost": cost, "cost_rel_err": abs(cost - true_cost) / true_cost,
+    return {"bw_uvp": bw_uvp(mean, cov, task.true_mean, task.true_cov), "cost": cost, "cost_rel_err": abs(cost - true_cost) / true_cost,
             "cbw_uvp": cbw_uvp(cond_mean, cond_cov, task.true_cond_mean, task.true_cond_cov, task.var_y)}
 
 
