@@ -6,6 +6,7 @@ import pytest
 from scipy.special import logsumexp
 
 from tiltbench import registry
+from tiltbench.benchmarks.ot.manifest import SINKHORN_DEFAULTS
 from tiltbench.benchmarks.ot.mixture import conditional_components, mixture_moments, tilt_weights
 from tiltbench.benchmarks.ot.track import bures_wasserstein_sq, cbw_uvp, make_task, sample_moments
 
@@ -82,7 +83,7 @@ def test_conditionals_are_not_gaussian_mixtures_of_one():
 
 def test_sinkhorn_approaches_the_known_plan():
     track, sinkhorn = registry.get_track("ot"), registry.get_solver("ot", "sinkhorn")
-    cfg = {"max_iter": 2000, "tol": 1e-6}
+    cfg = SINKHORN_DEFAULTS["smoke"]
     scores = {}
     for n in (100, 1500):
         task = track.make_task("mixture-d2-lam2", {"n": n, "cond_points": 16}, seed=4)

@@ -6,6 +6,8 @@ import uuid
 import numpy as np
 import ot
 import pytest
+
+from tiltbench.benchmarks.ot.manifest import SINKHORN_DEFAULTS
 from conftest import tiltbench
 
 from tiltbench import claims as claims_mod
@@ -41,7 +43,7 @@ def test_bad_n_names_the_value_and_the_form(name, value):
 
 
 def test_online_sinkhorn_matches_the_dense_plan():
-    cfg = {"max_iter": 2000, "tol": 1e-6, "block_mb": 0.5, "max_n": 0}
+    cfg = {**SINKHORN_DEFAULTS["smoke"], "block_mb": 0.5, "max_n": 0}
     for name, tol in [("gaussian-d16-lam32-n500", 1e-6), ("gaussian-d2-lam4-n300", 2e-5)]:
         task = make_task(name, {}, 0)
         online, dense = sinkhorn_online(task, cfg, 1), sinkhorn(task, cfg, 1)
@@ -67,8 +69,8 @@ def test_a_cell_that_cannot_fit_refuses_with_the_estimate(monkeypatch):
     task = make_task("gaussian-d2-lam4-n10000", {}, 0)
     with pytest.raises(DoesNotFit, match=r"lp at n = 10000 needs ~3.73 GB .*, 0.001 GB available"):
         lp(task, {"max_iter": 10}, 0)
-    with pytest.raises(DoesNotFit, match=r"sinkhorn at n = 10000 needs ~1.49 GB"):
-        sinkhorn(task, {"max_iter": 10, "tol": 1e-6}, 0)
+    with pytest.raises(DoesNotFit, match=r"sinkhorn at n = 10000 needs ~2.98 GB"):
+        sinkhorn(task, {**SINKHORN_DEFAULTS["smoke"], "max_iter": 10}, 0)
     with pytest.raises(DoesNotFit, match="above max_n = 5000"):
         sinkhorn_online(task, {"max_iter": 10, "tol": 1e-6, "block_mb": 1.0, "max_n": 5000}, 0)
 

@@ -13,8 +13,6 @@ the registry or rejecting a bad name never imports torch, POT, transformers or d
 
 from __future__ import annotations
 
-import re
-
 import ast
 import importlib
 import importlib.metadata
