@@ -85,20 +85,30 @@ def init_offset(phi, psi, x, y, lam) -> None:
             net.net[-1].bias -= lam * log_mean_h / 2
 
 
-def train_potentials(task, cfg: dict, rng: np.random.Generator, curves: dict):
+def annealed_lam(lam: float, factor: float, step: int, steps: int) -> float:
+    """Regulariser at ``step``: geometric from lam * factor down to lam over the first half of
+    training, then lam (factor 1: no annealing).  A remedy for the dual's collapse at small lam,
+    where exp((phi + psi - c) / lam) is sharp from the first step; not part of the SCONES paper."""
+    half = max(1, steps // 2)
+    return lam * factor ** max(0.0, 1.0 - step / half)
+
+
+def train_potentials(task, cfg: dict, rng: np.random.Generator, curves: dict, device: str = "cpu"):
     x_pool, y_pool = task.sample_x(task.n, rng), task.sample_y(task.n, rng)
-    phi = Potential(x_pool, cfg["width"], cfg["depth"])
-    psi = Potential(y_pool, cfg["width"], cfg["depth"])
-    xt, yt = torch.as_tensor(x_pool, dtype=torch.float32), torch.as_tensor(y_pool, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    phi = Potential(x_pool, cfg["width"], cfg["depth"]).to(device)
+    psi = Potential(y_pool, cfg["width"], cfg["depth"]).to(device)
+    xt = torch.as_tensor(x_pool, dtype=torch.float32, device=device)
+    yt = torch.as_tensor(y_pool, dtype=torch.float32, device=device)
+    gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**31)))
     bs = min(cfg["batch"], task.n)
-    init_offset(phi, psi, xt[:bs], yt[:bs], task.lam)
+    init_offset(phi, psi, xt[:bs], yt[:bs], annealed_lam(task.lam, cfg["lam_anneal"], 0, cfg["steps"]))
     opt = torch.optim.Adam([*phi.parameters(), *psi.parameters()], lr=cfg["lr"])
     every = max(1, cfg["steps"] // 50)
     for step in range(cfg["steps"]):
-        xb = xt[torch.randint(len(xt), (bs,), generator=gen)]
-        yb = yt[torch.randint(len(yt), (bs,), generator=gen)]
-        obj, log_mean_h = dual_objective(phi(xb), psi(yb), sq_cost(xb, yb), task.lam)
+        xb = xt[torch.randint(len(xt), (bs,), generator=gen, device=device)]
+        yb = yt[torch.randint(len(yt), (bs,), generator=gen, device=device)]
+        lam = annealed_lam(task.lam, cfg["lam_anneal"], step, cfg["steps"])
+        obj, log_mean_h = dual_objective(phi(xb), psi(yb), sq_cost(xb, yb), lam)
         if not torch.isfinite(obj):
             raise FloatingPointError(f"SCONES dual objective diverged at step {step} "
                                      f"(log mean H = {log_mean_h.item():.3g}, lam = {task.lam:g})")
@@ -111,10 +121,10 @@ def train_potentials(task, cfg: dict, rng: np.random.Generator, curves: dict):
     return phi, psi
 
 
-def mean_compatibility(phi, psi, task, rng, m: int = 1000) -> float:
+def mean_compatibility(phi, psi, task, rng, m: int = 1000, device: str = "cpu") -> float:
     """E_{mu (x) nu} H on m fresh samples of each (all m^2 pairs)."""
-    x = torch.as_tensor(task.sample_x(m, rng), dtype=torch.float32)
-    y = torch.as_tensor(task.sample_y(m, rng), dtype=torch.float32)
+    x = torch.as_tensor(task.sample_x(m, rng), dtype=torch.float32, device=device)
+    y = torch.as_tensor(task.sample_y(m, rng), dtype=torch.float32, device=device)
     with torch.no_grad():
         _, log_mean_h = dual_objective(phi(x), psi(y), sq_cost(x, y), task.lam)
     return float(torch.exp(log_mean_h.double()))
@@ -132,25 +142,25 @@ def score_choice(task, choice: str) -> str:
     return choice
 
 
-def analytic_score(task: GaussianOTTask):
-    prec = torch.as_tensor(np.linalg.inv(task.cov_y), dtype=torch.float32)
-    mean = torch.as_tensor(task.mean_y, dtype=torch.float32)
+def analytic_score(task: GaussianOTTask, device: str = "cpu"):
+    prec = torch.as_tensor(np.linalg.inv(task.cov_y), dtype=torch.float32, device=device)
+    mean = torch.as_tensor(task.mean_y, dtype=torch.float32, device=device)
     return lambda y: -(y - mean) @ prec
 
 
-def learned_score(task, cfg: dict, rng: np.random.Generator):
+def learned_score(task, cfg: dict, rng: np.random.Generator, device: str = "cpu"):
     """Denoising score matching (Vincent 2011) at one small noise level sigma:
     minimise E || s(y + sigma z) + z / sigma ||^2; s approximates the score of nu * N(0, sigma^2)."""
     y_pool = task.sample_y(task.n, rng)
     sigma = cfg["score_noise"] * float(np.sqrt(np.mean(np.var(y_pool, axis=0))))
-    net = Potential(y_pool, cfg["width"], cfg["depth"], out=task.d)
-    yt = torch.as_tensor(y_pool, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    net = Potential(y_pool, cfg["width"], cfg["depth"], out=task.d).to(device)
+    yt = torch.as_tensor(y_pool, dtype=torch.float32, device=device)
+    gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**31)))
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     bs = min(cfg["batch"], task.n)
     for _ in range(cfg["score_steps"]):
-        yb = yt[torch.randint(len(yt), (bs,), generator=gen)]
-        z = torch.randn(yb.shape, generator=gen)
+        yb = yt[torch.randint(len(yt), (bs,), generator=gen, device=device)]
+        z = torch.randn(yb.shape, generator=gen, device=device)
         loss = (net(yb + sigma * z) + z / sigma).pow(2).sum(1).mean()
         opt.zero_grad()
         loss.backward()
@@ -159,50 +169,55 @@ def learned_score(task, cfg: dict, rng: np.random.Generator):
 
 
 def langevin(x: np.ndarray, y0: np.ndarray, psi, score_nu, lam: float, eps: float, steps: int,
-             seed: int) -> np.ndarray:
+             seed: int, device: str = "cpu") -> np.ndarray:
     """Unadjusted Langevin on y | x with score s_nu(y) + (grad psi(y) - 2 (y - x)) / lam."""
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(y0, dtype=torch.float32).clone()
-    gen = torch.Generator().manual_seed(seed)
+    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+    y = torch.as_tensor(y0, dtype=torch.float32, device=device).clone()
+    gen = torch.Generator(device=device).manual_seed(seed)
     for _ in range(steps):
         y.requires_grad_(True)
         grad_psi, = torch.autograd.grad(psi(y).sum(), y)
         with torch.no_grad():
             score = score_nu(y) + (grad_psi - 2 * (y - xt)) / lam
-            y = y + (eps / 2) * score + math.sqrt(eps) * torch.randn(y.shape, generator=gen)
-    return y.detach().numpy()
+            y = y + (eps / 2) * score + math.sqrt(eps) * torch.randn(y.shape, generator=gen, device=device)
+    return y.detach().cpu().numpy()
 
 
-def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, rng) -> np.ndarray:
+def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, rng, device: str = "cpu") -> np.ndarray:
     """k Langevin chains of y | x at each conditioning point x_test[i], started from samples of nu;
     returns shape (m, k, d)."""
     m = len(task.x_test)
     y = langevin(np.repeat(task.x_test, k, axis=0), task.sample_y(m * k, rng), psi, score_nu, task.lam, eps,
-                 steps, seed=int(rng.integers(2**31)))
+                 steps, seed=int(rng.integers(2**31)), device=device)
     return y.reshape(m, k, task.d)
 
 
 def scones(task, config: dict, seed: int) -> dict:
     """SCONES: neural dual potentials + Langevin sampling of y | x with the compatibility score."""
     score = score_choice(task, config["target_score"])
+    if config["lam_anneal"] < 1:
+        raise ValueError(f"lam_anneal = {config['lam_anneal']!r}: must be >= 1 (1 = no annealing)")
+    device = config.get("device", "cpu")
     rng = np.random.default_rng(seed)
     curves = {"dual_objective": [], "log_mean_h": []}
     t0 = time.perf_counter()
-    phi, psi = train_potentials(task, config, rng, curves)
-    score_nu = analytic_score(task) if score == "analytic" else learned_score(task, config, rng)
+    phi, psi = train_potentials(task, config, rng, curves, device)
+    score_nu = (analytic_score(task, device) if score == "analytic"
+                else learned_score(task, config, rng, device))
     train_s = time.perf_counter() - t0
     for p in [*phi.parameters(), *psi.parameters()]:
         p.requires_grad_(False)
-    mean_h = mean_compatibility(phi, psi, task, rng)
+    mean_h = mean_compatibility(phi, psi, task, rng, device=device)
 
     # Step size from a curvature bound of -log pi(y|x): 1/lambda_min(B) + 2/lam (B estimated).
     x, y0 = task.sample_x(task.n, rng), task.sample_y(task.n, rng)
     curvature = 1.0 / np.linalg.eigvalsh(np.cov(y0, rowvar=False).reshape(task.d, task.d))[0] + 2.0 / task.lam
     t1 = time.perf_counter()
     eps = config["step_scale"] / curvature
-    y = langevin(x, y0, psi, score_nu, task.lam, eps, config["langevin_steps"], seed=int(rng.integers(2**31)))
+    y = langevin(x, y0, psi, score_nu, task.lam, eps, config["langevin_steps"], seed=int(rng.integers(2**31)),
+                 device=device)
     cond_mean, cond_cov = conditional_sample_moments(
-        conditional_samples(task, psi, score_nu, eps, config["langevin_steps"], config["cond_samples"], rng))
+        conditional_samples(task, psi, score_nu, eps, config["langevin_steps"], config["cond_samples"], rng, device))
     sample_s = time.perf_counter() - t1
     mean, cov = sample_moments(x, y)
     return {"mean": mean, "cov": cov, "cond_mean": cond_mean, "cond_cov": cond_cov, "curves": curves,

@@ -67,10 +67,11 @@ register_solver("ot", "floor", "reference", citation="-",
 
 # ---------------------------------------------------------------------------- the paper's method
 def _defaults(width, depth, steps, batch, langevin_steps, score_steps, cond_samples):
-    # target_score "auto": the analytic score of nu where the task has one (Gaussian), else learned
+    # target_score "auto": the analytic score of nu where the task has one (Gaussian), else learned.
+    # lam_anneal > 1 anneals the dual's regulariser from lam * lam_anneal (a dual-collapse remedy, off).
     return dict(width=width, depth=depth, steps=steps, batch=batch, lr=1e-3, langevin_steps=langevin_steps,
                 step_scale=0.1, target_score="auto", score_steps=score_steps, score_noise=0.05,
-                cond_samples=cond_samples)
+                cond_samples=cond_samples, lam_anneal=1.0)
 
 
 register_solver(
@@ -103,7 +104,8 @@ register_solver("ot", "sinkhorn", "baseline", citation=CUTURI, defaults=SINKHORN
 
 # block_mb: the size of one block of cost-matrix rows (the plan itself is never stored); max_n > 0:
 # refuse larger n (a profile's time budget: the work grows as n^2)
-SINKHORN_ONLINE_DEFAULTS = {name: {**cfg, "block_mb": 64.0, "max_n": 0} for name, cfg in SINKHORN_DEFAULTS.items()}
+SINKHORN_ONLINE_DEFAULTS = {name: {"max_iter": cfg["max_iter"], "tol": cfg["tol"], "block_mb": 64.0, "max_n": 0}
+                            for name, cfg in SINKHORN_DEFAULTS.items()}  # no epsilon-scaling: POT's lazy solver has no warm start
 
 register_solver("ot", "sinkhorn-online", "baseline", citation=f"{CUTURI}; POT empirical_sinkhorn (isLazy)",
                 defaults=SINKHORN_ONLINE_DEFAULTS,

@@ -1,0 +1,60 @@
+"""The ot track's GPU path, tested as far as a CPU machine can: every solver runs the gpu-smoke
+configuration with the device the worker hands it, the torch solvers really place their tensors on
+that device (asking for CUDA here fails instead of quietly computing on the CPU), and the SCONES
+dual-collapse remedy (lam annealing) follows its schedule."""
+
+import pytest
+import torch
+
+from tiltbench import registry
+from tiltbench.methods.scones import annealed_lam
+from tiltbench.profiles import DEFAULT_FILE, get_profile
+from tiltbench.runner import plan
+
+TORCH_SOLVERS = ("sinkhorn", "barycentric", "scones", "sinkhorn-online")  # lp: ot.emd is CPU-only
+
+
+@pytest.fixture(scope="module")
+def gpu_smoke_cells():
+    registry.load_plugins()
+    return {c.solver: c for c in plan(get_profile("gpu-smoke", DEFAULT_FILE), tracks=["ot"])}
+
+
+def test_gpu_smoke_plans_cuda_cells_for_every_ot_solver(gpu_smoke_cells):
+    assert set(gpu_smoke_cells) == {s.name for s in registry.solvers("ot")}
+    assert {c.device for c in gpu_smoke_cells.values()} == {"cuda"}
+
+
+@pytest.mark.parametrize("solver", ["sinkhorn", "barycentric", "scones", "lp", "sinkhorn-online", "floor"])
+def test_the_gpu_smoke_configuration_runs_on_the_cpu_device(gpu_smoke_cells, solver):
+    cell = gpu_smoke_cells[solver]
+    track = registry.get_track("ot")
+    task = track.make_task("gaussian-d2-lam4", {**cell.track_config, "n": 300, "cond_points": 8}, 0)
+    config = {**cell.config, "device": "cpu"}
+    if solver == "scones":  # the code path, not the budget
+        config.update(steps=20, score_steps=20, langevin_steps=10, cond_samples=8)
+    metrics = track.evaluate(task, registry.get_solver("ot", solver).fn(task, config, 1))
+    assert metrics["bw_uvp"] >= 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("solver", TORCH_SOLVERS)
+def test_a_torch_solver_puts_its_tensors_on_the_device_it_is_given(gpu_smoke_cells, solver):
+    cell = gpu_smoke_cells[solver]
+    track = registry.get_track("ot")
+    task = track.make_task("gaussian-d2-lam4", {"n": 100, "cond_points": 4}, 0)
+    with pytest.raises((AssertionError, RuntimeError), match="(?i)cuda"):
+        registry.get_solver("ot", solver).fn(task, {**cell.config, "device": "cuda"}, 1)
+
+
+def test_lam_annealing_goes_geometrically_from_factor_times_lam_to_lam_by_half_time():
+    assert annealed_lam(4.0, 8.0, 0, 100) == pytest.approx(32.0)
+    assert annealed_lam(4.0, 8.0, 25, 100) == pytest.approx(4.0 * 8 ** 0.5)
+    assert annealed_lam(4.0, 8.0, 50, 100) == annealed_lam(4.0, 8.0, 99, 100) == pytest.approx(4.0)
+    assert annealed_lam(4.0, 1.0, 0, 100) == 4.0
+
+
+def test_scones_rejects_lam_anneal_below_one(gpu_smoke_cells):
+    task = registry.get_track("ot").make_task("gaussian-d2-lam4", {"n": 100}, 0)
+    with pytest.raises(ValueError, match=r"lam_anneal = 0.5: must be >= 1"):
+        registry.get_solver("ot", "scones").fn(task, {**gpu_smoke_cells["scones"].config, "lam_anneal": 0.5}, 1)
