@@ -183,12 +183,35 @@ def langevin(x: np.ndarray, y0: np.ndarray, psi, score_nu, lam: float, eps: floa
     return y.detach().cpu().numpy()
 
 
+def resample_start(x: np.ndarray, pool: np.ndarray, psi, lam: float, seed: int, device: str = "cpu",
+                   chunk: int = 1024) -> np.ndarray:
+    """One starting point per x, drawn from ``pool`` (a sample of nu) with weights
+    exp((psi(y) - ||x - y||^2) / lam): sampling-importance-resampling from SCONES' own conditional
+    pi(y | x) ∝ nu(y) H(x, y) = nu(y) exp((phi(x) + psi(y) - c(x, y)) / lam), using only the learned
+    potential.  Langevin chains started from nu alone keep nu's mode weights on multimodal targets
+    (unadjusted Langevin rarely crosses between well-separated modes); started here they begin near
+    the modes the plan weights, and Langevin refines them.  Our addition: the paper starts from its
+    sampler's prior."""
+    pool_t = torch.as_tensor(pool, dtype=torch.float32, device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        psi_pool = psi(pool_t)
+        picks = []
+        for i in range(0, len(x), chunk):
+            xb = torch.as_tensor(x[i:i + chunk], dtype=torch.float32, device=device)
+            logits = (psi_pool[None, :] - sq_cost(xb, pool_t)) / lam
+            u = torch.rand(logits.shape, generator=gen, device=device).clamp_min(1e-12)
+            picks.append(torch.argmax(logits - torch.log(-torch.log(u)), dim=1))  # Gumbel-max: one draw per row
+    return pool[torch.cat(picks).cpu().numpy()]
+
+
 def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, rng, device: str = "cpu") -> np.ndarray:
-    """k Langevin chains of y | x at each conditioning point x_test[i], started from samples of nu;
-    returns shape (m, k, d)."""
+    """k Langevin chains of y | x at each conditioning point x_test[i], started by ``resample_start``
+    from a pool of samples of nu; returns shape (m, k, d)."""
     m = len(task.x_test)
-    y = langevin(np.repeat(task.x_test, k, axis=0), task.sample_y(m * k, rng), psi, score_nu, task.lam, eps,
-                 steps, seed=int(rng.integers(2**31)), device=device)
+    x = np.repeat(task.x_test, k, axis=0)
+    y0 = resample_start(x, task.sample_y(max(task.n, 4096), rng), psi, task.lam, int(rng.integers(2**31)), device)
+    y = langevin(x, y0, psi, score_nu, task.lam, eps, steps, seed=int(rng.integers(2**31)), device=device)
     return y.reshape(m, k, task.d)
 
 
@@ -210,9 +233,10 @@ def scones(task, config: dict, seed: int) -> dict:
     mean_h = mean_compatibility(phi, psi, task, rng, device=device)
 
     # Step size from a curvature bound of -log pi(y|x): 1/lambda_min(B) + 2/lam (B estimated).
-    x, y0 = task.sample_x(task.n, rng), task.sample_y(task.n, rng)
-    curvature = 1.0 / np.linalg.eigvalsh(np.cov(y0, rowvar=False).reshape(task.d, task.d))[0] + 2.0 / task.lam
+    x, pool = task.sample_x(task.n, rng), task.sample_y(max(task.n, 4096), rng)
+    curvature = 1.0 / np.linalg.eigvalsh(np.cov(pool, rowvar=False).reshape(task.d, task.d))[0] + 2.0 / task.lam
     t1 = time.perf_counter()
+    y0 = resample_start(x, pool, psi, task.lam, int(rng.integers(2**31)), device)
     eps = config["step_scale"] / curvature
     y = langevin(x, y0, psi, score_nu, task.lam, eps, config["langevin_steps"], seed=int(rng.integers(2**31)),
                  device=device)

@@ -7,7 +7,9 @@
 #
 # It installs the carried wheels (.whl/*.whl) into /tmp/site, runs every gpu-smoke cell into a fresh
 # DuckDB store, exports the store (parquet), renders the reports, and copies the fingerprint, the
-# nvidia-smi summary and the log into OUT_DIR.  Publish OUT_DIR as results/gpu-smoke/.
+# nvidia-smi summary and the log into OUT_DIR, then packs OUT_DIR into OUT_DIR.tar.gz.  Publish its
+# contents as results/gpu-smoke/.  Through the device tool (at most 8 files come back from $OUT):
+#   bash scripts/device_check.sh /tmp/gpu-smoke; cp /tmp/gpu-smoke.tar.gz /tmp/gpu-smoke/device_check.log /tmp/gpu-smoke/cells.txt $OUT/
 set -uo pipefail
 out="${1:?usage: device_check.sh OUT_DIR}"
 cd "$(dirname "$0")/.."
@@ -35,4 +37,5 @@ python3 -m tiltbench.cli query --store "$store" \
   "SELECT track, task, method, status, round(wall_s, 2) AS wall_s, round(gpu_s, 2) AS gpu_s, reason FROM runs ORDER BY 1, 2, 3" \
   > "$out/cells.txt" || true
 echo "device_check: exit $rc after $(( $(date +%s) - t0 )) s"
+tar czf "$out.tar.gz" -C "$(dirname "$out")" "$(basename "$out")" || rc=5
 exit $rc

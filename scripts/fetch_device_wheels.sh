@@ -7,6 +7,7 @@
 #   bash scripts/fetch_device_wheels.sh        # then carry .whl to the device (see device_check.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY="${PYTHON:-python}"  # the environment whose duckdb and POT versions to match (an activated venv)
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 mkdir -p .whl
 platforms=()
@@ -14,7 +15,7 @@ for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manyl
          manylinux2014_x86_64 manylinux1_x86_64; do
   platforms+=(--platform "$p")
 done
-python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-  "${platforms[@]}" -d .whl "duckdb==$(python3 -c 'import duckdb; print(duckdb.__version__)')" \
-  "pot==$(python3 -c 'import importlib.metadata as m; print(m.version("pot"))')"
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  "${platforms[@]}" -d .whl "duckdb==$("$PY" -c 'import duckdb; print(duckdb.__version__)')" \
+  "pot==$("$PY" -c 'import importlib.metadata as m; print(m.version("pot"))')"
 ls -la .whl

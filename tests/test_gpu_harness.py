@@ -18,12 +18,12 @@ from tiltbench.profiles import get_profile, load_profiles
 from tiltbench.runner import plan, sweep
 from tiltbench.store import Store
 
-BUDGET = "base_seed = 1\nworkers = 4\nthreads_per_worker = 1\ntimeout_s = 60\nmemory_limit_gb = 0\n"
+BUDGET = "base_seed = 1\nworkers = 4\nthreads_per_worker = 1\ntimeout_s = 60\n"
 
 
-def _profiles(tmp_path, extra: str):
+def _profiles(tmp_path, extra: str, memory: float = 0.0):
     path = tmp_path / "profiles.toml"
-    path.write_text(f"[g]\nsolver_defaults = 'toy'\n{BUDGET}{extra}\n[g.tracks.toy]\ntasks = ['const-1', 'const-2', 'const-3']\nreps = 2\n")
+    path.write_text(f"[g]\nsolver_defaults = 'toy'\n{BUDGET}memory_limit_gb = {memory}\n{extra}\n[g.tracks.toy]\ntasks = ['const-1', 'const-2', 'const-3']\nreps = 2\n")
     return path
 
 
@@ -87,11 +87,35 @@ def test_the_fingerprint_and_store_record_the_gpu_fields(store_path):
     assert len(env) == 1 and env.gpu_count[0] == fp["gpu_count"]
 
 
-def test_a_version_3_export_imports_into_a_version_4_store(tmp_path):
-    from pathlib import Path
+def test_a_version_3_export_imports_into_the_current_store(tmp_path):
+    """An export made before the GPU columns existed (schema v3) imports by column name: its
+    environments get NULL gpu_count and gpu_driver."""
+    import duckdb
 
-    published = Path(__file__).parent.parent / "results" / "runs"
-    store = Store(tmp_path / "s.duckdb")
-    counts = store.import_(published)
-    assert counts["runs"] > 0
-    assert store.query("SELECT count(*) AS n FROM environments WHERE gpu_count IS NULL").n[0] >= 1
+    from tiltbench.store import MIGRATIONS
+
+    old = duckdb.connect(str(tmp_path / "v3.duckdb"))
+    old.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for version, sql in enumerate(MIGRATIONS[:3], start=1):
+        old.execute(sql)
+        old.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+    old.execute("INSERT INTO environments VALUES ('e3', 'cpu', 2, 24.0, '', 0.0, '', '3.11', 'linux', '{}', 'abc', "
+                "false, 'local', 1)")
+    old.execute("INSERT INTO runs VALUES ('r3', 'k3', 'p', 'toy', 'const-1', 'good', 'method', 0, 1, '{}', 'c', "
+                "'ok', NULL, now(), now(), 1.0, 1.0, 1.0, 0.0, 'e3')")
+    old.execute("INSERT INTO metrics VALUES ('r3', 'value', 1.5)")
+    export = tmp_path / "export"
+    export.mkdir()
+    for table in ("environments", "runs", "metrics", "curves", "schema_version"):
+        old.execute(f"COPY {table} TO '{export / (table + '.parquet')}' (FORMAT parquet)")
+    old.close()
+    store = Store(tmp_path / "new.duckdb")
+    assert store.import_(export)["runs"] == 1
+    env = store.query("SELECT gpu_count, gpu_driver FROM environments WHERE env_id = 'e3'")
+    assert env.gpu_count.isna().all() and env.gpu_driver.isna().all()
+    assert store.query("SELECT value FROM metrics JOIN latest_runs USING (run_id)").value.tolist() == [1.5]
+
+
+def test_a_gpu_profile_refuses_an_address_space_cap(tmp_path):
+    with pytest.raises(TiltbenchError, match=r"memory_limit_gb = 4.0: must be 0 when gpus > 0"):
+        load_profiles(_profiles(tmp_path, "gpus = 1\n", memory=4.0))

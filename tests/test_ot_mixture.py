@@ -148,3 +148,19 @@ def test_bad_mixture_names_are_rejected(bad, message):
 def test_bad_cond_points_are_rejected(name, points):
     with pytest.raises(ValueError, match=f"cond_points = {points}: need 1 <= cond_points <= n = 10"):
         make_task(name, {"n": 10, "cond_points": points}, 0)
+
+
+@pytest.mark.parametrize("lam", [0.2, 2.0, 20.0])
+def test_one_component_reduces_to_the_closed_form_gaussian_plan(lam):
+    """K = 1: the construction's plan between mu = N(0, I) and its y-marginal is the entropic plan
+    of Janati et al. (2020) between those two Gaussians (an independent check of the formulas)."""
+    from tiltbench.benchmarks.ot.mixture import tilt_weights
+    from tiltbench.benchmarks.ot.track import entropic_cross_covariance, random_covariance
+
+    rng = np.random.default_rng(3)
+    d = 3
+    mus, sigmas = rng.standard_normal((1, d)), random_covariance(d, rng, 0.1, 1.0)[None]
+    log_w, m, S = tilt_weights(np.ones(1), mus, sigmas, lam)
+    # y | x ~ N(m + S a, S), a = 2 x / lam, x ~ N(0, I): Cov(y) = S + (2/lam)^2 S S, Cov(x, y) = (2/lam) S
+    cov_y = S[0] + (2 / lam) ** 2 * S[0] @ S[0]
+    np.testing.assert_allclose(entropic_cross_covariance(np.eye(d), cov_y, lam), (2 / lam) * S[0], atol=1e-9)

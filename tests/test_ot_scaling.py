@@ -69,7 +69,7 @@ def test_a_cell_that_cannot_fit_refuses_with_the_estimate(monkeypatch):
     task = make_task("gaussian-d2-lam4-n10000", {}, 0)
     with pytest.raises(DoesNotFit, match=r"lp at n = 10000 needs ~3.73 GB .*, 0.001 GB available"):
         lp(task, {"max_iter": 10}, 0)
-    with pytest.raises(DoesNotFit, match=r"sinkhorn at n = 10000 needs ~2.98 GB"):
+    with pytest.raises(DoesNotFit, match=r"sinkhorn at n = 10000 needs ~3.35 GB"):
         sinkhorn(task, {**SINKHORN_DEFAULTS["smoke"], "max_iter": 10}, 0)
     with pytest.raises(DoesNotFit, match="above max_n = 5000"):
         sinkhorn_online(task, {"max_iter": 10, "tol": 1e-6, "block_mb": 1.0, "max_n": 5000}, 0)
@@ -121,7 +121,7 @@ def _sweep(wall_exponent, value_exponent, ns=(100, 1000, 10000)):
 def test_trend_claim_supported_contradicted_and_not_judged(tmp_path):
     linear = _trend_store(tmp_path / "a.duckdb", _sweep(1.0, -0.5))
     [j] = claims_mod.judge(linear, "p", _trend())
-    assert j.task == "const-1 (n = 100…10000)" and j.verdict == "supported" and j.n_seeds == 9
+    assert j.task == "const-1 (n = 100…10000)" and j.verdict == "supported" and j.n_seeds == 3  # levels of n
     assert j.effect.lo < 1.0 < j.effect.hi and "value slope" in j.detail
     degrading = _trend_store(tmp_path / "b.duckdb", _sweep(1.0, 0.5))  # time fine, the error grows
     assert claims_mod.judge(degrading, "p", _trend())[0].verdict == "contradicted"

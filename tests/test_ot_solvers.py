@@ -68,5 +68,5 @@ def test_evaluate_rejects_wrong_shapes():
     good = {"mean": np.zeros(4), "cov": np.eye(4)}
     with pytest.raises(ValueError, match="lacks 'cond_mean'"):
         track.evaluate(task, good)
-    with pytest.raises(ValueError, match=r"cond_cov of shape \(32, 2\), expected \(32, 2, 2\)"):
-        track.evaluate(task, {**good, "cond_mean": np.zeros((32, 2)), "cond_cov": np.zeros((32, 2))})
+    with pytest.raises(ValueError, match=r"cond_cov of shape \(8, 2\), expected \(8, 2, 2\)"):
+        track.evaluate(task, {**good, "cond_mean": np.zeros((8, 2)), "cond_cov": np.zeros((8, 2))})

@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 from tiltbench import stats
 
 
@@ -138,3 +140,19 @@ def test_t_functions_match_scipy_stats():
         lo, hi = stats.t_interval(v)
         ref = sps.t.interval(0.95, v.size - 1, loc=v.mean(), scale=sps.sem(v))
         assert (lo, hi) == pytest.approx(ref, rel=1e-12)
+
+
+def test_the_trend_slope_test_holds_its_level_when_seeds_share_each_levels_deviation():
+    """5 values of log n x 3 seeds, true slope at the bound, a deviation shared by the seeds of one n
+    (sd 0.10) plus per-seed noise (sd 0.05): fitting the level means keeps the false 'below' rate
+    near 5%; pooling every seed as a point (what level_slope replaced) does not."""
+    rng = np.random.default_rng(1)
+    x = np.repeat(np.log([1e3, 3e3, 1e4, 3e4, 1e5]), 3)
+    hits_level, hits_pooled, reps = 0, 0, 2000
+    for _ in range(reps):
+        shared = np.repeat(rng.normal(0, 0.10, 5), 3)
+        y = 2.0 * x + shared + rng.normal(0, 0.05, x.size)
+        hits_level += stats.level_slope(x, y).p_below(2.0) < 0.05
+        hits_pooled += stats.ols_slope(x, y).p_below(2.0) < 0.05
+    assert 0.03 < hits_level / reps < 0.075
+    assert hits_pooled / reps > 0.12

@@ -119,6 +119,20 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_path):
     later = run("new", key="k-new")
     later["finished_at"] = datetime(2026, 1, 2)
     s.write_run(later, {"acc": 0.9}, {}, ENV)  # same task/method/rep, new code: replaces on the board
-    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION == 4
+    assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION == 5
     assert s.query("SELECT run_id FROM latest_runs").run_id.tolist() == ["new"]
     assert len(s.query("SELECT * FROM runs")) == 2  # history kept
+
+
+def test_the_board_never_mixes_code_versions(store_path):
+    """After a code change, a seed re-run with the new code replaces its old run, and a seed not (yet)
+    re-run drops out instead of standing beside the new ones."""
+    s = Store(store_path)
+    s.write_run(run("old0", key="o0", rep=0, code_version="v1"), {"acc": 0.1}, {}, ENV)
+    s.write_run(run("old1", key="o1", rep=1, code_version="v1"), {"acc": 0.2}, {}, ENV)
+    s.write_run(run("new0", key="n0", rep=0, code_version="v2", finished_at=datetime(2026, 1, 2)), {"acc": 0.9},
+                {}, ENV)
+    assert s.query("SELECT run_id FROM latest_runs").run_id.tolist() == ["new0"]
+    assert s.query("SELECT n_seeds FROM leaderboard").n_seeds.tolist() == [1]
+    s.write_run(run("other", key="x1", method="b", rep=1, code_version="v1"), {"acc": 0.5}, {}, ENV)
+    assert sorted(s.query("SELECT run_id FROM latest_runs").run_id) == ["new0", "other"]  # per method

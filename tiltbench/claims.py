@@ -20,8 +20,9 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
   (``across = "n"``).  Tasks that differ only in that parameter form one group; over all its
   (task, seed) runs of the method, the least-squares slope of log(metric) on log(parameter) must lie
   below ``slope_below``, and every ``also`` bound must hold too (e.g. wall time grows at most
-  quadratically while the error does not grow).  Each bound is a one-sided t-test on the slope
-  (df = points - 2).  *Supported* when every slope is below its bound, with the largest of their
+  quadratically while the error does not grow).  The slope is fitted to the mean of log(metric) at
+  each value of the parameter (seeds at one value are not independent points on the line), and each
+  bound is a one-sided t-test on it (df = values - 2).  *Supported* when every slope is below its bound, with the largest of their
   p-values (an intersection-union test); *contradicted* when a slope is above its bound, with the
   smallest such p-value times the number of bounds (Bonferroni).  Needs at least
   ``MIN_TREND_LEVELS`` values of the parameter, else *not judged*; it has no comparator.  The
@@ -368,7 +369,7 @@ def _judge_trend(claim: Claim, table, lookup) -> list[dict]:
             if any(not v > 0 for _, v in points):
                 bad.append(f"{bound.metric} has values ≤ 0 (no logarithm)")
                 continue
-            fits.append((bound, stats.ols_slope([x for x, _ in points], [math.log(v) for _, v in points])))
+            fits.append((bound, stats.level_slope([x for x, _ in points], [math.log(v) for _, v in points])))
         if bad or any(fit.df < 1 for _, fit in fits):
             raw.append(dict(base, verdict="not judged", reason="; ".join(bad) or "too few points for a slope"))
             continue

@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", help="run one read-only SQL statement on the store", formatter_class=fmt,
                        description="Run one query over a read-only connection.  Tables: runs, metrics,\n"
                        "curves, environments, claims, schema_version.  Views: latest_runs (newest ok run of each\n"
-                       "task/method/rep), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
+                       "task/method/rep, among the runs of the newest code version), leaderboard (n_seeds, mean, std, min, max per profile/track/task/method/\n"
                        "metric), failures (failed cells never since run ok).\n\n"
                        "Only SELECT/WITH/FROM/VALUES/DESCRIBE/SHOW/SUMMARIZE, or an EXPLAIN (without ANALYZE)\n"
                        "of one, is run; anything else is refused before it runs.  The connection cannot reach\n"

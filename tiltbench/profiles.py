@@ -156,6 +156,10 @@ def _validate(name: str, body: dict, path: Path, reference) -> dict:
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
             raise _bad(f"profile {name}.{key}", value, f"an integer >= {minimum}", path)
         values[key] = value
+    if values["gpus"] > 0 and values["memory_limit_gb"] > 0:
+        raise TiltbenchError(f"bad config value profile {name}.memory_limit_gb = {values['memory_limit_gb']!r}: "
+                             f"must be 0 when gpus > 0 (the address-space cap it sets breaks CUDA's "
+                             f"initialisation) (in {path})")
     if values["workers"] > MAX_WORKERS:
         raise TiltbenchError(f"bad config value profile {name}.workers = {values['workers']}: "
                              f"must be <= {MAX_WORKERS} (in {path})")

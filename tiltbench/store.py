@@ -4,7 +4,8 @@ Tables: ``runs`` (one row per attempted cell), ``metrics`` (scalar metrics, long
 ``curves`` (step-wise values), ``environments`` (machine/code fingerprints), ``claims`` (cells a
 running sweep has taken, so that a second sweep on the same store does not run them again),
 ``schema_version``.
-Views: ``latest_runs`` (newest successful run of each profile/track/task/method/rep), ``leaderboard`` (mean/std/n of
+Views: ``latest_runs`` (newest successful run of each profile/track/task/method/rep, made by the newest
+code version of its profile/track/task/method), ``leaderboard`` (mean/std/n of
 every metric over seeds, per profile/track/task/method) and ``failures``.
 
 Every write opens the file, writes one cell in one transaction and closes it again.  So a killed
@@ -35,7 +36,7 @@ import pandas as pd
 
 from .errors import TiltbenchError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 TABLES = ("environments", "runs", "metrics", "curves")
 
 _V1 = """
@@ -89,12 +90,27 @@ ALTER TABLE environments ADD COLUMN gpu_count INTEGER;
 ALTER TABLE environments ADD COLUMN gpu_driver VARCHAR;
 """
 
+# v5: the board never mixes code versions.  A cell's runs count only when made by the newest code
+# version of that (profile, track, task, method): after a code change, a seed whose re-run failed or
+# has not been made yet drops out (the report shows fewer seeds) instead of standing beside the new
+# seeds with numbers from other code (e.g. a metric whose scale changed).
+_V5 = """
+CREATE OR REPLACE VIEW latest_runs AS
+    WITH ok AS (SELECT * FROM runs WHERE status = 'ok'),
+    newest AS (SELECT profile, track, task, method, arg_max(code_version, finished_at) AS newest_code
+               FROM ok GROUP BY ALL)
+    SELECT ok.* FROM ok JOIN newest USING (profile, track, task, method)
+    WHERE ok.code_version IS NOT DISTINCT FROM newest.newest_code
+    QUALIFY row_number() OVER (PARTITION BY profile, track, task, method, rep
+                               ORDER BY finished_at DESC, run_id) = 1;
+"""
+
 # MIGRATIONS[v] takes a store at version v to v + 1.
-MIGRATIONS = [_V1, _V2, _V3, _V4]
+MIGRATIONS = [_V1, _V2, _V3, _V4, _V5]
 
 # Exports of these schema versions hold the same four tables (columns matched by name; an older
 # export's environments lack the v4 columns, which import as NULL) and can be imported.
-IMPORTABLE_VERSIONS = (1, 2, 3, 4)
+IMPORTABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 # The connection `query` uses: no files, no network, no extensions, and no way to turn them back on.
 SANDBOX = {"enable_external_access": False, "autoload_known_extensions": False,

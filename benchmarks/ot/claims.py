@@ -51,6 +51,11 @@ register_claim(Claim(
 # (their eps = 10), where the plan is close to independent and the comparison says little.
 GUSHCHIN = "Gushchin et al. (NeurIPS 2023), Building the bridge of Schrodinger"
 MIXTURE_SHARP = r"mixture-d\d+-lam(0\.2|2)"
+# A conditional's covariance is estimated from k samples: a perfect sampler with the same k (the floor
+# row) already scores ~1/k of noise.  Where that noise exceeds half the 0.5-point floor of the "within"
+# margin, the comparison measures estimation noise, not plans: not judged.
+COND_NOISE_OK = Gate.at_most("floor", "cbw_uvp", 0.25, why="a perfect sampler with the same number of "
+                             "conditional samples already scores above 0.25 (estimation noise)")
 
 register_claim(Claim(
     track="ot", id="scones-conditionals-beat-independent",
@@ -66,12 +71,15 @@ register_claim(Claim(
               "the same n (cBW-UVP within 25% of Sinkhorn's, and at least 0.5 point)",
     source="tiltbench: the discrete entropic plan is the natural baseline for conditionals too",
     metric="cbw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=0.5, rel_margin=0.25,
-    tasks=r"mixture-.*", gates=(DUAL_OK, converged("sinkhorn"))))
+    tasks=r"mixture-.*", gates=(DUAL_OK, converged("sinkhorn"), COND_NOISE_OK)))
 
 # The paper's title word, "large-scale": judged on a profile that sweeps n through task names
-# <task>-n{N} (cpu-scaling).  Thresholds fixed before any such board existed: wall time grows more
-# slowly than n^2 (what an n x n plan costs), and BW-UVP grows by at most 10^0.1 = 26% per decade of n
-# (for a sampler it should fall with n, towards the method's bias).
+# <task>-n{N} (cpu-scaling).  Thresholds fixed before any such board existed (but after single SCONES
+# cells had been timed): wall time grows more slowly than n^2 (what an n x n plan costs), and BW-UVP
+# grows by at most 10^0.1 = 26% per decade of n.  A weak claim by construction: SCONES trains a fixed
+# number of minibatch steps whatever n and samples in O(n), and a sampler's finite-sample error falls
+# with n; it can fail only if the method's bias grows with n.  Sharper tests (the excess over the floor
+# row, SCONES against sinkhorn-online where the dense solvers refuse, dimension sweeps) are open work.
 register_claim(Claim(
     track="ot", id="scones-scales",
     statement="SCONES scales: its wall time grows sub-quadratically in the number of samples n while its "

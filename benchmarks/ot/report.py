@@ -50,9 +50,9 @@ def points(data, tasks: dict[str, int], column: str) -> dict[str, list[tuple[int
 
 
 def exponent(pts: list[tuple[int, float]]) -> stats.Estimate:
-    """Slope of log value on log n (OLS over every point) with its 95% Student-t interval."""
+    """Slope of log value on log n (OLS on the mean log value at each n) with its 95% Student-t interval."""
     pts = [(n, v) for n, v in pts if v > 0]
-    return stats.ols_slope([math.log(n) for n, _ in pts], [math.log(v) for _, v in pts]).interval()
+    return stats.level_slope([math.log(n) for n, _ in pts], [math.log(v) for _, v in pts]).interval()
 
 
 def failures(data, tasks: dict[str, int]) -> list[tuple[str, int, int, str]]:

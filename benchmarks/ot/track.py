@@ -14,7 +14,7 @@ Samplers (SCONES, the reference rows) are scored through the moments of n sample
 plans (LP, Sinkhorn) through the exact moments of their n x n plan, which pools n^2 weighted pairs.
 Compare a sampler with the ``floor`` row, and a plan with the closed form.
 
-Track config: ``n`` samples per marginal, ``cond_points`` = m (default min(32, n)).
+Track config: ``n`` samples per marginal, ``cond_points`` = m (default min(8, n)).
 
 Task family ``gaussian-d{D}-lam{L}``: covariances with eigenvalues drawn uniformly in [1, 10] and
 random eigenvectors, means drawn from N(0, I).  The instance depends only on (base seed, task);
@@ -238,11 +238,11 @@ def split_n(name: str) -> tuple[str, int | None]:
 
 
 def sizes(config: dict) -> tuple[int, int]:
-    """The track config's sample size n and number m of conditioning points (default min(32, n))."""
+    """The track config's sample size n and number m of conditioning points (default min(8, n))."""
     n = int(config.get("n", 1000))
     if n < 2:
         raise ValueError(f"track config n = {n}: need at least 2 samples")
-    m = int(config.get("cond_points", min(32, n)))
+    m = int(config.get("cond_points", min(8, n)))
     if not 1 <= m <= n:
         raise ValueError(f"track config cond_points = {m}: need 1 <= cond_points <= n = {n}")
     return n, m
