@@ -12,7 +12,7 @@ from tiltbench.benchmarks.ot.track import plan_conditionals, plan_moments
 
 
 def sinkhorn(task, config: dict, seed: int) -> dict:
-    """Discrete entropic OT (POT Sinkhorn, log domain, float32) on n samples of each marginal."""
+    """Discrete entropic OT (POT Sinkhorn, log domain, float64, epsilon-scaling) on n samples of each marginal."""
     x, y = samples(task, seed)
     P, diagnostics = sinkhorn_plan(x, y, task.lam, config["max_iter"], config["tol"], config["scaling"],
                                    config["scaling_iter"], config.get("device", "cpu"))

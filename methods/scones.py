@@ -13,7 +13,9 @@ Daniels, Maunu & Hand (NeurIPS 2021), arXiv:2110.03237.  Three steps:
 
 3. Conditional sampling.  grad_y log pi(y | x) = s_nu(y) + (grad psi(y) - grad_y c(x, y)) / lam
    = s_nu(y) + (grad psi(y) - 2 (y - x)) / lam, sampled with unadjusted Langevin dynamics
-   y <- y + (eps / 2) * score + sqrt(eps) * z.
+   y <- y + (eps / 2) * score + sqrt(eps) * z, each chain started by sampling-importance-resampling
+   a pool of samples of nu with SCONES' own weights exp((psi(y) - c(x, y)) / lam) (``resample_start``;
+   our addition, so that chains on a multimodal nu start in the modes the plan weights).
 
 The target score s_nu is the exact score of nu = N(m_y, B) (``target_score = "analytic"``, Gaussian
 tasks only), or a network trained by denoising score matching on samples of nu (``"learned"``);
@@ -22,8 +24,8 @@ tasks only), or a network trained by denoising score matching on samples of nu (
 Gaussian prior; here the prior is nu itself.
 
 Conditionals.  Besides n pairs for the joint moments, SCONES samples ``cond_samples`` Langevin chains
-with x fixed at each of the task's conditioning points x_test[i] (same sampler, chains started from
-samples of nu); their sample moments are its conditional pi(. | x_test[i]).
+with x fixed at each of the task's conditioning points x_test[i] (same sampler and start); their
+sample moments are its conditional pi(. | x_test[i]).
 """
 
 from __future__ import annotations
