@@ -42,3 +42,22 @@ def test_report_rendering_is_deterministic(tmp_path):
 def test_every_published_track_report_shows_its_claims(name):
     text = (RESULTS / name).read_text()
     assert "## Claims" in text and "| claim | hypothesis | task | verdict |" in text
+
+
+def test_a_report_marks_rows_made_by_other_code_as_stale(tmp_path):
+    import duckdb
+
+    from tiltbench.executors import LocalExecutor
+    from tiltbench.profiles import get_profile
+    from tiltbench.runner import plan, sweep
+
+    path = tmp_path / "store.duckdb"
+    cells = plan(get_profile("toy"), tracks=["toy"], methods=["good", "slow"], tasks=["const-1"], reps=1)
+    sweep(Store(path), cells, LocalExecutor(1), show_progress=False)
+    fresh = (render(Store(path), "toy", tmp_path / "a")[0]).read_text()
+    assert "stale rows" not in fresh
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE runs SET code_version = 'from-older-code' WHERE method = 'slow'")
+    con.close()
+    text = (render(Store(path), "toy", tmp_path / "b")[0]).read_text()
+    assert "**stale rows**: `slow` were computed by other code than this checkout's" in text

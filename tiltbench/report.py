@@ -122,6 +122,30 @@ def stamp(data, profile: str) -> list[str]:
             "P(method better) is a point estimate"]
 
 
+def stale_note(track: registry.Track, runs: pd.DataFrame) -> list[str]:
+    """A warning naming the solvers whose shown runs were made by other code than this checkout's
+    (their numbers may not be what the code computes now; ``tiltbench run`` re-runs them)."""
+    from .runner import module_source_hash
+    from .tuning import base_name
+
+    current, stale = {}, set()
+    for method, code in zip(runs.method, runs.code_version):
+        name = base_name(method)
+        try:
+            if name not in current:
+                solver = registry.get_solver(track.name, name)
+                current[name] = module_source_hash(*solver.code_modules(track))
+        except Exception:  # noqa: BLE001 - a solver no longer registered is stale too
+            current[name] = None
+        if code != current[name]:
+            stale.add(method)
+    if not stale:
+        return []
+    return [f"- **stale rows**: {', '.join(f'`{m}`' for m in sorted(stale))} were computed by other code than "
+            "this checkout's (a solver's or the track's module changed since); their numbers may differ from "
+            "what the code computes now, and `tiltbench run` re-runs them"]
+
+
 def fmt_p(p: float) -> str:
     return "—" if not math.isfinite(p) else (f"{p:.2g}" if p >= 1e-3 else "<0.001")
 
@@ -131,8 +155,8 @@ PROTOCOL = (
     "`less`/`greater` claims: paired t-test of the per-seed statistic. `within` claims: TOST equivalence "
     "test with the stated margin, computed per seed when it is relative to the comparator (supported: the "
     "90% interval lies inside the margin at 5%; contradicted: the difference lies beyond it, both sides "
-    "tested, Bonferroni). `trend` claims: least-squares slope of log metric on log parameter (e.g. n) over "
-    "all seeds and values of the parameter, one-sided t-test against each stated bound (supported: every "
+    "tested, Bonferroni). `trend` claims: least-squares slope of log metric on log parameter (e.g. n), fitted "
+    "to the mean over seeds at each value of the parameter, one-sided t-test against each stated bound (supported: every "
     "slope below its bound, largest p; contradicted: a slope above its bound, smallest p times the number of "
     "bounds). With no spread across seeds an exact sign test replaces the t-test. All claims "
     "of this report form one family: their p-values get Holm's correction, with every judgement that is "
@@ -304,7 +328,8 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     plot_dir = out / track.name
     plot_dir.mkdir(parents=True, exist_ok=True)
     tasks = sorted(set(data["runs"].task) | set(data["failed"].task), key=_task_order)
-    lines = [f"# `{track.name}` leaderboard — profile `{profile}`", "", track.description, "", *stamp(data, profile), ""]
+    lines = [f"# `{track.name}` leaderboard — profile `{profile}`", "", track.description, "", *stamp(data, profile),
+             *stale_note(track, data["runs"]), ""]
     primary = track.metric(track.primary)
     lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
