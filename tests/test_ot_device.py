@@ -11,7 +11,7 @@ from tiltbench.methods.scones import annealed_lam
 from tiltbench.profiles import DEFAULT_FILE, get_profile
 from tiltbench.runner import plan
 
-TORCH_SOLVERS = ("sinkhorn", "barycentric", "scones")  # lp (ot.emd) and sinkhorn-online (POT lazy) are CPU-only
+TORCH_SOLVERS = ("sinkhorn", "barycentric", "scones", "sinkhorn-online")  # lp (ot.emd) is CPU-only
 
 
 @pytest.fixture(scope="module")
