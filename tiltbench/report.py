@@ -188,7 +188,7 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
                          f"{fmt_p(j.p_adj)} | {j.n_seeds} |")
     lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), method − comparator "
               "(`within`), or the fitted slope [95% CI] with the other bounds' slopes (`trend`; seeds: the number "
-              "of points). Claims, their gates and sources:", ""]
+              "of values of the parameter, each the mean over its seeds). Claims, their gates and sources:", ""]
     for c in track_claims:
         gates = "; ".join(claims_mod.describe_gate(c, g) for g in c.gates)
         lines.append(f"- `{c.id}`: {c.statement}." + (f" Gates: {gates}." if gates else "") + f" Source: {c.source}.")
