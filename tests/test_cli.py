@@ -15,17 +15,17 @@ def ot_store(tmp_path_factory):
 
 def test_run_stores_every_ot_solver(ot_store):
     runs = Store(ot_store).query("SELECT method, status FROM runs ORDER BY method")
-    assert sorted(runs.method) == ["barycentric", "floor", "independent", "lp", "scones", "sinkhorn"]
+    assert sorted(runs.method) == ["barycentric", "floor", "independent", "lp", "scones", "sinkhorn", "sinkhorn-online"]
     assert set(runs.status) == {"ok"}
 
 
 def test_query_formats_and_refusal(ot_store):
     out = tiltbench("query", "select method, mean from leaderboard where metric = 'bw_uvp'", "--format", "csv",
                     store=ot_store, check=True)
-    assert out.stdout.splitlines()[0] == "method,mean" and len(out.stdout.splitlines()) == 7
+    assert out.stdout.splitlines()[0] == "method,mean" and len(out.stdout.splitlines()) == 8
     refused = tiltbench("query", "drop table runs", store=ot_store)
     assert refused.returncode == 2 and "refused: DROP statement" in refused.stderr
-    assert len(Store(ot_store).query("SELECT * FROM runs")) == 6
+    assert len(Store(ot_store).query("SELECT * FROM runs")) == 7
 
 
 @pytest.mark.parametrize("method", ["scones", "sinkhorn"])
@@ -45,7 +45,7 @@ def test_report_renders_tables_and_plots(ot_store, tmp_path):
 
 
 def test_user_errors_are_one_clear_line(tmp_path):
-    cases = [(["run", "--profile", "huge"], "unknown profile 'huge'; valid: otgrid, smoke, toy, toygrid, toyhang, toyslow"),
+    cases = [(["run", "--profile", "huge"], "unknown profile 'huge'; valid: ot-scaling, otgrid, smoke, toy, toygrid, toyhang, toyslow"),
              (["run", "--profile", "smoke", "--track", "nope"], "unknown track 'nope'; valid:"),
              (["run", "--profile", "smoke", "--method", "dpo"], "unknown method/baseline of track 'ot' 'dpo'"),
              (["query", "select 1"], "no store at"),
@@ -63,13 +63,13 @@ def test_list_and_help_teach():
 
 def test_export_filters_profiles_and_import_merges(ot_store, tmp_path):
     out = tiltbench("export", tmp_path / "exp", "--profile", "smoke", store=ot_store, check=True)
-    assert "runs 6" in out.stdout
+    assert "runs 7" in out.stdout
     for names in (["nope"], ["smoke", "nope"]):  # an unknown profile is an error, not an empty export
         bad = tiltbench("export", tmp_path / "none", "--profile", *names, store=ot_store)
         assert bad.returncode == 2 and "no runs of profile 'nope'" in bad.stderr and "smoke" in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     merged = tmp_path / "merged.duckdb"
-    assert "runs 6" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
+    assert "runs 7" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
     assert "runs 0" in tiltbench("import", tmp_path / "exp", store=merged, check=True).stdout
 
 
