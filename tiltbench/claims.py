@@ -232,7 +232,7 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     why = f" ({gate.why})" if gate.why else ""
     mine = lookup(gate.metric, task, solver)
     if not mine:
-        return f"no {gate.metric} of {solver}{why}"
+        return f"no {gate.metric} of {solver} stored on this task (not run, or not reported)"
     if gate.kind in ("at_least", "at_most"):
         v = _aggregate(mine, gate.agg)
         ok = v >= gate.value if gate.kind == "at_least" else v <= gate.value
@@ -240,7 +240,7 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
         return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {gate.value:g}{why}"
     theirs = lookup(gate.metric, task, other)
     if not theirs:
-        return f"no {gate.metric} of {other}{why}"
+        return f"no {gate.metric} of {other} stored on this task (not run, or not reported)"
     if gate.kind == "matched":
         a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
         tol = max(gate.value * max(abs(a), abs(b)), gate.abs_tol)
