@@ -125,7 +125,7 @@ def stamp(data, profile: str) -> list[str]:
 def stale_note(track: registry.Track, runs: pd.DataFrame) -> list[str]:
     """A warning naming the solvers whose shown runs were made by other code than this checkout's
     (their numbers may not be what the code computes now; ``tiltbench run`` re-runs them)."""
-    from .runner import module_source_hash
+    from .runner import code_version
     from .tuning import base_name
 
     current, stale = {}, set()
@@ -133,8 +133,7 @@ def stale_note(track: registry.Track, runs: pd.DataFrame) -> list[str]:
         name = base_name(method)
         try:
             if name not in current:
-                solver = registry.get_solver(track.name, name)
-                current[name] = module_source_hash(*solver.code_modules(track))
+                current[name] = code_version(registry.get_solver(track.name, name), track)
         except Exception:  # noqa: BLE001 - a solver no longer registered is stale too
             current[name] = None
         if code != current[name]:

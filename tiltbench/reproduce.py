@@ -7,7 +7,7 @@ import json
 from . import registry
 from .errors import TiltbenchError
 from .executors import LocalExecutor
-from .runner import module_source_hash
+from .runner import code_version
 from .store import Store
 from .worker import Cell
 
@@ -35,7 +35,7 @@ def reproduce(store: Store, run_id: str, echo=print) -> int:
     cell, stored, run = load_cell(store, run_id)
     track = registry.get_track(cell.track)
     solver = registry.get_solver(cell.track, cell.solver)
-    now_code = module_source_hash(*solver.code_modules(track))
+    now_code = code_version(solver, track)
     if now_code != cell.code_version:
         echo(f"note: code changed since this run (stored {cell.code_version}, now {now_code}); "
              "differences may come from that")

@@ -64,6 +64,11 @@ def content_key(cell_fields: dict) -> str:
     return hashlib.sha256(json.dumps(cell_fields, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+def code_version(solver: registry.Solver, track: registry.Track) -> str:
+    """The code version of a cell of ``solver`` on ``track``: the hash of every module it runs."""
+    return module_source_hash(*solver.code_modules(track))
+
+
 def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] | None = None,
          tasks: list[str] | None = None, reps: int | None = None, store: Store | None = None) -> list[Cell]:
     """Every cell of ``profile`` (optionally narrowed to some tracks, methods or tasks).
@@ -134,7 +139,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                                          f"points that are the same after type conversion or labelling ({label}); "
                                          "make its values distinct")
                 configs[label] = cfg
-            code = module_source_hash(*solver.code_modules(track))
+            code = code_version(solver, track)
 
             def cell(task, rep, cfg, method=solver.name, split=tuning.TEST, point=None):
                 fields = dict(profile=profile.name, track=track_name, task=task, method=method,

@@ -4,7 +4,8 @@ Shown when a profile's tasks carry several n through the ``-n{N}`` suffix (``gau
 as in the cpu-scaling profile).  For each task family (the name without the suffix): wall time, peak
 memory and BW-UVP against n on log-log axes, one point per seed; failed cells (a solver that does not
 fit in memory, a timeout) marked with their reason; and per solver the fitted exponent of wall time,
-the least-squares slope of log wall time on log n over all seeds with a Student-t 95% interval.
+the least-squares slope of log wall time on log n, fitted to the mean over seeds at each n
+(``stats.level_slope``), with a Student-t 95% interval.
 
 The report core calls ``section(data, plot_dir, prefix)`` (see ``Track.report_extras``); this module
 is imported only when a report is rendered.
@@ -18,7 +19,7 @@ from pathlib import Path
 from tiltbench import stats
 from tiltbench.report import cell, fmt, fmt_est
 
-from .track import N_SUFFIX
+from .track import split_n
 
 PANELS = (("wall_s", "wall time per cell (s)"), ("peak_mem_mb", "peak memory (MB)"), ("bw_uvp", "BW-UVP (%)"))
 
@@ -27,9 +28,9 @@ def sizes(tasks) -> dict[str, dict[str, int]]:
     """{family: {task: n}} for the tasks named ``<family>-n{N}``; families with one n are left out."""
     out: dict[str, dict[str, int]] = {}
     for task in tasks:
-        match = N_SUFFIX.search(task)
-        if match and match.group(1).isdigit():
-            out.setdefault(task[:match.start()], {})[task] = int(match.group(1))
+        family, n = split_n(task)  # stored tasks passed the same parser when they were planned
+        if n is not None:
+            out.setdefault(family, {})[task] = n
     return {family: by_task for family, by_task in sorted(out.items()) if len(set(by_task.values())) > 1}
 
 
@@ -112,8 +113,8 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
         return []
     lines = ["## Scaling with n", "",
              "Cost and accuracy against the number of samples per marginal n (tasks `<task>-n{N}`, one problem "
-             "instance per family). Exponent: least-squares slope of log wall time on log n over every seed, with "
-             "its 95% Student-t interval (1 = linear, 2 = quadratic; a fixed cost such as SCONES' minibatch "
+             "instance per family). Exponent: least-squares slope of log wall time on log n, fitted to the mean "
+             "over seeds at each n, with its 95% Student-t interval (1 = linear, 2 = quadratic; a fixed cost such as SCONES' minibatch "
              "training pulls it below the asymptotic rate). Peak memory includes the ~320 MB of a worker with "
              "torch loaded. Failed cells keep their reason (a cell that cannot fit in memory refuses to start).", ""]
     for family, tasks in families.items():
