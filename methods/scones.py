@@ -14,8 +14,9 @@ Daniels, Maunu & Hand (NeurIPS 2021), arXiv:2110.03237.  Three steps:
 3. Conditional sampling.  grad_y log pi(y | x) = s_nu(y) + (grad psi(y) - grad_y c(x, y)) / lam
    = s_nu(y) + (grad psi(y) - 2 (y - x)) / lam, sampled with unadjusted Langevin dynamics
    y <- y + (eps / 2) * score + sqrt(eps) * z, each chain started by sampling-importance-resampling
-   a pool of samples of nu with SCONES' own weights exp((psi(y) - c(x, y)) / lam) (``resample_start``;
-   our addition, so that chains on a multimodal nu start in the modes the plan weights).
+   a pool of ``start_pool`` samples of nu with SCONES' own weights exp((psi(y) - c(x, y)) / lam)
+   (``resample_start``; our addition, so that chains on a multimodal nu start in the modes the plan
+   weights).  The pool has a fixed size, so starting n chains costs O(n * start_pool), linear in n.
 
 The target score s_nu is the exact score of nu = N(m_y, B) (``target_score = "analytic"``, Gaussian
 tasks only), or a network trained by denoising score matching on samples of nu (``"learned"``);
@@ -207,12 +208,13 @@ def resample_start(x: np.ndarray, pool: np.ndarray, psi, lam: float, seed: int, 
     return pool[torch.cat(picks).cpu().numpy()]
 
 
-def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, rng, device: str = "cpu") -> np.ndarray:
+def conditional_samples(task, psi, score_nu, eps: float, steps: int, k: int, pool: int, rng,
+                        device: str = "cpu") -> np.ndarray:
     """k Langevin chains of y | x at each conditioning point x_test[i], started by ``resample_start``
-    from a pool of samples of nu; returns shape (m, k, d)."""
+    from ``pool`` samples of nu; returns shape (m, k, d)."""
     m = len(task.x_test)
     x = np.repeat(task.x_test, k, axis=0)
-    y0 = resample_start(x, task.sample_y(max(task.n, 4096), rng), psi, task.lam, int(rng.integers(2**31)), device)
+    y0 = resample_start(x, task.sample_y(pool, rng), psi, task.lam, int(rng.integers(2**31)), device)
     y = langevin(x, y0, psi, score_nu, task.lam, eps, steps, seed=int(rng.integers(2**31)), device=device)
     return y.reshape(m, k, task.d)
 
@@ -222,6 +224,8 @@ def scones(task, config: dict, seed: int) -> dict:
     score = score_choice(task, config["target_score"])
     if config["lam_anneal"] < 1:
         raise ValueError(f"lam_anneal = {config['lam_anneal']!r}: must be >= 1 (1 = no annealing)")
+    if int(config["start_pool"]) < 1:
+        raise ValueError(f"start_pool = {config['start_pool']!r}: must be a positive number of samples of nu")
     device = config.get("device", "cpu")
     rng = np.random.default_rng(seed)
     curves = {"dual_objective": [], "log_mean_h": []}
@@ -234,8 +238,9 @@ def scones(task, config: dict, seed: int) -> dict:
         p.requires_grad_(False)
     mean_h = mean_compatibility(phi, psi, task, rng, device=device)
 
-    # Step size from a curvature bound of -log pi(y|x): 1/lambda_min(B) + 2/lam (B estimated).
-    x, pool = task.sample_x(task.n, rng), task.sample_y(max(task.n, 4096), rng)
+    # Step size from a curvature bound of -log pi(y|x): 1/lambda_min(B) + 2/lam (B estimated from the
+    # resampling pool).  A fixed pool size keeps the start O(n) (a pool of n made it O(n^2): 557 s at n = 1e5).
+    x, pool = task.sample_x(task.n, rng), task.sample_y(int(config["start_pool"]), rng)
     curvature = 1.0 / np.linalg.eigvalsh(np.cov(pool, rowvar=False).reshape(task.d, task.d))[0] + 2.0 / task.lam
     t1 = time.perf_counter()
     y0 = resample_start(x, pool, psi, task.lam, int(rng.integers(2**31)), device)
@@ -243,7 +248,8 @@ def scones(task, config: dict, seed: int) -> dict:
     y = langevin(x, y0, psi, score_nu, task.lam, eps, config["langevin_steps"], seed=int(rng.integers(2**31)),
                  device=device)
     cond_mean, cond_cov = conditional_sample_moments(
-        conditional_samples(task, psi, score_nu, eps, config["langevin_steps"], config["cond_samples"], rng, device))
+        conditional_samples(task, psi, score_nu, eps, config["langevin_steps"], config["cond_samples"],
+                            int(config["start_pool"]), rng, device))
     sample_s = time.perf_counter() - t1
     mean, cov = sample_moments(x, y)
     return {"mean": mean, "cov": cov, "cond_mean": cond_mean, "cond_cov": cond_cov, "curves": curves,

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The GPU check: run the gpu-smoke profile on a machine with one or more NVIDIA GPUs and write
-# everything it measured into one folder.  Prepared here, run on the lent GPU machine:
+# The GPU check: run the GPU profiles on a machine with one or more NVIDIA GPUs and write everything
+# they measured into one folder.  Prepared here, run on the lent GPU machine:
 #
 #   bash scripts/fetch_device_wheels.sh                       # here, with registry access
 #   bash scripts/device_check.sh OUT_DIR                      # there, with .whl carried along
 #
-# It installs the carried wheels (.whl/*.whl) into /tmp/site, runs every gpu-smoke cell into a fresh
-# DuckDB store, exports the store (parquet), renders the reports, and copies the fingerprint, the
-# nvidia-smi summary and the log into OUT_DIR, then packs OUT_DIR into OUT_DIR.tar.gz.  Publish its
-# contents as results/gpu-smoke/.  Through the device tool (at most 8 files come back from $OUT):
-#   bash scripts/device_check.sh /tmp/gpu-smoke; cp /tmp/gpu-smoke.tar.gz /tmp/gpu-smoke/device_check.log /tmp/gpu-smoke/cells.txt $OUT/
+# It installs the carried wheels (.whl/*.whl) into /tmp/site, runs each profile of $PROFILES (default:
+# gpu-smoke for 150 s at most, then gpu-scaling for 270 s at most; PROFILES="name:seconds ...") into
+# one fresh DuckDB store, exports the store (parquet), renders each profile's reports, and copies the
+# fingerprint, the nvidia-smi summary and the log into OUT_DIR, then packs OUT_DIR into
+# OUT_DIR.tar.gz.  A profile that runs out of its time is stopped like Ctrl-C: finished cells stay
+# stored, the rest are "not run" in its report.  Publish the contents as results/<profile>/.
+# Through the device tool (at most 8 files come back from $OUT):
+#   bash scripts/device_check.sh /tmp/gpu; cp /tmp/gpu.tar.gz /tmp/gpu/device_check.log /tmp/gpu/cells.txt $OUT/
 set -uo pipefail
 out="${1:?usage: device_check.sh OUT_DIR}"
 cd "$(dirname "$0")/.."
@@ -28,13 +31,20 @@ import json
 from tiltbench.fingerprint import fingerprint
 print(json.dumps(fingerprint("local", 1), indent=1, sort_keys=True))
 PY
-store="/tmp/gpu-smoke.duckdb"
+store="/tmp/device-check.duckdb"
 rm -f "$store"
-python3 -m tiltbench.cli run --profile gpu-smoke --store "$store" --no-progress; rc=$?
+rc=0
+for spec in ${PROFILES:-gpu-smoke:150 gpu-scaling:270}; do
+  profile="${spec%%:*}" cap="${spec#*:}"
+  [ "$cap" = "$spec" ] && cap=600
+  echo "device_check: profile $profile, at most $cap s"
+  timeout -s TERM -k 30 "$cap" python3 -m tiltbench.cli run --profile "$profile" --store "$store" --no-progress \
+    || echo "device_check: $profile exited $? (124: stopped at $cap s)"
+  python3 -m tiltbench.cli report --profile "$profile" --store "$store" --out "$out/$profile" || rc=4
+done
 python3 -m tiltbench.cli export --store "$store" "$out/runs" || rc=3
-python3 -m tiltbench.cli report --profile gpu-smoke --store "$store" --out "$out" || rc=4
 python3 -m tiltbench.cli query --store "$store" \
-  "SELECT track, task, method, status, round(wall_s, 2) AS wall_s, round(gpu_s, 2) AS gpu_s, reason FROM runs ORDER BY 1, 2, 3" \
+  "SELECT profile, task, method, status, round(wall_s, 2) AS wall_s, round(gpu_s, 2) AS gpu_s, reason FROM runs ORDER BY 1, 2, 3" \
   > "$out/cells.txt" || true
 echo "device_check: exit $rc after $(( $(date +%s) - t0 )) s"
 tar czf "$out.tar.gz" -C "$(dirname "$out")" "$(basename "$out")" || rc=5

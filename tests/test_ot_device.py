@@ -58,3 +58,23 @@ def test_scones_rejects_lam_anneal_below_one(gpu_smoke_cells):
     task = registry.get_track("ot").make_task("gaussian-d2-lam4", {"n": 100}, 0)
     with pytest.raises(ValueError, match=r"lam_anneal = 0.5: must be >= 1"):
         registry.get_solver("ot", "scones").fn(task, {**gpu_smoke_cells["scones"].config, "lam_anneal": 0.5}, 1)
+
+
+def test_scones_rejects_an_empty_start_pool(gpu_smoke_cells):
+    task = registry.get_track("ot").make_task("gaussian-d2-lam4", {"n": 100}, 0)
+    with pytest.raises(ValueError, match=r"start_pool = 0: must be a positive"):
+        registry.get_solver("ot", "scones").fn(task, {**gpu_smoke_cells["scones"].config, "start_pool": 0}, 1)
+
+
+def test_resampled_starts_are_pool_points_weighted_towards_x():
+    """Each start is one of the pool's points, and the SIR weights exp((psi - |x - y|^2) / lam) pull
+    it towards its x: with psi = 0 and a small lam every start is the pool point nearest its x."""
+    import numpy as np
+
+    from tiltbench.methods.scones import resample_start
+
+    rng = np.random.default_rng(0)
+    pool, x = rng.normal(size=(16, 2)), rng.normal(size=(300, 2))
+    starts = resample_start(x, pool, lambda y: torch.zeros(len(y)), lam=1e-4, seed=1, chunk=64)
+    nearest = pool[np.argmin(((x[:, None, :] - pool[None]) ** 2).sum(-1), axis=1)]
+    np.testing.assert_array_equal(starts, nearest)

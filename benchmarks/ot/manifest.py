@@ -71,9 +71,10 @@ register_solver("ot", "floor", "reference", citation="-",
 def _defaults(width, depth, steps, batch, langevin_steps, score_steps, cond_samples):
     # target_score "auto": the analytic score of nu where the task has one (Gaussian), else learned.
     # lam_anneal > 1 anneals the dual's regulariser from lam * lam_anneal (a dual-collapse remedy, off).
+    # start_pool: samples of nu that each Langevin chain's start is resampled from (fixed, whatever n).
     return dict(width=width, depth=depth, steps=steps, batch=batch, lr=1e-3, langevin_steps=langevin_steps,
                 step_scale=0.1, target_score="auto", score_steps=score_steps, score_noise=0.05,
-                cond_samples=cond_samples, lam_anneal=1.0)
+                cond_samples=cond_samples, lam_anneal=1.0, start_pool=4096)
 
 
 register_solver(
