@@ -9,7 +9,7 @@
 # gpu-smoke for 150 s at most, then gpu-scaling for 270 s at most; PROFILES="name:seconds ...") into
 # one fresh DuckDB store, exports the store (parquet), renders each profile's reports, and copies the
 # fingerprint, the nvidia-smi summary and the log into OUT_DIR, then packs OUT_DIR into
-# OUT_DIR.tar.gz.  A profile that runs out of its time is stopped like Ctrl-C: finished cells stay
+# OUT_DIR.tar.gz.  IMPORT=<an earlier check's runs/ folder> resumes that check.  A profile that runs out of its time is stopped like Ctrl-C: finished cells stay
 # stored, the rest are "not run" in its report.  Publish the contents as results/<profile>/.
 # Through the device tool (at most 8 files come back from $OUT):
 #   bash scripts/device_check.sh /tmp/gpu; cp /tmp/gpu.tar.gz /tmp/gpu/device_check.log /tmp/gpu/cells.txt $OUT/
@@ -17,14 +17,27 @@ set -uo pipefail
 out="${1:?usage: device_check.sh OUT_DIR}"
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 exec > >(tee "$out/device_check.log") 2>&1
 t0=$(date +%s)
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    || { echo "device_check: installing the carried wheels failed"; exit 2; }
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+# tiltbench itself is installed as a wheel built from this tree (the tracks, methods and baselines
+# live under the tiltbench namespace only once installed, and tracks register through entry points).
+# Built here when setuptools is available, else the one fetch_device_wheels.sh built (.whl/).
+rm -rf /tmp/tiltbench-src /tmp/tiltbench-wheel && mkdir -p /tmp/tiltbench-src
+tar cf - --exclude=./build --exclude=./.whl --exclude=./.git --exclude='*.egg-info' . | tar xf - -C /tmp/tiltbench-src
+wheels=(.whl/*.whl)
+if python3 -m pip wheel -q --no-deps --no-build-isolation --no-index -w /tmp/tiltbench-wheel /tmp/tiltbench-src; then
+  wheels=($(ls .whl/*.whl 2>/dev/null | grep -v '/tiltbench-') /tmp/tiltbench-wheel/tiltbench-*.whl)
+else
+  echo "device_check: could not build tiltbench here; installing the carried .whl/tiltbench-*.whl (built by fetch_device_wheels.sh)"
 fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+ls "${wheels[@]}" | grep -q '/tiltbench-' || { echo "device_check: no tiltbench wheel (run scripts/fetch_device_wheels.sh)"; exit 2; }
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}" \
+  || { echo "device_check: installing the wheels failed"; exit 2; }
+export PYTHONPATH="/tmp/site" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export POT_BACKEND_DISABLE_JAX=1 POT_BACKEND_DISABLE_TENSORFLOW=1 POT_BACKEND_DISABLE_CUPY=1
+case "${IMPORT:-}" in ""|/*) ;; *) IMPORT="$PWD/$IMPORT" ;; esac
+cd /tmp  # so that the tree's own tiltbench/ folder cannot shadow the installed package
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/nvidia-smi.csv" || true
 python3 - <<'PY' > "$out/fingerprint.json" || exit 2
 import json
@@ -34,6 +47,9 @@ PY
 store="/tmp/device-check.duckdb"
 rm -f "$store"
 rc=0
+if [ -n "${IMPORT:-}" ]; then  # resume: an earlier check's export (cells resume by content key)
+  python3 -m tiltbench.cli import "$IMPORT" --store "$store" || { echo "device_check: import of $IMPORT failed"; exit 2; }
+fi
 for spec in ${PROFILES:-gpu-smoke:150 gpu-scaling:270}; do
   profile="${spec%%:*}" cap="${spec#*:}"
   [ "$cap" = "$spec" ] && cap=600

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Download, on a machine with package-registry access, the wheels the GPU machine lacks for the
 # gpu-smoke profile, into .whl/ (git-ignored).  The GPU machine (Python 3.12, x86-64, no network)
-# already has torch, numpy, scipy, pandas, pyarrow, matplotlib and rich; it lacks duckdb and POT.
+# already has torch, numpy, scipy, pandas, pyarrow, matplotlib and rich; it lacks duckdb and POT,
+# and tiltbench itself is installed there from a wheel.
 # Tracks whose GPU paths need more (diffusers, trl, dm_control, ...) add their wheels here.
 #
 #   bash scripts/fetch_device_wheels.sh        # then carry .whl to the device (see device_check.sh)
@@ -18,4 +19,8 @@ done
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   "${platforms[@]}" -d .whl "duckdb==$("$PY" -c 'import duckdb; print(duckdb.__version__)')" \
   "pot==$("$PY" -c 'import importlib.metadata as m; print(m.version("pot"))')"
+# tiltbench itself, from the tracked files of this tree (device_check.sh rebuilds it there when it can)
+rm -f .whl/tiltbench-*.whl; src="$(mktemp -d)"
+git ls-files -z | xargs -0 tar cf - | tar xf - -C "$src"
+"$PY" -m pip wheel -q --no-deps --no-build-isolation -w .whl "$src"; rm -rf "$src"
 ls -la .whl

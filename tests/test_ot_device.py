@@ -78,3 +78,19 @@ def test_resampled_starts_are_pool_points_weighted_towards_x():
     starts = resample_start(x, pool, lambda y: torch.zeros(len(y)), lam=1e-4, seed=1, chunk=64)
     nearest = pool[np.argmin(((x[:, None, :] - pool[None]) ** 2).sum(-1), axis=1)]
     np.testing.assert_array_equal(starts, nearest)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("", "")])
+def test_the_ot_track_keeps_pot_from_importing_jax_unless_the_user_says_otherwise(preset, expected):
+    """Where JAX is installed, POT's import of it made XLA reserve 75% of the GPU in every cell."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POT_BACKEND_DISABLE_")}
+    if preset is not None:
+        env["POT_BACKEND_DISABLE_JAX"] = preset
+    out = subprocess.run([sys.executable, "-c", "import os, tiltbench.benchmarks.ot.discrete, ot.backend as b; "
+                          "print(repr(os.environ['POT_BACKEND_DISABLE_JAX']), b.jax is not False)"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == repr(expected)

@@ -57,11 +57,13 @@ def exponent(pts: list[tuple[int, float]]) -> stats.Estimate:
 
 
 def failures(data, tasks: dict[str, int]) -> list[tuple[str, int, int, str]]:
-    """(solver, n, failed seeds, first reason) of the family's failed cells, by solver and n."""
+    """(solver, n, failed seeds, the newest attempt's reason) of the family's failed cells, by solver
+    and n.  A seed tried twice counts once."""
     f = data["failed"][data["failed"].task.isin(list(tasks))]
     out = []
     for (method, task), group in f.groupby(["method", "task"], sort=True):
-        out.append((method, tasks[task], len(group), str(group.reason.iloc[0])))
+        group = group.sort_values("finished_at") if "finished_at" in group else group
+        out.append((method, tasks[task], group.rep.nunique(), str(group.reason.iloc[-1])))
     return sorted(out, key=lambda r: (r[0], r[1]))
 
 
