@@ -125,3 +125,51 @@ def test_relative_margin_is_tested_per_seed(tmp_path):
                                            ("t", "slow"): [5.0, 15.0, 10.0, 10.0, 10.0]})
     j = claims_mod.judge(store, "p", _claim("within", rel_margin=0.1))[0]
     assert j.margin == pytest.approx(1.0) and j.verdict == "supported"
+
+
+def _tunable(monkeypatch, solver, keys=("offset",)):
+    from tiltbench import registry
+
+    monkeypatch.setattr(registry.get_solver("toy", solver), "tunable", keys)
+
+
+CLEAR_WIN = {("t", "good"): [2.0, 2.1, 1.9, 2.05], ("t", "slow"): [1.0, 1.05, 0.9, 1.0]}
+
+
+def test_a_win_over_an_untuned_tunable_comparator_is_not_judged(tmp_path, monkeypatch):
+    _tunable(monkeypatch, "slow")
+    store = _store(tmp_path / "s.duckdb", CLEAR_WIN)
+    j, = claims_mod.judge(store, "p", _claim())
+    assert j.verdict == "not judged"
+    assert j.reason == "supported only against an untuned slow: its hyperparameters (offset) had no grid in this profile"
+    _store(tmp_path / "s.duckdb", {("t", "slow[offset=0]"): [1.0, 1.0]})  # a grid point: slow was tuned
+    j, = claims_mod.judge(store, "p", _claim())
+    assert j.verdict == "supported"
+
+
+def test_a_loss_needs_the_method_tuned_but_a_win_of_an_untuned_method_stands(tmp_path, monkeypatch):
+    _tunable(monkeypatch, "good")
+    store = _store(tmp_path / "s.duckdb", CLEAR_WIN)
+    win, = claims_mod.judge(store, "p", _claim("greater"))
+    loss, = claims_mod.judge(store, "p", _claim("less"))
+    assert win.verdict == "supported"
+    assert loss.verdict == "not judged" and "untuned good" in loss.reason
+
+
+@pytest.mark.parametrize("tunable, judged", [("slow", False), ("good", True)])
+def test_a_failed_match_goes_against_the_worse_solver(tmp_path, monkeypatch, tunable, judged):
+    # good is far above slow on a higher-is-better metric: the mismatch goes against slow
+    _tunable(monkeypatch, tunable)
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [14.0, 14.1, 13.9, 14.05, 13.95],
+                                           ("t", "slow"): [10.0, 10.0, 10.0, 10.0, 10.0]})
+    j, = claims_mod.judge(store, "p", _claim("within", margin=1.0))
+    assert (j.verdict == "contradicted") == judged
+    assert judged or "untuned slow" in j.reason
+
+
+def test_a_tunable_key_must_be_a_config_key():
+    from tiltbench.registry import register_solver
+
+    with pytest.raises(ValueError, match=r"tunable key\(s\) 'bogus' are not config keys; valid: lr, steps"):
+        register_solver("toy", "never-registered", "method", citation="-", tunable=("bogus",),
+                        defaults={"cpu": {"lr": 1e-3, "steps": 10}}, fn="math:sqrt")

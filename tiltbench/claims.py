@@ -32,6 +32,13 @@ A claim may state **gates**, preconditions checked per task before it is judged:
 competent, a reference row is beaten, the operating points match, a solver converged.  When a gate
 fails the verdict is *not judged: <reason>*, never supported or contradicted; gates can only
 withhold a verdict, not produce one.
+
+**Tuning.**  A verdict *against* a solver that has hyperparameters (its ``tunable`` keys in the
+registry) needs that solver tuned in the profile (a grid, tiltbench/tuning.py); else it is *not
+judged*, because its authors would rightly object that it ran at someone else's setting.  Against
+means: the comparator of a supported ``less``/``greater`` claim, the method of a contradicted one or
+of a contradicted trend, and the worse of the two in a contradicted ``within`` claim.  A verdict in
+favour of an untuned solver stands (it won without tuning).
 """
 
 from __future__ import annotations
@@ -314,6 +321,13 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
                 outcome = "supported" if right_side else "contradicted"
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
+    untuned = _untuned(store, profile, {c.track for c in family})
+    for r in raw:
+        loser = _against(r["claim"], r["verdict"], r["effect"])
+        if knobs := untuned.get((r["claim"].track, loser)):
+            r.update(verdict="not judged", p=math.nan,
+                     reason=f"{r['verdict']} only against an untuned {loser}: its hyperparameters "
+                            f"({', '.join(knobs)}) had no grid in this profile")
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
     # it at p = 1, so a failed gate can never make another claim's verdict easier.
     adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
@@ -327,6 +341,37 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
                              r["margin"], reason, r.get("detail", "")))
     return out
+
+
+def _untuned(store: Store, profile: str, tracks: set[str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """{(track, solver): its tunable keys} for every tunable solver that ``profile`` ran without a grid."""
+    from . import registry
+    from .tuning import base_name
+
+    out = {}
+    for track in tracks:
+        gridded = {base_name(m) for m in store.query(
+            "SELECT DISTINCT method FROM runs WHERE profile = ? AND track = ? AND contains(method, '[')",
+            [profile, track]).method}
+        out.update({(track, s.name): s.tunable for s in registry.solvers(track)
+                    if s.tunable and s.name not in gridded})
+    return out
+
+
+def _against(claim: Claim, verdict: str, effect: stats.Estimate) -> str:
+    """The solver a verdict goes against (see "Tuning" in the module docstring), or ''."""
+    if verdict == "contradicted" and claim.relation == "within":
+        from . import registry
+
+        names = {m.name: m for m in registry.get_track(claim.track).metrics}
+        higher = names[claim.metric].higher_is_better if claim.metric in names else False  # run columns: costs
+        method_worse = effect.mean < 0 if higher else effect.mean > 0
+        return claim.method if method_worse else claim.comparator
+    if verdict == "contradicted":
+        return claim.method
+    if verdict == "supported" and claim.relation in ("less", "greater"):
+        return claim.comparator
+    return ""
 
 
 def trend_groups(claim: Claim, tasks) -> dict[str, dict[str, float]]:

@@ -163,6 +163,7 @@ class Solver:
     defaults: dict[str, dict]  # profile name -> config
     description: str = ""
     depends: tuple[str, ...] = ()  # further modules whose code decides its results (hashed too)
+    tunable: tuple[str, ...] = ()  # config keys a fair comparison tunes (hyperparameters, not budgets)
 
     @property
     def module(self) -> str:
@@ -206,7 +207,8 @@ def _check_protocol(track: Track) -> None:
 
 
 def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],
-                    description: str = "", depends: tuple[str, ...] = (), fn: str | None = None):
+                    description: str = "", depends: tuple[str, ...] = (), fn: str | None = None,
+                    tunable: tuple[str, ...] = ()):
     """Register ``fn(task, config, seed) -> output`` as a solver of ``track``.
 
     fn: "module:function", imported on the solver's first call; this is how the packaged tracks
@@ -214,14 +216,22 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
     Without ``fn`` this is a decorator, which registers the function it decorates.
     description: defaults to the first line of the function's docstring.
     depends: modules besides the solver's own whose code shapes its results (a shared training
-    loop, say); they enter the cell's code version, so changing them invalidates stored cells."""
+    loop, say); they enter the cell's code version, so changing them invalidates stored cells.
+    tunable: the config keys that are hyperparameters a fair comparison tunes on the solver's own scale
+    (not budgets or convergence controls).  A claim's verdict *against* a tunable solver needs it tuned
+    (a grid in the profile), else it is not judged (tiltbench/claims.py)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} for solver {name!r}; valid: {', '.join(ROLES)}")
+    known = set().union(*defaults.values()) if defaults else set()
+    if bad := [k for k in tunable if k not in known]:
+        raise ValueError(f"solver {name!r}: tunable key(s) {', '.join(map(repr, bad))} are not config keys; "
+                         f"valid: {', '.join(sorted(known)) or '(none)'}")
 
     def wrap(fn):
         text = fn.doc() if isinstance(fn, LazyFunction) else fn.__doc__
         doc = description or ((text or "").strip().splitlines() or [""])[0]
-        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends))
+        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends),
+                                         tuple(tunable))
         return fn
 
     if fn is not None:

@@ -77,6 +77,7 @@ QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimizatio
 register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
                 defaults={p: {"beta": 0.1, "transform": "identity"} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
+                tunable=("beta", "transform"),
                 fn="tiltbench.methods.qrpo:qrpo")
 
 # ---------------------------------------------------------------------------- baselines
@@ -90,14 +91,17 @@ REBEL_CITATION = ("Gao, Chang, Zhan et al. REBEL: Reinforcement Learning via Reg
 register_solver("llm", "dpo", "baseline", citation=DPO_CITATION,
                 defaults={p: {"beta": 0.1} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
+                tunable=("beta",),
                 fn="tiltbench.baselines.dpo:dpo")
 
 register_solver("llm", "simpo", "baseline", citation=SIMPO_CITATION,
                 defaults={p: {"beta": 2.0, "gamma": 1.0} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
+                tunable=("beta", "gamma"),
                 fn="tiltbench.baselines.simpo:simpo")
 
 register_solver("llm", "rebel", "baseline", citation=REBEL_CITATION,
                 defaults={p: {"eta": 0.1} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
+                tunable=("eta",),
                 fn="tiltbench.baselines.rebel:rebel")

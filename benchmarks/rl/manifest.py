@@ -66,6 +66,7 @@ register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
                 defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
                           "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)},
+                tunable=("return_lr", "reward_lr", "anchor_ratio"),
                 fn="tiltbench.methods.tdrl:tdrl")
 
 SAC_CITATION = ("Haarnoja, Zhou, Hartikainen et al. Soft Actor-Critic Algorithms and Applications. "

@@ -88,16 +88,19 @@ def _defaults(targets: str) -> dict:
 
 
 register_solver("t2i", "guidance-net", "method", citation=CITATION, defaults=_defaults("samples"), depends=DEPENDS,
+                tunable=("lr", "width", "gamma"),
                 fn="tiltbench.methods.guidance_net:guidance_net")
 
 register_solver("t2i", "guidance-net-1step", "method", citation=CITATION + ", one-step variant",
                 defaults=_defaults("one-step"), depends=DEPENDS,
+                tunable=("lr", "width", "gamma"),
                 fn="tiltbench.methods.guidance_net:guidance_net_1step")
 
 register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
                 "Model and Flow Matching for Text-to-Image Generation (training-free velocity guidance)",
                 defaults={p: {"gamma": 1.0, "jac": True, "t_min": 0.2} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
+                tunable=("gamma", "t_min"),
                 fn="tiltbench.methods.velocity_guidance:velocity_guidance")
 
 # ---------------------------------------------------------------------------- baselines
@@ -108,10 +111,12 @@ register_solver("t2i", "reward-finetune", "baseline", citation="Clark, Vicol, Sw
                           "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
                           "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}},
                 depends=DEPENDS,
+                tunable=("lr",),
                 fn="tiltbench.baselines.reward_finetune:reward_finetune")
 
 register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
                 "Model and Flow Matching for Text-to-Image Generation (the artifact case); Bansal et al. Universal "
                 "Guidance for Diffusion Models. CVPR-W 2023",
                 defaults={p: {"scale": 1.0} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS,
+                tunable=("scale",),
                 fn="tiltbench.baselines.naive_guidance:naive_guidance")
