@@ -173,3 +173,36 @@ def test_a_tunable_key_must_be_a_config_key():
     with pytest.raises(ValueError, match=r"tunable key\(s\) 'bogus' are not config keys; valid: lr, steps"):
         register_solver("toy", "never-registered", "method", citation="-", tunable=("bogus",),
                         defaults={"cpu": {"lr": 1e-3, "steps": 10}}, fn="math:sqrt")
+
+
+def test_an_unattainable_claim_is_not_judged(tmp_path):
+    # 'slow' is the ideal row here: good < 0.5 * slow holds, but the ideal itself would not pass it
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [0.2, 0.25, 0.3], ("t", "slow"): [1.0, 1.1, 0.9],
+                                           ("t", "nan"): [0.6, 0.7, 0.65]})
+    ideal = Claim(track="toy", id="c-ideal", statement="-", source="-", metric="value", method="good",
+                  comparator="slow", relation="less", factor=0.5, gates=(Gate.attainable("nan", why="ideal"),))
+    j, = claims_mod.judge(store, "p", ideal)
+    assert j.verdict == "not judged"
+    assert j.reason == "even nan fails this claim (value: 0.65 ≥ 0.5·1) (ideal)"
+    within = Claim(track="toy", id="c-ideal-w", statement="-", source="-", metric="value", method="good",
+                   comparator="slow", relation="within", margin=0.5, gates=(Gate.attainable("nan"),))
+    j, = claims_mod.judge(store, "p", within)  # |0.65 - 1| <= 0.5: attainable, so judged
+    assert j.verdict != "not judged"
+
+
+def test_an_attainable_gate_on_a_trend_is_refused():
+    claim = Claim(track="toy", id="c-trend-ideal", statement="-", source="-", metric="value", method="good",
+                  comparator="", relation="trend", across="n", slope_below=1.0, gates=(Gate.attainable("slow"),))
+    with pytest.raises(TiltbenchError, match="an 'attainable' gate needs a comparator"):
+        claims_mod.validate(claim)
+
+
+def test_a_trend_is_judged_whatever_the_tuning(tmp_path, monkeypatch):
+    # the cost of an untuned, tunable method grows like n: a trend bound of 0.5 is contradicted anyway
+    _tunable(monkeypatch, "good")
+    store = _store(tmp_path / "s.duckdb", {(f"t-n{n}", "good"): [n * (1 + 0.01 * r) for r in range(3)]
+                                           for n in (10, 100, 1000, 10000)})
+    trend = Claim(track="toy", id="c-trend", statement="-", source="-", metric="value", method="good",
+                  comparator="", relation="trend", across="n", slope_below=0.5)
+    j, = claims_mod.judge(store, "p", trend)
+    assert j.verdict == "contradicted"

@@ -36,9 +36,10 @@ withhold a verdict, not produce one.
 **Tuning.**  A verdict *against* a solver that has hyperparameters (its ``tunable`` keys in the
 registry) needs that solver tuned in the profile (a grid, tiltbench/tuning.py); else it is *not
 judged*, because its authors would rightly object that it ran at someone else's setting.  Against
-means: the comparator of a supported ``less``/``greater`` claim, the method of a contradicted one or
-of a contradicted trend, and the worse of the two in a contradicted ``within`` claim.  A verdict in
-favour of an untuned solver stands (it won without tuning).
+means: the comparator of a supported ``less``/``greater`` claim, the method of a contradicted one,
+and the worse of the two in a contradicted ``within`` claim.  A verdict in favour of an untuned solver
+stands (it won without tuning), and so does a ``trend`` (a property of the algorithm at the
+configuration it ran, such as its cost's growth in n).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering
 RELATIONS = ("less", "greater", "within", "trend")
 RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
 MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
-GATE_KINDS = ("at_least", "at_most", "beats", "matched")
+GATE_KINDS = ("at_least", "at_most", "beats", "matched", "attainable")
 AGGREGATES = ("mean", "min", "max")
 METHOD, COMPARATOR = "{method}", "{comparator}"  # placeholders a gate may use for its claim's solvers
 
@@ -72,7 +73,10 @@ class Gate:
       difference wholly on the better side): the comparison is meaningful only if the comparator
       learned something;
     - ``matched``: the claim's method and comparator have ``metric`` means within
-      ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward).
+      ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward);
+    - ``attainable``: ``solver`` (an ideal reference row, e.g. exact samples of the true answer scored
+      the way the method is) would pass the claim's own relation against its comparator, on means.
+      Where even the ideal fails, the claim measures the estimator's noise, not the method.
 
     Use the constructors below; ``solver`` and ``other`` may be ``METHOD`` or ``COMPARATOR``.
     """
@@ -97,6 +101,10 @@ class Gate:
     @staticmethod
     def beats(solver: str, other: str, metric: str, why: str = "") -> "Gate":
         return Gate("beats", metric, solver, other=other, why=why)
+
+    @staticmethod
+    def attainable(ideal: str, why: str = "") -> "Gate":
+        return Gate("attainable", "", ideal, why=why)
 
     @staticmethod
     def matched(metric: str, rel_tol: float, abs_tol: float = 0.0, why: str = "") -> "Gate":
@@ -178,7 +186,9 @@ def validate(claim: Claim) -> None:
     trend = claim.relation == "trend"  # a trend may also fit a run column (wall_s, ...)
     allowed = [*metric_names, *RUN_COLUMNS] if trend else metric_names
     claimed = [b.metric for b in claim.bounds] if trend else [claim.metric]
-    for metric in [*claimed, *(g.metric for g in claim.gates)]:
+    if trend and any(g.kind == "attainable" for g in claim.gates):
+        raise TiltbenchError(f"claim {claim.id}: an 'attainable' gate needs a comparator; a trend has none")
+    for metric in [*claimed, *(g.metric for g in claim.gates if g.kind != "attainable")]:
         if metric not in allowed:
             raise unknown(f"metric of claim {claim.id} (track {claim.track})", metric, allowed)
     for g in claim.gates:
@@ -236,6 +246,8 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     """'' when ``gate`` holds on ``task``, else the reason it does not."""
     solver, other = claim.solver(gate.solver), claim.solver(gate.other)
     why = f" ({gate.why})" if gate.why else ""
+    if gate.kind == "attainable":
+        return _unattainable(claim, task, solver, lookup, why)
     mine = lookup(gate.metric, task, solver)
     if not mine:
         return f"no {gate.metric} of {solver} stored on this task (not run, or not reported)"
@@ -260,6 +272,22 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
         ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"{diff.n} paired seed(s), no interval"
         return f"{solver} does not clearly beat {other} on {gate.metric} ({diff.mean:+.3g} {ci}){why}"
     return ""
+
+
+def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
+    """'' when ``ideal`` passes ``claim``'s relation against its comparator on ``task`` (means), else why not."""
+    mine, theirs = lookup(claim.metric, task, ideal), lookup(claim.metric, task, claim.comparator)
+    for solver, values in ((ideal, mine), (claim.comparator, theirs)):
+        if not values:
+            return f"no {claim.metric} of {solver} stored on this task (not run, or not reported)"
+    a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
+    if claim.relation == "within":
+        bound = max(claim.margin, claim.rel_margin * abs(b))
+        ok, test = abs(a - b) <= bound, f"|{a:.3g} − {b:.3g}| > {bound:.3g}"
+    else:
+        ok = a < claim.factor * b if claim.relation == "less" else a > claim.factor * b
+        test = f"{a:.3g} {'≥' if claim.relation == 'less' else '≤'} {claim.factor:g}·{b:.3g}"
+    return "" if ok else f"even {ideal} fails this claim ({claim.metric}: {test}){why}"
 
 
 def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgement]:
@@ -322,8 +350,8 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 outcome = "supported" if right_side else "contradicted"
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
     untuned = _untuned(store, profile, {c.track for c in family})
-    for r in raw:
-        loser = _against(r["claim"], r["verdict"], r["effect"])
+    for r in raw:  # a trend is a property of the algorithm at the configuration it ran: no tuning rule
+        loser = "" if r["claim"].relation == "trend" else _against(r["claim"], r["verdict"], r["effect"])
         if knobs := untuned.get((r["claim"].track, loser)):
             r.update(verdict="not judged", p=math.nan,
                      reason=f"{r['verdict']} only against an untuned {loser}: its hyperparameters "
@@ -460,6 +488,8 @@ def describe_gate(claim: Claim, gate: Gate) -> str:
         return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
     if gate.kind == "beats":
         return f"{solver} beats {other} on {gate.metric}"
+    if gate.kind == "attainable":
+        return f"{solver} would pass it"
     if gate.value and gate.abs_tol:
         tol = f"max({gate.value:g}×, {gate.abs_tol:g})"
     else:
