@@ -7,5 +7,5 @@ from tiltbench.benchmarks.rl.track import RLTask
 
 
 def sac_handcrafted(task: RLTask, config: dict, seed: int) -> dict:
-    """SAC (twin Q, automatic temperature) on the task's own reward."""
-    return train(task, seed, HandcraftedReward())
+    """SAC (twin Q, automatic temperature) on the task's own reward, on the cell's device."""
+    return train(task, seed, HandcraftedReward(), device=config.get("device", "cpu"))

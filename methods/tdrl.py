@@ -6,6 +6,10 @@ mu(tau_1, tau_2) in {0, 1/2, 1}; the return network R(z_ind(tau)) trained on mu 
 loss and an anchoring penalty; the reward network r(s, a) fitted to R and used to relabel the replay
 buffer; and the schedule that runs them (``TdRLReward``), plugged into the SAC loop both sides of the
 `rl` track share (benchmarks/rl/loop.py).
+
+Device: both networks, their training batches and the relabelling run on the cell's device (each
+function below computes where its network lives); the test results, comparison labels, pair
+indices and the replay buffer stay in host memory, and only the tensors fed to a network move.
 """
 
 from __future__ import annotations
@@ -95,6 +99,10 @@ def bradley_terry_loss(r1: torch.Tensor, r2: torch.Tensor, mu: torch.Tensor) -> 
     return F.binary_cross_entropy_with_logits(r1 - r2, mu.expand_as(r1))
 
 
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
 def _grad_norm(loss: torch.Tensor, params: list) -> tuple[float, list]:
     grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
     grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
@@ -111,20 +119,21 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
       once keeping the old return matters far more than fitting new labels;
     - ``balance``: the penalty's gradient is rescaled to the norm of the cross-entropy's.
     Returns the round's statistics (final loss, skipped steps, pair accuracy)."""
-    z = torch.as_tensor(z_ind, dtype=torch.float32)
+    device = _device(net)
+    z = torch.as_tensor(z_ind, dtype=torch.float32, device=device)
     with torch.no_grad():
         if anchored:
             old = net(z).mean(0)
         else:  # the input standardisation is fixed in the first round, so R_old and R read z alike
             net.shift.copy_(z.mean(0))
-            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1]))
+            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1], device=device))
     opt = torch.optim.Adam(net.parameters(), lr=cfg["return_lr"])
     params = list(net.parameters())
-    i1, i2 = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
-    mu_t = torch.as_tensor(mu, dtype=torch.float32)
+    i1, i2 = torch.as_tensor(pairs[:, 0], device=device), torch.as_tensor(pairs[:, 1], device=device)
+    mu_t = torch.as_tensor(mu, dtype=torch.float32, device=device)
     skipped, ce = 0, torch.zeros(())
     for _ in range(cfg["return_steps"]):
-        b = torch.as_tensor(rng.integers(0, len(pairs), min(cfg["return_batch"], len(pairs))))
+        b = torch.as_tensor(rng.integers(0, len(pairs), min(cfg["return_batch"], len(pairs))), device=device)
         out = net(z)
         ce = bradley_terry_loss(out[:, i1[b]], out[:, i2[b]], mu_t[b])
         if not torch.isfinite(ce):
@@ -145,7 +154,7 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
         loss.backward()
         opt.step()
     with torch.no_grad():
-        r = net(z).mean(0).numpy()
+        r = net(z).mean(0).cpu().numpy()
     decided = mu != 0.5
     agree = ((r[pairs[decided, 0]] > r[pairs[decided, 1]]) == (mu[decided] == 1.0)).mean() if decided.any() else 1.0
     return {"ce": float(ce.detach()), "skipped": skipped, "accuracy": float(agree)}
@@ -156,13 +165,14 @@ def fit_reward(reward_net: nn.Module, opt, obs: np.ndarray, act: np.ndarray, seg
                cfg: dict, rng: np.random.Generator) -> float:
     """Regress r(s, a) so that each segment's mean step reward matches its target (the learned
     return, squashed to a per-step scale in (0, 1)); segment k covers steps [k L, (k+1) L)."""
+    device = _device(reward_net)
     loss = torch.zeros(())
     for _ in range(cfg["reward_steps"]):
         segs = rng.integers(0, len(seg_target), min(cfg["reward_batch"], len(seg_target)))
         idx = (segs[:, None] * L + np.arange(L)[None]).ravel()
-        x = torch.as_tensor(np.concatenate([obs[idx], act[idx]], 1))
+        x = torch.as_tensor(np.concatenate([obs[idx], act[idx]], 1), device=device)
         pred = reward_net(x).view(len(segs), L).mean(1)
-        loss = F.mse_loss(pred, torch.as_tensor(seg_target[segs], dtype=torch.float32))
+        loss = F.mse_loss(pred, torch.as_tensor(seg_target[segs], dtype=torch.float32, device=device))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"TdRL reward loss became non-finite: {loss.item()}")
         opt.zero_grad()
@@ -174,10 +184,11 @@ def fit_reward(reward_net: nn.Module, opt, obs: np.ndarray, act: np.ndarray, seg
 @torch.no_grad()
 def relabel(reward_net: nn.Module, buffer, chunk: int = 8192) -> None:
     """Overwrite every stored reward with the reward network's r(s, a)."""
+    device = _device(reward_net)
     for i in range(0, buffer.n, chunk):
         j = min(i + chunk, buffer.n)
-        x = torch.as_tensor(np.concatenate([buffer.obs[i:j], buffer.act[i:j]], 1))
-        buffer.rew[i:j] = reward_net(x).squeeze(-1).numpy()
+        x = torch.as_tensor(np.concatenate([buffer.obs[i:j], buffer.act[i:j]], 1), device=device)
+        buffer.rew[i:j] = reward_net(x).squeeze(-1).cpu().numpy()
 
 
 def state_entropy_reward(next_obs: torch.Tensor, k: int = 5) -> torch.Tensor:
@@ -196,9 +207,9 @@ class TdRLReward:
     then a reward round every ``round_every`` steps: run the task's tests on every complete
     segment, label random pairs with ``compare``, train the return ensemble, fit r(s, a) to it and
     relabel the whole buffer; transitions added between rounds get the current r(s, a).  The
-    environment's reward is never stored or read."""
+    environment's reward is never stored or read.  Its networks live on ``device``, the agent's."""
 
-    def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int):
+    def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
         if cfg["anchor"] not in ANCHORS:
             raise ValueError(f"tdrl anchor = {cfg['anchor']!r}; valid: {', '.join(ANCHORS)}")
         self.task, self.cfg, self.L = task, cfg, task.segment_len
@@ -206,8 +217,10 @@ class TdRLReward:
         self.start = task.random_steps + cfg["explore_steps"]
         suite = task.tests
         self.suite = suite
-        self.ret = ReturnEnsemble(len(suite.indicative), cfg["ensemble"], cfg["return_width"])
-        self.reward_net = mlp(obs_dim + act_dim, 1, cfg["reward_width"])
+        self.device = torch.device(device)
+        # built on the CPU, then moved (same initial weights on every device), like the SAC agent's
+        self.ret = ReturnEnsemble(len(suite.indicative), cfg["ensemble"], cfg["return_width"]).to(self.device)
+        self.reward_net = mlp(obs_dim + act_dim, 1, cfg["reward_width"]).to(self.device)
         self.reward_opt = torch.optim.Adam(self.reward_net.parameters(), lr=cfg["reward_lr"])
         self.z_pf: list[np.ndarray] = []
         self.z_ind: list[np.ndarray] = []
@@ -230,7 +243,7 @@ class TdRLReward:
         elif self.rounds:  # between rounds, a new transition gets the current r(s, a) at once
             buf = rollouts.buffer
             with torch.no_grad():
-                x = torch.as_tensor(np.concatenate([buf.obs[t], buf.act[t]]))[None]
+                x = torch.as_tensor(np.concatenate([buf.obs[t], buf.act[t]]), device=self.device)[None]
                 buf.rew[t] = float(self.reward_net(x))
 
     def _test_new_segments(self, rollouts) -> None:
@@ -249,7 +262,7 @@ class TdRLReward:
         mu = np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history) for i, j in pairs])
         stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
         with torch.no_grad():
-            r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32)).mean(0).numpy()
+            r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32, device=self.device)).mean(0).cpu().numpy()
         target = 1.0 / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))  # per-step scale in (0, 1)
         buf = rollouts.buffer
         fit_reward(self.reward_net, self.reward_opt, buf.obs, buf.act, target, self.L, self.cfg, self.rng)
@@ -276,6 +289,7 @@ def tdrl(task, config: dict, seed: int) -> dict:
     from tiltbench.benchmarks.rl.loop import train
     from tiltbench.benchmarks.rl.env import make_env
 
+    device = config.get("device", "cpu")
     probe = make_env(task.name, seed)
-    source = TdRLReward(task, config, probe.obs_dim, probe.action_dim, seed)
-    return train(task, seed, source)
+    source = TdRLReward(task, config, probe.obs_dim, probe.action_dim, seed, device)
+    return train(task, seed, source, device=device)

@@ -10,6 +10,8 @@ is the *reward source*: an object deciding what reward each stored transition ca
 - ``curves`` / ``metrics``: what it wants stored besides the loop's own figures.
 
 The loop returns the final evaluation episodes for the track to score (benchmarks/rl/track.py).
+The agent computes on ``device`` (the cell's); dm_control, the replay buffer and the features the
+tests read stay on the host.
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ def evaluate_policy(env, agent: SAC, episodes: int) -> tuple[list[float], list[d
     return [r for r, _ in out], [f for _, f in out]
 
 
-def train(task: RLTask, seed: int, source, progress: bool = False) -> dict:
+def train(task: RLTask, seed: int, source, progress: bool = False, device: str = "cpu") -> dict:
     """Train SAC on ``task`` with rewards from ``source``; return the final evaluation episodes,
-    learning curves and timings for the track to score and the store to keep."""
+    learning curves and timings for the track to score and the store to keep.  The agent and its
+    batches live on ``device``; a source with networks of its own is built on the same device."""
     rng = np.random.default_rng(seed)
     env, eval_env = make_env(task.name, seed), make_env(task.name, seed + 1)
-    agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr)
+    agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr, device=device)
     rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps))
     true_reward = np.zeros(task.steps, np.float32)  # kept for the post-hoc diagnostic only
     curves = {"norm_return": [], "pass_all": []}
@@ -112,7 +115,7 @@ def train(task: RLTask, seed: int, source, progress: bool = False) -> dict:
         reward_s += time.perf_counter() - t0
         if t >= task.random_steps and t % task.update_every == 0:
             t0 = time.perf_counter()
-            agent.update(source.batch(rollouts.buffer.sample(task.batch, rng), t))
+            agent.update(source.batch(rollouts.buffer.sample(task.batch, rng, agent.device), t))
             update_s += time.perf_counter() - t0
             updates += 1
         if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:

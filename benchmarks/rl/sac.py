@@ -6,6 +6,10 @@ the actor minimises E[alpha log pi(a|s) - min_j Q_j(s, a)]; alpha minimises
 -alpha (log pi(a|s) + target_entropy) with target_entropy = -dim(A).  Targets track the critics by
 Polyak averaging.  Both sides of the `rl` track share this agent, so they differ only in where the
 reward comes from.
+
+Device: the agent's networks and temperature live on ``device`` (the cell's, e.g. "cuda"); the replay
+buffer stays in host memory and ``sample`` copies each batch to the device.  ``act`` takes and returns
+numpy arrays on the host, where dm_control runs.
 """
 
 from __future__ import annotations
@@ -72,18 +76,22 @@ class ReplayBuffer:
         self.i = (self.i + 1) % self.size
         self.n = min(self.n + 1, self.size)
 
-    def sample(self, batch: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def sample(self, batch: int, rng: np.random.Generator,
+               device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
         idx = rng.integers(0, self.n, batch)
-        return {k: torch.as_tensor(getattr(self, k)[idx]) for k in ("obs", "act", "rew", "next_obs", "done")}
+        return {k: torch.as_tensor(getattr(self, k)[idx], device=device)
+                for k in ("obs", "act", "rew", "next_obs", "done")}
 
 
 class SAC:
     def __init__(self, obs_dim: int, act_dim: int, width: int = 256, lr: float = 3e-4, gamma: float = 0.99,
-                 tau: float = 0.005):
-        self.actor = Actor(obs_dim, act_dim, width)
-        self.critic = TwinQ(obs_dim, act_dim, width)
+                 tau: float = 0.005, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        # built on the CPU, then moved: the initial weights (torch's CPU generator) are the same on every device
+        self.actor = Actor(obs_dim, act_dim, width).to(self.device)
+        self.critic = TwinQ(obs_dim, act_dim, width).to(self.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.zeros((), requires_grad=True)
+        self.log_alpha = torch.zeros((), requires_grad=True, device=self.device)
         self.target_entropy = -float(act_dim)
         self.gamma, self.tau = gamma, tau
         # fused Adam: one kernel per step instead of a dozen small ops per tensor (CPU too)
@@ -94,8 +102,8 @@ class SAC:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        action, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic)
-        return action[0].numpy()
+        action, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None], deterministic)
+        return action[0].cpu().numpy()
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         alpha = self.log_alpha.exp().detach()
