@@ -14,8 +14,10 @@ def dpo(task, config: dict, seed: int) -> dict:
     """DPO through TRL's DPOTrainer, same pairs, order, LoRA, optimiser and steps as QRPO."""
     from trl import DPOConfig, DPOTrainer
 
+    device = config.get("device", "cpu")
+
     def args(out_dir):
         return DPOConfig(beta=config["beta"], loss_type="sigmoid", max_length=None,
-                         **trl_args(task, seed, out_dir))
+                         **trl_args(task, seed, out_dir, device))
 
-    return trl_solver(task, seed, DPOTrainer, args)
+    return trl_solver(task, seed, DPOTrainer, args, device)

@@ -33,8 +33,8 @@ def rebel(task, config: dict, seed: int) -> dict:
 
     def loss(policy_logp, ref_logp, batch):
         b = len(batch)
-        r_a = torch.tensor([p.r_chosen for p in batch])
-        r_b = torch.tensor([p.r_rejected for p in batch])
+        r_a = torch.tensor([p.r_chosen for p in batch], device=policy_logp.device)
+        r_b = torch.tensor([p.r_rejected for p in batch], device=policy_logp.device)
         return rebel_loss(policy_logp[:b], ref_logp[:b], policy_logp[b:], ref_logp[b:], r_a, r_b, eta)
 
-    return own_loop_solver(task, seed, loss)
+    return own_loop_solver(task, seed, loss, config.get("device", "cpu"))

@@ -15,8 +15,10 @@ def simpo(task, config: dict, seed: int) -> dict:
     """SimPO through TRL's CPOTrainer, same pairs, order, LoRA, optimiser and steps as QRPO."""
     from trl.experimental.cpo import CPOConfig, CPOTrainer
 
+    device = config.get("device", "cpu")
+
     def args(out_dir):
         return CPOConfig(loss_type="simpo", cpo_alpha=0.0, beta=config["beta"], simpo_gamma=config["gamma"],
-                         **trl_args(task, seed, out_dir))
+                         **trl_args(task, seed, out_dir, device))
 
-    return trl_solver(task, seed, CPOTrainer, args)
+    return trl_solver(task, seed, CPOTrainer, args, device)

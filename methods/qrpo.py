@@ -85,8 +85,8 @@ def qrpo(task, config: dict, seed: int) -> dict:
     log_partition(beta, transform)  # validates beta and transform before any work
 
     def loss(policy_logp, ref_logp, batch):
-        reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch])
-        ref_rewards = torch.tensor([b.ref_rewards for b in batch] * 2)
+        reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch], device=policy_logp.device)
+        ref_rewards = torch.tensor([b.ref_rewards for b in batch] * 2, device=policy_logp.device)
         return qrpo_loss(policy_logp, ref_logp, reward, ref_rewards, beta, transform)
 
-    return own_loop_solver(task, seed, loss)
+    return own_loop_solver(task, seed, loss, config.get("device", "cpu"))

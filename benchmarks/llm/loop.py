@@ -2,9 +2,13 @@
 the training loop and the held-out evaluation.  The solvers (methods/qrpo.py, baselines/dpo.py,
 baselines/simpo.py, baselines/rebel.py, benchmarks/llm/reference.py) differ only in their loss.
 
-Reference completions are sampled once per (model, prompts, n, sampling settings, seed) from the
-untrained policy and cached as JSON under $TILTBENCH_CACHE/llm_refs (a file lock stops two workers
-from generating the same set); every solver of a (task, rep) reads the same file.
+Reference completions are sampled once per (model, prompts, n, sampling settings, seed, device type)
+from the untrained policy and cached as JSON under $TILTBENCH_CACHE/llm_refs (a file lock stops two
+workers from generating the same set); every solver of a (task, rep) reads the same file.
+
+Every solver gets the cell's device (``config["device"]``, "cpu" or "cuda"): the policy is loaded
+there, and every batch, log-probability and evaluation goes where the model's weights are.  TRL's
+trainers are told the same device (``use_cpu`` on a cpu cell; on a cuda cell the one visible GPU).
 """
 
 from __future__ import annotations
@@ -21,22 +25,26 @@ import torch
 
 from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
 from tiltbench.benchmarks.llm.track import LLMTask
-from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
+from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt, device_of
 
 
 # ---------------------------------------------------------------- reference completions and pairs
-def _ref_key(task: LLMTask, path, seed: int) -> str:
+def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
               task.max_new_tokens, task.temperature, seed]
+    kind = torch.device(device).type
+    if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels); cpu keys stay as they were
+        fields.append(kind)
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
-def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None) -> dict:
+def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: str = "cpu") -> dict:
     """{"train"/"test": [n_ref completion texts per prompt], "rewards": {reward: {"train"/"test": [...]}},
-    "tok_per_s": generation speed (0 when read from the cache)} for the task's prompts."""
+    "tok_per_s": generation speed (0 when read from the cache)} for the task's prompts, sampled on
+    ``device`` (with the hf backend: by ``model``, which is on it, or a fresh copy loaded there)."""
     path = llm_model.resolve(task.model)
     root = llm_model.cache_dir() / "llm_refs"
-    file = root / f"{_ref_key(task, path, seed)}.json"
+    file = root / f"{_ref_key(task, path, seed, device)}.json"
     with llm_model.file_lock(root / f".{file.stem}.lock"):
         if file.exists():
             data = json.loads(file.read_text())
@@ -44,18 +52,22 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None) -> dict:
             return data
         train, test = task.prompts()
         if task.backend == "vllm":
-            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch)
+            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory)
         else:
             if model is None:
-                model, tokenizer = llm_model.load(path, task.dtype)
+                model, tokenizer = llm_model.load(path, task.dtype, device)
             backend = HFBackend(model, tokenizer, task.gen_batch)
         tok = backend.tokenizer
         data = {"model": str(path), "backend": backend.name}
-        for split, prompts in (("train", train), ("test", test)):
-            texts = [chat_prompt(tok, p.text) for p in prompts]
-            done = backend.generate(texts, task.n_ref, task.max_new_tokens, task.temperature,
-                                    seed + (split == "test"))
-            data[split] = [[c.text for c in done[i * task.n_ref:(i + 1) * task.n_ref]] for i in range(len(prompts))]
+        try:
+            for split, prompts in (("train", train), ("test", test)):
+                texts = [chat_prompt(tok, p.text) for p in prompts]
+                done = backend.generate(texts, task.n_ref, task.max_new_tokens, task.temperature,
+                                        seed + (split == "test"))
+                data[split] = [[c.text for c in done[i * task.n_ref:(i + 1) * task.n_ref]]
+                               for i in range(len(prompts))]
+        finally:
+            backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
         data["rewards"] = {r: {split: np.array(llm_rewards.score(
             r, [p for p in prompts for _ in range(task.n_ref)], [t for row in data[split] for t in row])
         ).reshape(len(prompts), task.n_ref).tolist() for split, prompts in (("train", train), ("test", test))}
@@ -101,12 +113,12 @@ def batch_order(n_pairs: int, steps: int, batch: int, seed: int) -> list[list[in
 
 
 # ---------------------------------------------------------------- policy and log-probabilities
-def lora_policy(task: LLMTask, seed: int):
-    """(peft model, tokenizer): the base model with fresh LoRA adapters on every attention projection.
-    With the adapters disabled the same object is pi_ref."""
+def lora_policy(task: LLMTask, seed: int, device: str = "cpu"):
+    """(peft model, tokenizer): the base model on ``device`` with fresh LoRA adapters on every attention
+    projection (PEFT puts them on their layer's device).  With the adapters disabled the same object is pi_ref."""
     from peft import LoraConfig, get_peft_model
 
-    model, tokenizer = llm_model.load(llm_model.resolve(task.model), task.dtype)
+    model, tokenizer = llm_model.load(llm_model.resolve(task.model), task.dtype, device)
     torch.manual_seed(seed)
     config = LoraConfig(r=task.lora_r, lora_alpha=task.lora_alpha, lora_dropout=0.0, bias="none",
                         target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM")
@@ -129,6 +141,7 @@ def encode(tokenizer, prompts: list[str], completions: list[str]):
 
 
 def pack(rows: list[list[int]], starts: list[int], pad: int):
+    """Right-padded (input_ids, attention_mask, completion_mask) on the CPU; callers move them to the model."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     attn = torch.zeros((len(rows), width), dtype=torch.long)
@@ -163,6 +176,7 @@ def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_
     loss_fn(policy_logp, ref_logp, batch_pairs) -> scalar, where the log-probabilities are the
     summed ones of [chosen..., rejected...] (2B,).  Returns the seconds of each step."""
     train, _ = task.prompts()
+    device = device_of(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=task.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     model.train()
@@ -171,7 +185,8 @@ def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_
         t0 = time.perf_counter()
         batch = [pairs[i] for i in idx]
         prompts = [chat_prompt(tokenizer, train[b.prompt].text) for b in batch] * 2
-        ids, attn, comp = encode(tokenizer, prompts, [b.chosen for b in batch] + [b.rejected for b in batch])
+        ids, attn, comp = (t.to(device) for t in encode(tokenizer, prompts, [b.chosen for b in batch] +
+                                                        [b.rejected for b in batch]))
         ref = seq_logps(model, ids, attn, comp, reference=True)
         loss = loss_fn(seq_logps(model, ids, attn, comp), ref, batch)
         if not torch.isfinite(loss):
@@ -197,12 +212,13 @@ def preference_dataset(tokenizer, task: LLMTask, pairs: list[Pair], order):
                               "chosen": [b.chosen for b in rows], "rejected": [b.rejected for b in rows]})
 
 
-def trl_args(task: LLMTask, seed: int, out_dir: str) -> dict:
-    """TrainingArguments shared by the DPO and SimPO (CPO) trainers: the same budget as our loop."""
+def trl_args(task: LLMTask, seed: int, out_dir: str, device: str = "cpu") -> dict:
+    """TrainingArguments shared by the DPO and SimPO (CPO) trainers: the same budget as our loop, on the
+    cell's device (``use_cpu`` on a cpu cell, even where a GPU is visible; on cuda the visible GPU)."""
     return dict(output_dir=out_dir, max_steps=task.steps, per_device_train_batch_size=task.batch,
                 learning_rate=task.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
                 max_grad_norm=task.max_grad_norm, seed=seed, data_seed=seed, logging_steps=max(1, task.steps // 8),
-                save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(),
+                save_strategy="no", report_to="none", use_cpu=torch.device(device).type == "cpu",
                 dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True, bf16=False, fp16=False,
                 gradient_checkpointing=False)  # TRL turns it on by default; our loop does not use it
 
@@ -251,6 +267,7 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
     backend = HFBackend(model, tokenizer, task.gen_batch)
     done = backend.generate(texts, task.eval_samples, task.max_new_tokens, task.temperature, seed + 7)
     model.eval()
+    device = device_of(model)  # after a TRL trainer: where it put the model
     k1, k3, lengths = [], [], []
     for start in range(0, len(done), task.gen_batch):
         chunk = done[start:start + task.gen_batch]
@@ -259,7 +276,7 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
             p_ids = tokenizer(texts[c.prompt], add_special_tokens=False)["input_ids"]
             rows.append(p_ids + c.ids)
             starts.append(len(p_ids))
-        ids, attn, comp = pack(rows, starts, tokenizer.pad_token_id)
+        ids, attn, comp = (t.to(device) for t in pack(rows, starts, tokenizer.pad_token_id))
         if trained:
             with torch.no_grad():
                 lp = token_logps(model, ids, attn, comp)
@@ -279,8 +296,8 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
         ref_prompts = [texts[i] for i, row in enumerate(ref["test"]) for _ in row]
         ratios, ref_lengths = [], []
         for start in range(0, len(ref_prompts), task.gen_batch):
-            ids, attn, comp = encode(tokenizer, ref_prompts[start:start + task.gen_batch],
-                                     out["ref_text"][start:start + task.gen_batch])
+            ids, attn, comp = (t.to(device) for t in encode(tokenizer, ref_prompts[start:start + task.gen_batch],
+                                                            out["ref_text"][start:start + task.gen_batch]))
             with torch.no_grad():
                 ratios += (seq_logps(model, ids, attn, comp) - seq_logps(model, ids, attn, comp, True)).tolist()
             ref_lengths += comp.sum(-1).tolist()
@@ -297,27 +314,32 @@ def finish(model, tokenizer, task: LLMTask, ref: dict, seed: int, pairs: list[Pa
     return out
 
 
-def own_loop_solver(task: LLMTask, seed: int, loss_fn) -> dict:
-    """Reference set -> pairs -> LoRA policy -> our loop with ``loss_fn`` -> held-out evaluation."""
-    model, tokenizer = lora_policy(task, seed)
-    ref = reference_set(task, seed, model, tokenizer)
+def own_loop_solver(task: LLMTask, seed: int, loss_fn, device: str = "cpu") -> dict:
+    """Reference set -> pairs -> LoRA policy -> our loop with ``loss_fn`` -> held-out evaluation, on ``device``."""
+    model, tokenizer = lora_policy(task, seed, device)
+    ref = reference_set(task, seed, model, tokenizer, device)
     pairs = best_vs_worst(ref, task.name)
     order = batch_order(len(pairs), task.steps, task.batch, seed)
     times = train_pairs(model, tokenizer, task, pairs, order, loss_fn)
     return finish(model, tokenizer, task, ref, seed, pairs, times)
 
 
-def trl_solver(task: LLMTask, seed: int, trainer_cls, config) -> dict:
-    """The same pipeline, trained by a TRL trainer on a PEFT model (pi_ref = adapters disabled)."""
+def trl_solver(task: LLMTask, seed: int, trainer_cls, config, device: str = "cpu") -> dict:
+    """The same pipeline, trained by a TRL trainer on a PEFT model (pi_ref = adapters disabled).
+    ``config(out_dir)`` builds the trainer's arguments from ``trl_args(..., device)``."""
     import tempfile
 
-    model, tokenizer = lora_policy(task, seed)
-    ref = reference_set(task, seed, model, tokenizer)
+    model, tokenizer = lora_policy(task, seed, device)
+    ref = reference_set(task, seed, model, tokenizer, device)
     pairs = best_vs_worst(ref, task.name)
     order = batch_order(len(pairs), task.steps, task.batch, seed)
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as out_dir:
-        trainer = sequential(trainer_cls)(model=model, args=config(out_dir), processing_class=tokenizer,
+        args = config(out_dir)
+        if args.device.type != torch.device(device).type or args.n_gpu > 1:  # e.g. DataParallel over several GPUs
+            raise RuntimeError(f"TRL would train on {args.device} with {args.n_gpu} GPU(s), but the cell's device "
+                               f"is {device!r} (one GPU: CUDA_VISIBLE_DEVICES names one)")
+        trainer = sequential(trainer_cls)(model=model, args=args, processing_class=tokenizer,
                                           train_dataset=preference_dataset(tokenizer, task, pairs, order),
                                           callbacks=[timer])
         from transformers.trainer_callback import PrinterCallback

@@ -140,8 +140,9 @@ def resolve(spec: str) -> Path:
     return path
 
 
-def load(path: Path, dtype: str = "float32"):
-    """(model, tokenizer) from a local folder; the tokenizer pads on the left, for batched generation."""
+def load(path: Path, dtype: str = "float32", device: str = "cpu"):
+    """(model, tokenizer) from a local folder, the model in ``dtype`` on ``device`` (the cell's device: a
+    cuda cell on a machine without CUDA fails here); the tokenizer pads on the left, for batched generation."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -154,5 +155,5 @@ def load(path: Path, dtype: str = "float32"):
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device)
     return model, tokenizer

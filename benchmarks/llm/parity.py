@@ -23,7 +23,7 @@ import torch
 from scipy import stats as sps
 
 from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
-from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt
+from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt, device_of
 
 from tiltbench.benchmarks.llm.loop import pack, token_logps
 
@@ -38,9 +38,9 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int) -> 
             p_ids = tokenizer(prompts[c.prompt], add_special_tokens=False)["input_ids"]
             rows.append(p_ids + c.ids)
             starts.append(len(p_ids))
-        ids, attn, comp = pack(rows, starts, tokenizer.pad_token_id)
+        ids, attn, comp = (t.to(device_of(model)) for t in pack(rows, starts, tokenizer.pad_token_id))
         with torch.no_grad():
-            lp = token_logps(model, ids, attn, comp)
+            lp = token_logps(model, ids, attn, comp).cpu()
         for k, c in enumerate(chunk):
             hf = lp[k, starts[k] - 1:starts[k] - 1 + len(c.logps)].numpy()
             gaps.append(np.abs(hf - np.asarray(c.logps)))
@@ -50,14 +50,18 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int) -> 
 def vllm_parity(task, config: dict, seed: int) -> dict:
     """vLLM vs HF generate on the held-out prompts: per-token log-prob gaps, reward distributions, tokens/s."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # keep the engine inside the cell's process
+    device = config.get("device", "cpu")
     path = llm_model.resolve(task.model)
     _, test = task.prompts()
-    vllm = VLLMBackend(path, task.dtype, seed, task.gen_batch)
-    model, tokenizer = llm_model.load(path, task.dtype)
-    prompts = [chat_prompt(tokenizer, p.text) for p in test]
-    hf = HFBackend(model, tokenizer, task.gen_batch)
-    hf_done = hf.generate(prompts, task.n_ref, task.max_new_tokens, task.temperature, seed)
-    v_done = vllm.generate(prompts, task.n_ref, task.max_new_tokens, task.temperature, seed)
+    vllm = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory)
+    try:
+        model, tokenizer = llm_model.load(path, task.dtype, device)
+        prompts = [chat_prompt(tokenizer, p.text) for p in test]
+        hf = HFBackend(model, tokenizer, task.gen_batch)
+        hf_done = hf.generate(prompts, task.n_ref, task.max_new_tokens, task.temperature, seed)
+        v_done = vllm.generate(prompts, task.n_ref, task.max_new_tokens, task.temperature, seed)
+    finally:
+        vllm.close()
     gaps = logp_gaps(model, tokenizer, prompts, v_done, task.gen_batch)
     if not len(gaps):
         raise RuntimeError("vLLM returned no sampled-token log-probabilities")

@@ -42,6 +42,7 @@ class LLMTask:
     model: str = "smollm2-135m"  # a spec of benchmarks/llm/model.py or a local HF folder
     dtype: str = "float32"
     backend: str = "hf"  # generation backend of the reference completions (hf | vllm)
+    vllm_gpu_memory: float = 0.3  # share of the GPU the vllm backend may take (its gpu_memory_utilization)
     gen_batch: int = 64  # prompts per generation batch
     n_train: int = 256
     n_test: int = 64
@@ -79,6 +80,8 @@ def make_task(name: str, config: dict, seed: int) -> LLMTask:
     task = LLMTask(name, **kwargs)
     if task.backend not in ("hf", "vllm"):
         raise ValueError(f"llm backend {task.backend!r}; valid: hf, vllm")
+    if not 0 < task.vllm_gpu_memory <= 1:
+        raise ValueError(f"llm track config vllm_gpu_memory = {task.vllm_gpu_memory}: must be in (0, 1]")
     for key in ("gen_batch", "n_train", "n_test", "steps", "batch", "max_new_tokens", "eval_samples"):
         if getattr(task, key) < 1:
             raise ValueError(f"llm track config {key} = {getattr(task, key)}: must be >= 1")
