@@ -39,11 +39,12 @@ def tweedie_guided_eps(unet, emb, reward, digits, lam: float, scale: float):
 
 def naive_guidance(task, config: dict, seed: int) -> dict:
     """Training-free Tweedie reward-gradient guidance of base-ddpm (the adversarial-artifact case)."""
-    unet, meta = base(task, "ddpm")
+    device = config.get("device", "cpu")
+    unet, meta = base(task, "ddpm", device)
     digits, noise = eval_batch(task, seed)
     reward = task.reward_fn()
     t0 = time.perf_counter()
     x = sample_batched(lambda emb, d: tweedie_guided_eps(unet, emb, reward, d, task.lam, config["scale"]),
-                       "ddpm", digits, noise, task.sample_steps)
+                       "ddpm", digits, noise, task.sample_steps, device=device)
     rate = len(x) / (time.perf_counter() - t0)
     return finish(task, "ddpm", x, digits, {"train_s": 0.0, "samples_per_s": rate, **base_metrics(task, "ddpm", meta)})

@@ -25,11 +25,14 @@ from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
 from tiltbench.benchmarks.t2i.track import base, base_metrics, eval_batch, finish, sample_batched, tilted_target
 
 
-def draft_step(model, opt, reward, digits, noise, steps: int, k: int, max_grad_norm: float) -> float:
-    """One DRaFT-K update on one batch; returns the batch's mean reward."""
-    emb = t2i_data.prompt_embeddings(digits)
-    x0 = t2i_models.ddim_sample(lambda x, t: t2i_models.predict(model, x, t, emb), noise, steps, grad_steps=k)
-    r = reward(x0, digits)
+def draft_step(model, opt, reward, digits, noise, steps: int, k: int, max_grad_norm: float,
+               device: str = "cpu") -> float:
+    """One DRaFT-K update on ``device`` (where ``model`` is) on one batch of CPU ``digits`` and ``noise``;
+    returns the batch's mean reward."""
+    emb = t2i_data.prompt_embeddings(digits).to(device)
+    x0 = t2i_models.ddim_sample(lambda x, t: t2i_models.predict(model, x, t, emb), noise.to(device), steps,
+                                grad_steps=k)
+    r = reward(x0, digits.to(device))
     loss = -r.mean()
     if not torch.isfinite(loss):
         raise FloatingPointError(f"reward-finetune loss is {loss.item()}")
@@ -44,17 +47,18 @@ def reward_finetune(task, config: dict, seed: int) -> dict:
     """DRaFT-K: full finetuning of base-ddpm through the last K DDIM steps, stopped at the tilted target's reward."""
     if not 1 <= config["k"] <= task.sample_steps:
         raise ValueError(f"reward-finetune k = {config['k']}: must be in [1, sample_steps = {task.sample_steps}]")
-    unet, meta = base(task, "ddpm")
+    device = config.get("device", "cpu")
+    unet, meta = base(task, "ddpm", device)
     model = copy.deepcopy(unet).train().requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=0.0)
     reward = task.reward_fn()
-    target = tilted_target(task, "ddpm")["reward"] if config["stop_at_target"] else float("inf")
+    target = tilted_target(task, "ddpm", device)["reward"] if config["stop_at_target"] else float("inf")
     g = torch.Generator().manual_seed(seed + 1)
     history, t0 = [], time.perf_counter()
     for _ in range(config["steps"]):
         digits = torch.randint(10, (config["batch"],), generator=g)
         noise = torch.randn((config["batch"], 1, 8, 8), generator=g)
-        history.append(draft_step(model, opt, reward, digits, noise, task.sample_steps, config["k"], 1.0))
+        history.append(draft_step(model, opt, reward, digits, noise, task.sample_steps, config["k"], 1.0, device))
         if len(history) >= config["window"] and sum(history[-config["window"]:]) / config["window"] >= target:
             break
     train_s = time.perf_counter() - t0
@@ -63,7 +67,7 @@ def reward_finetune(task, config: dict, seed: int) -> dict:
     t0 = time.perf_counter()
     with torch.no_grad():
         x = sample_batched(lambda emb, _: t2i_models.base_fn(model, "ddpm", emb), "ddpm", digits, noise,
-                           task.sample_steps)
+                           task.sample_steps, device=device)
     rate = len(x) / (time.perf_counter() - t0)
     out = finish(task, "ddpm", x, digits, {"train_s": train_s, "samples_per_s": rate,
                                            "finetune_steps": float(len(history)), **base_metrics(task, "ddpm", meta)})

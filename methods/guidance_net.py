@@ -23,6 +23,9 @@ It needs reward values only, never reward gradients.  Two ways to get the pairs 
   reading of the paper's one-step cost variant; those forwards are charged to ``train_s``).
 
 The gradient of f, not f, guides; ``gamma`` scales it (1 = the exact tilt when f = log h_t).
+
+Everything runs on ``config["device"]``; the training pairs are made and drawn on the CPU (CPU
+generators: the same stream on every device) and each batch is moved to the device.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class GuidanceNet(nn.Module):
         self.head = nn.Linear(width, 1)
 
     def forward(self, x, t, emb):
-        cond = self.time_emb(self.time_proj(torch.as_tensor(t).expand(x.shape[0]).float())) + self.text_emb(emb)
+        t = torch.as_tensor(t, device=x.device).expand(x.shape[0]).float()
+        cond = self.time_emb(self.time_proj(t)) + self.text_emb(emb)
         h = F.silu(self.conv_in(x) + cond[:, :, None, None])
         h = F.avg_pool2d(F.silu(self.conv_mid(h)), 2)
         h = F.silu(self.conv_out(h)).mean(dim=(2, 3))
@@ -67,10 +71,10 @@ def logistic_loss(f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (w * F.softplus(-f) + F.softplus(f)).mean()
 
 
-def one_step_targets(unet, task, draws: int, seed: int) -> tuple[torch.Tensor, ...]:
+def one_step_targets(unet, task, draws: int, seed: int, device: str = "cpu") -> tuple[torch.Tensor, ...]:
     """(x_t, t, digits, w) for the one-step variant: each training image noised ``draws`` times at random t,
     w = exp(r(x0_hat(x_t)) / lambda) at the base model's Tweedie estimate, normalised to mean 1 per caption.
-    One base forward per pair, computed once."""
+    One base forward per pair (on ``device``, where ``unet`` is), computed once; the pairs are CPU tensors."""
     g = torch.Generator().manual_seed(seed)
     x0, digits = t2i_data.split("train")
     x0, digits = x0.repeat(draws, 1, 1, 1), digits.repeat(draws)
@@ -80,39 +84,43 @@ def one_step_targets(unet, task, draws: int, seed: int) -> tuple[torch.Tensor, .
     r = []
     with torch.no_grad():
         for idx in torch.arange(len(xt)).split(256):
-            emb = t2i_data.prompt_embeddings(digits[idx])
-            eps = t2i_models.predict(unet, xt[idx], t[idx], emb)
-            x0_hat = ((xt[idx] - (1 - abar[idx]).sqrt() * eps) / abar[idx].sqrt()).clamp(-1, 1)
-            r.append(task.reward_fn()(x0_hat, digits[idx]))
+            emb = t2i_data.prompt_embeddings(digits[idx]).to(device)
+            x, ab = xt[idx].to(device), abar[idx].to(device)
+            eps = t2i_models.predict(unet, x, t[idx].to(device), emb)
+            x0_hat = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
+            r.append(task.reward_fn()(x0_hat, digits[idx].to(device)).cpu())
     r = torch.cat(r)
     w = tilt_weights(r, digits, task.lam).float() * torch.bincount(digits, minlength=10)[digits]
     return xt, t, digits, w
 
 
-def training_data(task, targets: str, unet, seed: int, draws: int):
-    """What the network trains on, and the seconds of base-model work spent making it.
+def training_data(task, targets: str, unet, seed: int, draws: int, device: str = "cpu"):
+    """What the network trains on (CPU tensors), and the seconds of base-model work (on ``device``) spent
+    making it.
 
     "samples": (x_0 of the base pool, digits, w, None) — x_t is drawn afresh every step;
     "one-step": fixed (x_t, digits, w, t) from ``one_step_targets``."""
     if targets == "samples":
-        pool = base_pool(task, "ddpm")
+        pool = base_pool(task, "ddpm", device)
         with torch.no_grad():
-            r = task.reward_fn()(pool["x"], pool["digits"])
+            r = task.reward_fn()(pool["x"].to(device), pool["digits"].to(device)).cpu()
         w = tilt_weights(r, pool["digits"], task.lam).float() * task.pool
         return (pool["x"], pool["digits"], w, None), float(pool["sample_s"])
     t0 = time.perf_counter()
-    xt, t, digits, w = one_step_targets(unet, task, draws, seed)
+    xt, t, digits, w = one_step_targets(unet, task, draws, seed, device)
     return (xt, digits, w, t), time.perf_counter() - t0
 
 
-def train_guidance(data, steps: int, batch: int, lr: float, width: int, seed: int) -> tuple[GuidanceNet, float]:
-    """Fit f_phi by the weighted logistic loss on ``data`` = (x, digits, w, t): x are clean images noised
-    afresh each step when t is None, else fixed noisy images at times t.  Returns (net, seconds)."""
+def train_guidance(data, steps: int, batch: int, lr: float, width: int, seed: int,
+                   device: str = "cpu") -> tuple[GuidanceNet, float]:
+    """Fit f_phi on ``device`` by the weighted logistic loss on ``data`` = (x, digits, w, t), CPU tensors:
+    x are clean images noised afresh each step when t is None, else fixed noisy images at times t.  Each
+    batch is drawn on the CPU and moved to ``device``.  Returns (net, seconds)."""
     x_all, d_all, w_all, t_all = data
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     noise_sched = t2i_models.ddpm_scheduler()
-    net = GuidanceNet(width)
+    net = GuidanceNet(width).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -122,7 +130,9 @@ def train_guidance(data, steps: int, batch: int, lr: float, width: int, seed: in
             xt = noise_sched.add_noise(x_all[idx], torch.randn(x_all[idx].shape, generator=g), t)
         else:
             xt, t = x_all[idx], t_all[idx]
-        loss = logistic_loss(net(xt, t, t2i_data.prompt_embeddings(d_all[idx])), w_all[idx])
+        emb = t2i_data.prompt_embeddings(d_all[idx])
+        f = net(xt.to(device), t.to(device), emb.to(device))
+        loss = logistic_loss(f, w_all[idx].to(device))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"guidance-network loss is {loss.item()}")
         opt.zero_grad(set_to_none=True)
@@ -150,13 +160,15 @@ def guided_eps(unet, net, emb, gamma: float):
 def solve(task, config: dict, seed: int) -> dict:
     if config["targets"] not in TARGETS:
         raise ValueError(f"guidance-net targets = {config['targets']!r}; valid: {', '.join(TARGETS)}")
-    unet, meta = base(task, "ddpm")
-    data, data_s = training_data(task, config["targets"], unet, seed, config["draws"])
-    net, train_s = train_guidance(data, config["steps"], config["batch"], config["lr"], config["width"], seed)
+    device = config.get("device", "cpu")
+    unet, meta = base(task, "ddpm", device)
+    data, data_s = training_data(task, config["targets"], unet, seed, config["draws"], device)
+    net, train_s = train_guidance(data, config["steps"], config["batch"], config["lr"], config["width"], seed,
+                                  device)
     digits, noise = eval_batch(task, seed)
     t0 = time.perf_counter()
     x = sample_batched(lambda emb, _: guided_eps(unet, net, emb, config["gamma"]), "ddpm", digits, noise,
-                       task.sample_steps)
+                       task.sample_steps, device=device)
     rate = len(x) / (time.perf_counter() - t0)
     return finish(task, "ddpm", x, digits, {"train_s": train_s + data_s, "samples_per_s": rate,
                                             **base_metrics(task, "ddpm", meta)})

@@ -48,11 +48,13 @@ def velocity_guidance(task, config: dict, seed: int) -> dict:
     """Training-free: v + gamma (1-t)/t grad r(x1_hat)/lambda on base-flow, same steps as base-flow."""
     if not 0.0 <= config["t_min"] < 1.0:
         raise ValueError(f"velocity-guidance t_min = {config['t_min']}: must be in [0, 1)")
-    unet, meta = base(task, "flow")
+    device = config.get("device", "cpu")
+    unet, meta = base(task, "flow", device)
     digits, noise = eval_batch(task, seed)
     reward = task.reward_fn()
     t0 = time.perf_counter()
     x = sample_batched(lambda emb, d: guided_velocity(unet, emb, reward, d, task.lam, config["gamma"], config["jac"],
-                                                      config["t_min"]), "flow", digits, noise, task.sample_steps)
+                                                      config["t_min"]), "flow", digits, noise, task.sample_steps,
+                       device=device)
     rate = len(x) / (time.perf_counter() - t0)
     return finish(task, "flow", x, digits, {"train_s": 0.0, "samples_per_s": rate, **base_metrics(task, "flow", meta)})

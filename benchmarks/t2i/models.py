@@ -14,6 +14,10 @@ The caption's MiniLM embedding enters twice: as the single cross-attention token
 A base model is trained once per configuration and cached in $TILTBENCH_CACHE/t2i (never in git), with
 its training time; a local diffusers folder (``model = "/path"``) is loaded instead of trained.
 Samplers take a function of (x, timestep) so that a method can change the score or velocity it follows.
+
+Devices: models are trained and run on the ``device`` they are asked for, but the cache holds CPU state
+dicts (one cache serves every device).  Random draws (batches, noise) come from CPU generators and are
+moved to the device, so a run follows the same random stream on every device.
 """
 
 from __future__ import annotations
@@ -73,18 +77,23 @@ def ddpm_scheduler():
 
 def predict(unet, x: torch.Tensor, timestep, emb: torch.Tensor) -> torch.Tensor:
     """The network's output (epsilon or velocity) for a batch; ``emb`` (B, 384) is the caption embedding."""
-    t = torch.as_tensor(timestep, dtype=torch.float32).expand(x.shape[0])
+    t = torch.as_tensor(timestep, dtype=torch.float32, device=x.device).expand(x.shape[0])
     return unet(x, t, encoder_hidden_states=emb[:, None, :], class_labels=emb).sample
 
 
-def train_base(spec: BaseSpec, progress=None) -> tuple[nn.Module, dict]:
-    """Train a base model from scratch; returns it and {train_s, steps, params, final_loss}."""
+def cpu_state(net: nn.Module) -> dict:
+    """``net``'s state dict on the CPU: what the cache stores, whatever device trained it."""
+    return {k: v.cpu() for k, v in net.state_dict().items()}
+
+
+def train_base(spec: BaseSpec, progress=None, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """Train a base model from scratch on ``device``; returns it and {train_s, steps, params, final_loss}."""
     if spec.kind not in KINDS:
         raise ValueError(f"unknown t2i base model kind {spec.kind!r}; valid: {', '.join(KINDS)}")
     torch.manual_seed(spec.seed)
     g = torch.Generator().manual_seed(spec.seed)
     x_all, y_all = t2i_data.split("train")
-    unet = make_unet(spec.widths)
+    unet = make_unet(spec.widths).to(device)
     opt = torch.optim.AdamW(unet.parameters(), lr=spec.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / spec.steps)
     noise_sched = ddpm_scheduler()
@@ -94,12 +103,13 @@ def train_base(spec: BaseSpec, progress=None) -> tuple[nn.Module, dict]:
         x0, emb = x_all[idx], t2i_data.prompt_embeddings(y_all[idx], g)
         emb = emb * (torch.rand(spec.batch, 1, generator=g) >= spec.drop)
         noise = torch.randn(x0.shape, generator=g)
+        x0, emb, noise = x0.to(device), emb.to(device), noise.to(device)
         if spec.kind == "ddpm":
-            t = torch.randint(1000, (spec.batch,), generator=g)
+            t = torch.randint(1000, (spec.batch,), generator=g).to(device)
             target, timestep = noise, t
             xt = noise_sched.add_noise(x0, noise, t)
         else:
-            s = torch.rand(spec.batch, generator=g)
+            s = torch.rand(spec.batch, generator=g).to(device)
             xt = (1 - s[:, None, None, None]) * x0 + s[:, None, None, None] * noise
             target, timestep = noise - x0, s * 1000
         loss = (predict(unet, xt, timestep, emb) - target).pow(2).mean()
@@ -116,29 +126,29 @@ def train_base(spec: BaseSpec, progress=None) -> tuple[nn.Module, dict]:
                   "final_loss": float(sum(losses[-50:]) / len(losses[-50:]))}
 
 
-def base_model(spec: BaseSpec, path: str = "") -> tuple[nn.Module, dict]:
-    """The base model of ``spec``: a local diffusers folder when ``path`` is given, else trained once and
-    cached.  Returns (unet in eval mode, metadata with the training time)."""
+def base_model(spec: BaseSpec, path: str = "", device: str = "cpu") -> tuple[nn.Module, dict]:
+    """The base model of ``spec`` on ``device``: a local diffusers folder when ``path`` is given, else trained
+    once (on ``device``) and cached.  Returns (unet in eval mode, metadata with the training time)."""
     if path:
         from diffusers import UNet2DConditionModel
 
         folder = Path(path).expanduser()
         if not folder.is_dir():
             raise FileNotFoundError(f"t2i base model folder {folder} does not exist")
-        unet = UNet2DConditionModel.from_pretrained(folder).eval().requires_grad_(False)
+        unet = UNet2DConditionModel.from_pretrained(folder).to(device).eval().requires_grad_(False)
         return unet, {"train_s": 0.0, "path": str(folder)}
     folder = cache_dir("t2i", "models")
     target, meta_file = folder / f"{spec.key()}.pt", folder / f"{spec.key()}.json"
     with file_lock(folder / f"{spec.key()}.lock"):
         if not target.exists():
             with torch.enable_grad():  # the first caller may be inside torch.no_grad()
-                unet, meta = train_base(spec)
-            torch.save(unet.state_dict(), target.with_suffix(".tmp"))
+                unet, meta = train_base(spec, device=device)
+            torch.save(cpu_state(unet), target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
             meta_file.write_text(json.dumps({**meta, "spec": asdict(spec)}, indent=1))
     unet = make_unet(spec.widths)
-    unet.load_state_dict(torch.load(target, weights_only=True))
-    return unet.eval().requires_grad_(False), json.loads(meta_file.read_text())
+    unet.load_state_dict(torch.load(target, map_location="cpu", weights_only=True))
+    return unet.to(device).eval().requires_grad_(False), json.loads(meta_file.read_text())
 
 
 # -- samplers ---------------------------------------------------------------------------------------
@@ -217,29 +227,29 @@ class DigitMLP(nn.Module):
 CLASSIFIERS = {"cnn": (DigitCNN, 1), "mlp": (DigitMLP, 2)}  # name -> (class, training seed)
 
 
-def train_classifier(name: str, epochs: int = 40) -> tuple[nn.Module, dict]:
+def train_classifier(name: str, epochs: int = 40, device: str = "cpu") -> tuple[nn.Module, dict]:
     cls, seed = CLASSIFIERS[name]
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     x, y = t2i_data.split("train")
-    net = cls()
+    net = cls().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=g).split(64):
             xb = x[idx] + 0.05 * torch.randn(x[idx].shape, generator=g)  # light noise: smoother gradients
-            loss = nn.functional.cross_entropy(net(xb), y[idx])
+            loss = nn.functional.cross_entropy(net(xb.to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     net.eval().requires_grad_(False)
     xt, yt = t2i_data.split("test")
     with torch.no_grad():
-        acc = float((net(xt).argmax(-1) == yt).float().mean())
+        acc = float((net(xt.to(device)).argmax(-1) == yt.to(device)).float().mean())
     return net, {"test_accuracy": acc, "epochs": epochs}
 
 
-def classifier(name: str) -> nn.Module:
-    """A reward classifier ('cnn' or 'mlp'), trained once and cached."""
+def classifier(name: str, device: str = "cpu") -> nn.Module:
+    """A reward classifier ('cnn' or 'mlp') on ``device``, trained once (there) and cached."""
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown t2i classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")
     folder = cache_dir("t2i", "models")
@@ -247,10 +257,10 @@ def classifier(name: str) -> nn.Module:
     with file_lock(folder / f"classifier-{name}.lock"):
         if not target.exists():
             with torch.enable_grad():  # the first caller is usually a reward inside torch.no_grad()
-                net, meta = train_classifier(name)
-            torch.save(net.state_dict(), target.with_suffix(".tmp"))
+                net, meta = train_classifier(name, device=device)
+            torch.save(cpu_state(net), target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
             target.with_suffix(".json").write_text(json.dumps(meta))
     net = CLASSIFIERS[name][0]()
-    net.load_state_dict(torch.load(target, weights_only=True))
-    return net.eval().requires_grad_(False)
+    net.load_state_dict(torch.load(target, map_location="cpu", weights_only=True))
+    return net.to(device).eval().requires_grad_(False)

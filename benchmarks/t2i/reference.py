@@ -17,45 +17,48 @@ from tiltbench.benchmarks.t2i import models as t2i_models
 from tiltbench.benchmarks.t2i.track import base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilted_target
 
 
-def sample_base(task, kind: str, seed: int) -> dict:
-    unet, meta = base(task, kind)
+def sample_base(task, kind: str, seed: int, device: str = "cpu") -> dict:
+    unet, meta = base(task, kind, device)
     digits, noise = eval_batch(task, seed)
     t0 = time.perf_counter()
     with torch.no_grad():
-        x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise, task.sample_steps)
+        x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise, task.sample_steps,
+                           device=device)
     rate = len(x) / (time.perf_counter() - t0)
     return finish(task, kind, x, digits, {"train_s": 0.0, "samples_per_s": rate, **base_metrics(task, kind, meta)})
 
 
-def resample_tilted(task, kind: str, seed: int) -> dict:
-    _, meta = base(task, kind)
-    pool, target = base_pool(task, kind), tilted_target(task, kind)
+def resample_tilted(task, kind: str, seed: int, device: str = "cpu") -> dict:
+    """Resampling happens on the CPU (where the pool is cached); the pool's rewards and the scoring of the
+    picks run on ``device``."""
+    _, meta = base(task, kind, device)
+    pool, target = base_pool(task, kind, device), tilted_target(task, kind, device)
     digits, _ = eval_batch(task, seed)
     g = torch.Generator().manual_seed(seed)
     picks = []
     for d in range(10):
         idx = torch.nonzero(pool["digits"] == d).squeeze(1)
         picks.append(idx[torch.multinomial(target["weights"][idx].float(), task.n_eval, replacement=True, generator=g)])
-    x = pool["x"][torch.cat(picks)]
+    x = pool["x"][torch.cat(picks)].to(device)
     return finish(task, kind, x, digits, {"train_s": float(pool["sample_s"]), "tilt_ess": target["ess"],
                                           **base_metrics(task, kind, meta)})
 
 
 def base_ddpm(task, config: dict, seed: int) -> dict:
     """The unaligned diffusion base model (epsilon-prediction, DDIM sampling)."""
-    return sample_base(task, "ddpm", seed)
+    return sample_base(task, "ddpm", seed, config.get("device", "cpu"))
 
 
 def base_flow(task, config: dict, seed: int) -> dict:
     """The unaligned rectified-flow base model (Euler sampling)."""
-    return sample_base(task, "flow", seed)
+    return sample_base(task, "flow", seed, config.get("device", "cpu"))
 
 
 def tilted_ddpm(task, config: dict, seed: int) -> dict:
     """The exact tilted distribution of base-ddpm (importance resampling of its sample pool)."""
-    return resample_tilted(task, "ddpm", seed)
+    return resample_tilted(task, "ddpm", seed, config.get("device", "cpu"))
 
 
 def tilted_flow(task, config: dict, seed: int) -> dict:
     """The exact tilted distribution of base-flow (importance resampling of its sample pool)."""
-    return resample_tilted(task, "flow", seed)
+    return resample_tilted(task, "flow", seed, config.get("device", "cpu"))

@@ -7,6 +7,8 @@
 - ``heldout``: the probability an independently trained MLP classifier gives the caption's digit.  No
   method trains on it; a method that hacks its training reward (adversarial pixels, blobs of ink)
   loses it.
+
+The classifiers run on the device of the images (``digits`` must be there too).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ HELDOUT = "heldout"
 
 
 def _class_prob(name: str, x: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
-    logits = t2i_models.classifier(name)(x)
+    logits = t2i_models.classifier(name, x.device)(x)
     return logits.softmax(-1).gather(1, digits[:, None]).squeeze(1)
 
 
@@ -46,10 +48,10 @@ def reward_fn(name: str):
 def predicted_digit(x: torch.Tensor) -> torch.Tensor:
     """The correctness classifier's reading of each image."""
     with torch.no_grad():
-        return t2i_models.classifier("cnn")(x).argmax(-1)
+        return t2i_models.classifier("cnn", x.device)(x).argmax(-1)
 
 
 def features(x: torch.Tensor) -> torch.Tensor:
     """The CNN classifier's 64-d penultimate features (the space of the FID-style distance)."""
     with torch.no_grad():
-        return t2i_models.classifier("cnn").features(x)
+        return t2i_models.classifier("cnn", x.device).features(x)

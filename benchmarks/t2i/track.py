@@ -19,6 +19,10 @@ and hands back its samples; this module scores them:
   classifier's 64-d penultimate layer (an FID-style distance from the base distribution);
 - ``kl_feat``: KL(N(samples) || N(base pool)) between Gaussians fitted to those features (a KL proxy);
 - ``diversity``: mean pairwise feature distance between samples of the same caption.
+
+Devices: a solver runs on ``config["device"]`` (the worker's cell device; "cpu" when absent).  The
+evaluation noise and captions are drawn on the CPU (the same for every device), the cached pools hold
+CPU tensors, and a solver hands back its samples on its device, where ``evaluate`` scores them.
 """
 
 from __future__ import annotations
@@ -95,35 +99,42 @@ def make_task(name: str, config: dict, seed: int) -> T2ITask:
 
 # -- what every solver shares -------------------------------------------------------------------------
 
-def base(task: T2ITask, kind: str):
-    """(base unet, metadata with its training time) of kind 'ddpm' or 'flow'."""
-    return t2i_models.base_model(task.spec(kind), task.ddpm_path if kind == "ddpm" else task.flow_path)
+def base(task: T2ITask, kind: str, device: str = "cpu"):
+    """(base unet on ``device``, metadata with its training time) of kind 'ddpm' or 'flow'."""
+    return t2i_models.base_model(task.spec(kind), task.ddpm_path if kind == "ddpm" else task.flow_path, device)
 
 
 def eval_batch(task: T2ITask, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(digits, noise) every solver of a rep samples from: n_eval per digit, the first caption phrasing."""
+    """(digits, noise) every solver of a rep samples from: n_eval per digit, the first caption phrasing
+    (on the CPU: the same on every device)."""
     digits = torch.arange(10).repeat_interleave(task.n_eval)
     noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(seed))
     return digits, noise
 
 
-def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor, steps: int, batch: int = 160):
-    """Run a sampler in chunks; ``fn_for(emb, digits)`` builds the function it follows for those captions."""
+def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor, steps: int, batch: int = 160,
+                   device: str = "cpu") -> torch.Tensor:
+    """Run a sampler on ``device`` in chunks of the (CPU) ``digits`` and ``noise``; ``fn_for(emb, digits)``
+    builds the function it follows for those captions (both on ``device``).  Returns the samples on
+    ``device``, with its queued work finished (so that wall-clock rates are true)."""
     out = []
     for idx in torch.arange(len(digits)).split(batch):
-        emb = t2i_data.prompt_embeddings(digits[idx])
-        fn = fn_for(emb, digits[idx])
+        emb = t2i_data.prompt_embeddings(digits[idx]).to(device)
+        fn = fn_for(emb, digits[idx].to(device))
         if kind == "ddpm":
-            x = t2i_models.ddim_sample(fn, noise[idx], steps)
+            x = t2i_models.ddim_sample(fn, noise[idx].to(device), steps)
         else:
-            x = t2i_models.euler_sample(fn, noise[idx], steps)
+            x = t2i_models.euler_sample(fn, noise[idx].to(device), steps)
         out.append(x.detach())
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
     return torch.cat(out)
 
 
-def base_pool(task: T2ITask, kind: str) -> dict:
-    """``pool`` base samples per caption (cached): {'x', 'digits', 'sample_s'}; sample_s is what drawing
-    them cost, so a method that trains on the pool can be charged for it."""
+def base_pool(task: T2ITask, kind: str, device: str = "cpu") -> dict:
+    """``pool`` base samples per caption (cached, drawn on ``device`` when missing; CPU tensors):
+    {'x', 'digits', 'sample_s'}; sample_s is what drawing them cost (on the device that drew them), so
+    a method that trains on the pool can be charged for it."""
     spec = task.spec(kind)
     path = task.ddpm_path if kind == "ddpm" else task.flow_path
     if path:  # a local model folder: key the pool by its resolved location
@@ -134,16 +145,17 @@ def base_pool(task: T2ITask, kind: str) -> dict:
     target = folder / f"{tag}-p{task.pool}-s{task.sample_steps}-v{POOL_VERSION}.pt"
     with file_lock(folder / f"{target.stem}.lock"):
         if not target.exists():
-            unet, _ = base(task, kind)
+            unet, _ = base(task, kind, device)
             digits = torch.arange(10).repeat_interleave(task.pool)
             noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(POOL_SEED))
             t0 = time.perf_counter()
             with torch.no_grad():
                 x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise,
-                                   task.sample_steps)
-            torch.save({"x": x, "digits": digits, "sample_s": time.perf_counter() - t0}, target.with_suffix(".tmp"))
+                                   task.sample_steps, device=device)
+            torch.save({"x": x.cpu(), "digits": digits, "sample_s": time.perf_counter() - t0},
+                       target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
-    return torch.load(target, weights_only=True)
+    return torch.load(target, map_location="cpu", weights_only=True)
 
 
 def tilt_weights(rewards: torch.Tensor, digits: torch.Tensor, lam: float) -> torch.Tensor:
@@ -155,12 +167,13 @@ def tilt_weights(rewards: torch.Tensor, digits: torch.Tensor, lam: float) -> tor
     return w
 
 
-def tilted_target(task: T2ITask, kind: str) -> dict:
+def tilted_target(task: T2ITask, kind: str, device: str = "cpu") -> dict:
     """Reward of the exact tilted distribution of a base model (importance weighting of its pool), and the
-    weights' effective sample size per caption (small: the estimate is poor, raise ``pool``)."""
-    pool = base_pool(task, kind)
+    weights' effective sample size per caption (small: the estimate is poor, raise ``pool``).  The pool's
+    rewards are computed on ``device``; the weights and rewards come back on the CPU, like the pool."""
+    pool = base_pool(task, kind, device)
     with torch.no_grad():
-        r = task.reward_fn()(pool["x"], pool["digits"]).double()
+        r = task.reward_fn()(pool["x"].to(device), pool["digits"].to(device)).double().cpu()
     w = tilt_weights(r, pool["digits"], task.lam)
     ess = [float(1.0 / (w[pool["digits"] == d] ** 2).sum()) for d in range(10)]
     return {"reward": float((w * r).sum() / 10), "ess": float(np.mean(ess)), "weights": w, "rewards": r}
@@ -205,31 +218,38 @@ def diversity(feats: np.ndarray, digits: np.ndarray) -> float:
 
 def finish(task: T2ITask, kind: str, x: torch.Tensor, digits: torch.Tensor, metrics: dict) -> dict:
     """A solver's output: its samples, which base model they tilt, its cost figures and the report's image
-    grid (the first ``grid`` samples per caption, stored as curves named image/<digit>, pixel index as step)."""
-    curves = {}
+    grid (the first ``grid`` samples per caption, stored as curves named image/<digit>, pixel index as step).
+    ``x`` stays on the solver's device (``evaluate`` scores it there); ``digits`` are on the CPU."""
+    curves, x_cpu = {}, x.detach().cpu()
     for d in range(10):
-        pix = x[digits == d][:task.grid].reshape(-1)
+        pix = x_cpu[digits == d][:task.grid].reshape(-1)
         curves[f"image/{d}"] = [(i, float(v)) for i, v in enumerate(pix)]
     return {"x": x.detach(), "digits": digits, "base": kind, "metrics": metrics, "curves": curves}
 
 
 def evaluate(task: T2ITask, output: dict) -> dict:
-    x, digits, kind = output["x"], output["digits"], output["base"]
+    """Score a solver's samples on the device they are on (the solver's)."""
+    x, kind = output["x"], output["base"]
+    device, digits = x.device, output["digits"].to(x.device)
     with torch.no_grad():
         r = task.reward_fn()(x, digits)
         held = t2i_rewards.heldout(x, digits)
         accepted = t2i_rewards.predicted_digit(x) == digits
-    pool = base_pool(task, kind)
-    f, f_pool = t2i_rewards.features(x).numpy(), t2i_rewards.features(pool["x"]).numpy()
+    pool = base_pool(task, kind, device)
+
+    def feats(images: torch.Tensor) -> np.ndarray:
+        return t2i_rewards.features(images.to(device)).cpu().numpy()
+
+    f, f_pool = feats(x), feats(pool["x"])
     return {
         "reward": float(r.mean()),
         "heldout_reward": float(held.mean()),
         "accuracy": float(accepted.float().mean()),
-        "target_gap": float(r.mean()) - tilted_target(task, kind)["reward"],
+        "target_gap": float(r.mean()) - tilted_target(task, kind, device)["reward"],
         "fid_base": frechet(f, f_pool),
-        "fid_real": frechet(f, t2i_rewards.features(t2i_data.split("test")[0]).numpy()),
+        "fid_real": frechet(f, feats(t2i_data.split("test")[0])),
         "kl_feat": gauss_kl(f, f_pool),
-        "diversity": diversity(f, digits.numpy()),
+        "diversity": diversity(f, output["digits"].cpu().numpy()),
     }
 
 
