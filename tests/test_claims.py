@@ -136,15 +136,40 @@ def _tunable(monkeypatch, solver, keys=("offset",)):
 CLEAR_WIN = {("t", "good"): [2.0, 2.1, 1.9, 2.05], ("t", "slow"): [1.0, 1.05, 0.9, 1.0]}
 
 
+def _tuned_rows(store, task, solver, values, points):
+    """Store ``solver``'s grid points (two tuning seeds each) and its selected rows on ``task``."""
+    import json
+
+    rows = [(f"{solver}[offset={p:g}]", {"grid": {"offset": p}, "split": "validation"}, [1.0, 1.0]) for p in points]
+    rows.append((solver, {"grid": {"offset": points[0]}}, values))
+    for method, config, vals in rows:
+        for rep, v in enumerate(vals):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"{task}/{method}/{rep}/tuned", "profile": "p",
+                   "track": "toy", "task": task, "method": method, "role": "method", "rep": rep, "seed": rep,
+                   "status": "ok", "finished_at": "2026-01-02 00:00:00", "config": json.dumps(config)}
+            store.write_run(run, {"value": v}, {}, ENV)
+
+
 def test_a_win_over_an_untuned_tunable_comparator_is_not_judged(tmp_path, monkeypatch):
     _tunable(monkeypatch, "slow")
     store = _store(tmp_path / "s.duckdb", CLEAR_WIN)
     j, = claims_mod.judge(store, "p", _claim())
     assert j.verdict == "not judged"
-    assert j.reason == "supported only against an untuned slow: its hyperparameters (offset) had no grid in this profile"
-    _store(tmp_path / "s.duckdb", {("t", "slow[offset=0]"): [1.0, 1.0]})  # a grid point: slow was tuned
+    assert j.reason.startswith("supported (Holm p = ") and "only against an untuned slow: its hyperparameters " \
+        "(offset) were not tuned" in j.reason
+    _tuned_rows(store, "t", "slow", [1.0, 1.05, 0.9, 1.0], points=[0.0])  # a one-point grid tunes nothing
+    j, = claims_mod.judge(store, "p", _claim())
+    assert j.verdict == "not judged" and "its grid varied none of its hyperparameters (offset)" in j.reason
+    _tuned_rows(store, "t", "slow", [1.0, 1.05, 0.9, 1.0], points=[0.0, 0.5])  # the judged rows are tuned
     j, = claims_mod.judge(store, "p", _claim())
     assert j.verdict == "supported"
+
+
+def test_the_tuning_rule_leaves_an_insignificant_result_inconclusive(tmp_path, monkeypatch):
+    _tunable(monkeypatch, "good")
+    store = _store(tmp_path / "s.duckdb", {("u", "good"): [1.0, 2.0, 0.5, 1.6], ("u", "slow"): [1.1, 1.2, 1.0, 1.3]})
+    j, = claims_mod.judge(store, "p", _claim("less"))
+    assert j.verdict == "inconclusive"
 
 
 def test_a_loss_needs_the_method_tuned_but_a_win_of_an_untuned_method_stands(tmp_path, monkeypatch):
@@ -177,7 +202,7 @@ def test_a_tunable_key_must_be_a_config_key():
 
 def test_an_unattainable_claim_is_not_judged(tmp_path):
     # 'slow' is the ideal row here: good < 0.5 * slow holds, but the ideal itself would not pass it
-    store = _store(tmp_path / "s.duckdb", {("t", "good"): [0.2, 0.25, 0.3], ("t", "slow"): [1.0, 1.1, 0.9],
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [0.6, 0.75, 0.6], ("t", "slow"): [1.0, 1.1, 0.9],
                                            ("t", "nan"): [0.6, 0.7, 0.65]})
     ideal = Claim(track="toy", id="c-ideal", statement="-", source="-", metric="value", method="good",
                   comparator="slow", relation="less", factor=0.5, gates=(Gate.attainable("nan", why="ideal"),))
@@ -188,6 +213,15 @@ def test_an_unattainable_claim_is_not_judged(tmp_path):
                    comparator="slow", relation="within", margin=0.5, gates=(Gate.attainable("nan"),))
     j, = claims_mod.judge(store, "p", within)  # |0.65 - 1| <= 0.5: attainable, so judged
     assert j.verdict != "not judged"
+
+
+def test_a_method_clearly_worse_than_the_ideal_is_judged_even_where_the_ideal_fails(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [0.2, 0.25, 0.3], ("t", "slow"): [1.0, 1.1, 0.9],
+                                           ("t", "nan"): [0.6, 0.7, 0.65]})  # higher is better: good < ideal
+    ideal = Claim(track="toy", id="c-ideal2", statement="-", source="-", metric="value", method="good",
+                  comparator="slow", relation="greater", factor=0.8, gates=(Gate.attainable("nan"),))
+    j, = claims_mod.judge(store, "p", ideal)
+    assert j.verdict == "contradicted"
 
 
 def test_an_attainable_gate_on_a_trend_is_refused():

@@ -36,8 +36,10 @@ withhold a verdict, not produce one.
 **Tuning.**  A verdict *against* a solver that has hyperparameters (its ``tunable`` keys in the
 registry) needs that solver tuned in the profile (a grid, tiltbench/tuning.py); else it is *not
 judged*, because its authors would rightly object that it ran at someone else's setting.  Against
-means: the comparator of a supported ``less``/``greater`` claim, the method of a contradicted one,
-and the worse of the two in a contradicted ``within`` claim.  A verdict in favour of an untuned solver
+means: the comparator of a supported claim, the method of a contradicted one, and the worse of the
+two in a contradicted ``within`` claim.  Tuned means: every judged seed of the solver on that task is a
+row the tuning protocol selected, from a grid that varied one of its tunable keys.  The rule applies
+after Holm's correction, to significant verdicts only, and says which way the verdict went.  A verdict in favour of an untuned solver
 stands (it won without tuning), and so does a ``trend`` (a property of the algorithm at the
 configuration it ran, such as its cost's growth in n).
 """
@@ -76,7 +78,8 @@ class Gate:
       ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward);
     - ``attainable``: ``solver`` (an ideal reference row, e.g. exact samples of the true answer scored
       the way the method is) would pass the claim's own relation against its comparator, on means.
-      Where even the ideal fails, the claim measures the estimator's noise, not the method.
+      Where even the ideal fails, the claim measures the estimator's noise, not the method, unless
+      the method is clearly worse than the ideal (paired 95% t-interval): then it is judged.
 
     Use the constructors below; ``solver`` and ``other`` may be ``METHOD`` or ``COMPARATOR``.
     """
@@ -281,6 +284,13 @@ def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
         if not values:
             return f"no {claim.metric} of {solver} stored on this task (not run, or not reported)"
     a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
+    from . import registry
+
+    names = {m.name: m for m in registry.get_track(claim.track).metrics}
+    higher = bool(names[claim.metric].higher_is_better) if claim.metric in names else False
+    method = lookup(claim.metric, task, claim.method)
+    if method and stats.verdict(stats.paired_difference(method, mine), higher) == "worse":
+        return ""  # clearly worse than the ideal: the estimator's noise does not explain its result
     if claim.relation == "within":
         bound = max(claim.margin, claim.rel_margin * abs(b))
         ok, test = abs(a - b) <= bound, f"|{a:.3g} − {b:.3g}| > {bound:.3g}"
@@ -349,16 +359,10 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
                 outcome = "supported" if right_side else "contradicted"
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
-    untuned = _untuned(store, profile, {c.track for c in family})
-    for r in raw:  # a trend is a property of the algorithm at the configuration it ran: no tuning rule
-        loser = "" if r["claim"].relation == "trend" else _against(r["claim"], r["verdict"], r["effect"])
-        if knobs := untuned.get((r["claim"].track, loser)):
-            r.update(verdict="not judged", p=math.nan,
-                     reason=f"{r['verdict']} only against an untuned {loser}: its hyperparameters "
-                            f"({', '.join(knobs)}) had no grid in this profile")
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
     # it at p = 1, so a failed gate can never make another claim's verdict easier.
     adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
+    untuned = _Tuning(store, profile).untuned
     out = []
     for r, p_adj in zip(raw, adjusted):
         verdict, reason = r["verdict"], r["reason"]
@@ -366,24 +370,56 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
             p_adj = math.nan
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
             verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
+        elif verdict in ("supported", "contradicted"):
+            claim = r["claim"]  # a trend is a property of the algorithm at the configuration it ran: exempt
+            loser = "" if claim.relation == "trend" else _against(claim, verdict, r["effect"])
+            if loser and (knobs := untuned(claim.track, r["task"], loser)):
+                verdict, reason = "not judged", (f"{verdict} (Holm p = {p_adj:.2g}) only against an untuned "
+                                                 f"{loser}: {knobs}")
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
                              r["margin"], reason, r.get("detail", "")))
     return out
 
 
-def _untuned(store: Store, profile: str, tracks: set[str]) -> dict[tuple[str, str], tuple[str, ...]]:
-    """{(track, solver): its tunable keys} for every tunable solver that ``profile`` ran without a grid."""
-    from . import registry
-    from .tuning import base_name
+class _Tuning:
+    """Whether a solver's judged rows on a task were tuned: every one of them (``latest_runs``) records
+    the grid point it was selected from, and that task's grid varied one of the solver's tunable keys
+    over at least two values."""
 
-    out = {}
-    for track in tracks:
-        gridded = {base_name(m) for m in store.query(
-            "SELECT DISTINCT method FROM runs WHERE profile = ? AND track = ? AND contains(method, '[')",
-            [profile, track]).method}
-        out.update({(track, s.name): s.tunable for s in registry.solvers(track)
-                    if s.tunable and s.name not in gridded})
-    return out
+    def __init__(self, store: Store, profile: str):
+        self.store, self.profile, self.cache = store, profile, {}
+
+    def _rows(self, track: str):
+        if track not in self.cache:
+            q = self.store.query
+            self.cache[track] = (
+                q("SELECT task, method, count(*) AS n, count(json_extract(config, '$.grid')) AS tuned "
+                  "FROM latest_runs WHERE profile = ? AND track = ? GROUP BY ALL", [self.profile, track]),
+                q("SELECT DISTINCT task, method, CAST(json_extract(config, '$.grid') AS VARCHAR) AS point "
+                  "FROM runs WHERE profile = ? AND track = ? AND contains(method, '[')", [self.profile, track]))
+        return self.cache[track]
+
+    def untuned(self, track: str, task: str, solver: str) -> str:
+        """'' when ``solver`` needs no tuning or was tuned on ``task``, else why it counts as untuned."""
+        import json
+
+        from . import registry
+        from .tuning import base_name
+
+        knobs = registry.get_solver(track, solver).tunable
+        if not knobs:
+            return ""
+        judged, grid = self._rows(track)
+        row = judged[(judged.task == task) & (judged.method == solver)]
+        points = [json.loads(p) for p in grid[(grid.task == task) & (grid.method.map(base_name) == solver)].point
+                  if p]
+        varied = [k for k in knobs if len({json.dumps(p.get(k)) for p in points if k in p}) >= 2]
+        what = f"its hyperparameters ({', '.join(knobs)})"
+        if not len(row) or int(row.tuned.iloc[0]) < int(row.n.iloc[0]):
+            return f"{what} were not tuned (no grid selection for every judged seed on this task)"
+        if not varied:
+            return f"its grid varied none of {what} over two or more values"
+        return ""
 
 
 def _against(claim: Claim, verdict: str, effect: stats.Estimate) -> str:
@@ -397,7 +433,7 @@ def _against(claim: Claim, verdict: str, effect: stats.Estimate) -> str:
         return claim.method if method_worse else claim.comparator
     if verdict == "contradicted":
         return claim.method
-    if verdict == "supported" and claim.relation in ("less", "greater"):
+    if verdict == "supported":  # beating, or matching, an untuned comparator says little
         return claim.comparator
     return ""
 

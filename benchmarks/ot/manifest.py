@@ -84,7 +84,7 @@ register_solver(
     defaults={"smoke": _defaults(64, 3, 400, 256, 200, 400, COND_SAMPLES["smoke"]),
               "cpu": _defaults(256, 3, 3000, 512, 500, 2000, COND_SAMPLES["cpu"]),
               "gpu": _defaults(4096, 3, 20000, 1024, 1000, 20000, COND_SAMPLES["gpu"])},
-    tunable=("lr", "width", "depth", "step_scale", "lam_anneal"),
+    tunable=("lr", "step_scale", "lam_anneal"),
     fn="tiltbench.methods.scones:scones")
 
 # ---------------------------------------------------------------------------- baselines (POT)

@@ -88,12 +88,12 @@ def _defaults(targets: str) -> dict:
 
 
 register_solver("t2i", "guidance-net", "method", citation=CITATION, defaults=_defaults("samples"), depends=DEPENDS,
-                tunable=("lr", "width", "gamma"),
+                tunable=("lr", "gamma"),
                 fn="tiltbench.methods.guidance_net:guidance_net")
 
 register_solver("t2i", "guidance-net-1step", "method", citation=CITATION + ", one-step variant",
                 defaults=_defaults("one-step"), depends=DEPENDS,
-                tunable=("lr", "width", "gamma"),
+                tunable=("lr", "gamma"),
                 fn="tiltbench.methods.guidance_net:guidance_net_1step")
 
 register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
