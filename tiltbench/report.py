@@ -236,9 +236,9 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
                              f"{stats.verdict(diff, primary.higher_is_better)} |")
     if pair_rows:
         lines += ["", f"Method vs baseline on `{primary.name}` (paired by seed; difference = method − baseline, "
-                  f"{'higher' if primary.higher_is_better else 'lower'} is better; 95% t-interval, not corrected "
-                  "for multiple comparisons: the claims above are):", "",
-                  "| comparison | difference [95% CI] | P(method better) | verdict |", "|---|---|---|---|",
+                  f"{'higher' if primary.higher_is_better else 'lower'} is better; 95% t-interval). Descriptive: "
+                  "no multiple-comparison correction, gates or tuning rule; the claims above give the verdicts:", "",
+                  "| comparison | difference [95% CI] | P(method better) | interval says |", "|---|---|---|---|",
                   *pair_rows]
     if task in plots:
         lines += ["", f"![learning curves, {task}]({plots[task]})"]
