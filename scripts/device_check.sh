@@ -35,6 +35,7 @@ ls "${wheels[@]}" | grep -q '/tiltbench-' || { echo "device_check: no tiltbench 
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}" \
   || { echo "device_check: installing the wheels failed"; exit 2; }
 export PYTHONPATH="/tmp/site" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export TILTBENCH_GIT_COMMIT="${TILTBENCH_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || cat .whl/COMMIT 2>/dev/null)}"
 export POT_BACKEND_DISABLE_JAX=1 POT_BACKEND_DISABLE_TENSORFLOW=1 POT_BACKEND_DISABLE_CUPY=1
 case "${IMPORT:-}" in ""|/*) ;; *) IMPORT="$PWD/$IMPORT" ;; esac
 cd /tmp  # so that the tree's own tiltbench/ folder cannot shadow the installed package

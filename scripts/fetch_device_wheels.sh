@@ -23,4 +23,6 @@ done
 rm -f .whl/tiltbench-*.whl; src="$(mktemp -d)"
 git ls-files -z | xargs -0 tar cf - | tar xf - -C "$src"
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w .whl "$src"; rm -rf "$src"
+# the commit the wheel was built from, for the fingerprint there (no git history travels)
+echo "$(git rev-parse HEAD)$(git diff --quiet HEAD -- . ':!results' || echo -dirty)" > .whl/COMMIT
 ls -la .whl

@@ -119,3 +119,13 @@ def test_a_version_3_export_imports_into_the_current_store(tmp_path):
 def test_a_gpu_profile_refuses_an_address_space_cap(tmp_path):
     with pytest.raises(TiltbenchError, match=r"memory_limit_gb = 4.0: must be 0 when gpus > 0"):
         load_profiles(_profiles(tmp_path, "gpus = 1\n", memory=4.0))
+
+
+def test_outside_a_git_checkout_the_commit_comes_from_the_environment(tmp_path, monkeypatch):
+    """On a GPU machine the tree arrives without its history: device_check.sh passes the commit."""
+    from tiltbench.fingerprint import git_state
+
+    monkeypatch.delenv("TILTBENCH_GIT_COMMIT", raising=False)
+    assert git_state(str(tmp_path)) == ("unknown", False)
+    monkeypatch.setenv("TILTBENCH_GIT_COMMIT", "abc123-dirty")
+    assert git_state(str(tmp_path)) == ("abc123", True)

@@ -42,7 +42,9 @@ def _nvidia_driver() -> str:
 
 
 def git_state(cwd: str | None = None) -> tuple[str, bool]:
-    """(commit, dirty) of the checkout in ``cwd``; ("unknown", False) outside a git checkout."""
+    """(commit, dirty) of the checkout in ``cwd``; outside a git checkout (an installed wheel on a
+    machine the tree was copied to) ``$TILTBENCH_GIT_COMMIT`` ("<sha>" or "<sha>-dirty"), else
+    ("unknown", False)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
@@ -50,6 +52,9 @@ def git_state(cwd: str | None = None) -> tuple[str, bool]:
                                 capture_output=True, text=True, timeout=10, check=True).stdout
         return commit, bool(status.strip())
     except (OSError, subprocess.SubprocessError):
+        given = os.environ.get("TILTBENCH_GIT_COMMIT", "").strip()
+        if given:
+            return given.removesuffix("-dirty"), given.endswith("-dirty")
         return "unknown", False
 
 
