@@ -86,7 +86,7 @@ def test_tiny_sweep_stores_refusals_and_renders_the_scaling_section(tmp_path, mo
     tiltbench("report", "--profile", "ot-scaling", "--track", "ot", "--out", tmp_path / "out", store=store, check=True)
     text = (tmp_path / "out" / "ot.md").read_text()
     section = text.split("## Scaling with n")[1].split("\n## ")[0]
-    assert "### gaussian-d2-lam4" in section and "wall-time exponent" in section
+    assert "### gaussian-d2-lam4" in section and "wall-time exponent" in section and "peak-memory exponent" in section
     assert "| lp | 400 | 2 | DoesNotFit: lp at n = 400 needs ~0.00596 GB" in section
     assert "| sinkhorn-online | 100–400 | 6 |" in section
     assert (tmp_path / "out" / "ot" / "scaling_gaussian-d2-lam4.png").stat().st_size > 1000

@@ -56,6 +56,12 @@ def exponent(pts: list[tuple[int, float]]) -> stats.Estimate:
     return stats.level_slope([math.log(n) for n, _ in pts], [math.log(v) for _, v in pts]).interval()
 
 
+def fitted(pts: list[tuple[int, float]]) -> str:
+    """The exponent [CI] where three or more values of n were run (two points always lie on a line)."""
+    levels = len({n for n, _ in pts})
+    return fmt_est(exponent(pts)) if levels >= 3 else f"— ({levels} value{'s' if levels != 1 else ''} of n)"
+
+
 def failures(data, tasks: dict[str, int]) -> list[tuple[str, int, int, str]]:
     """(solver, n, failed seeds, the newest attempt's reason) of the family's failed cells, by solver
     and n.  A seed tried twice counts once."""
@@ -115,19 +121,19 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
         return []
     lines = ["## Scaling with n", "",
              "Cost and accuracy against the number of samples per marginal n (tasks `<task>-n{N}`, one problem "
-             "instance per family). Exponent: least-squares slope of log wall time on log n, fitted to the mean "
-             "over seeds at each n, with its 95% Student-t interval (1 = linear, 2 = quadratic; a fixed cost such as SCONES' minibatch "
-             "training pulls it below the asymptotic rate). Peak memory includes the ~320 MB of a worker with "
-             "torch loaded. Failed cells keep their reason (a cell that cannot fit in memory refuses to start).", ""]
+             "instance per family). Exponent: least-squares slope of log wall time (or peak memory) on log n, fitted "
+             "to the mean over seeds at each n (three or more values of n), with its 95% Student-t interval (1 = linear, 2 = quadratic; a fixed cost such as SCONES' minibatch "
+             "training pulls it below the asymptotic rate). Peak memory is the cell's host memory and includes the "
+             "~320 MB of a worker with torch loaded (on a GPU the device memory is not measured). Failed cells keep their reason (a cell that cannot fit in memory refuses to start).", ""]
     for family, tasks in families.items():
         lines += [f"### {family}", ""]
-        wall = points(data, tasks, "wall_s")
-        lines += ["| solver | n range | points | wall-time exponent [95% CI] |", "|---|---|---|---|"]
+        wall, mem, uvp = (points(data, tasks, c) for c in ("wall_s", "peak_mem_mb", "bw_uvp"))
+        lines += ["| solver | n range | points | wall-time exponent [95% CI] | peak-memory exponent [95% CI] |",
+                  "|---|---|---|---|---|"]
         for solver, pts in wall.items():
             ns = sorted({n for n, _ in pts})
-            lines.append(f"| {solver} | {ns[0]:g}–{ns[-1]:g} | {len(pts)} | "
-                         f"{fmt_est(exponent(pts)) if len(ns) > 1 else '— (one n)'} |")
-        mem, uvp = points(data, tasks, "peak_mem_mb"), points(data, tasks, "bw_uvp")
+            lines.append(f"| {solver} | {ns[0]:g}–{ns[-1]:g} | {len(pts)} | {fitted(pts)} | "
+                         f"{fitted(mem.get(solver, []))} |")
         lines += ["", "| solver | n | seeds | wall s | peak MB | bw_uvp % |", "|---|---|---|---|---|---|"]
         for solver, pts in wall.items():
             for n in sorted({n for n, _ in pts}):
