@@ -58,6 +58,10 @@ def test_conditional_moments_match_direct_evaluation_in_2d():
 
 
 def test_plan_marginals_and_conditionals_match_sampling():
+    """Consistency of the task's samplers with its closed forms.  The x and nu checks compare a sampler
+    with the same construction (they catch a sampler that drifts from it, not a wrong construction);
+    the construction itself is checked against direct density evaluation above and against the Janati
+    closed form at K = 1 below."""
     task = make_task("mixture-d2-lam2", {"n": 200, "cond_points": 4}, seed=3)
     rng = np.random.default_rng(0)
     x, y = task.sample_plan(200_000, rng)
