@@ -30,7 +30,9 @@ a = 2 x / lam the conditional plan is the Gaussian mixture
     pi(y | x) = sum_k p_k(x) N(y; m_k + S_k a, S_k),   p_k(x) = softmax_k(log w_k + <a, m_k> + a'S_k a / 2).
 
 Instance (what we chose; Gushchin et al. ship theirs as data files we did not use): source
-mu = N(0, I_D); K = 5 potential components with equal weights alpha_k, means mu_k ~ N(0, 4 I_D) and
+mu = N(0, I_D), where their official code loads a Gaussian-mixture source (``input_probs/mus/sigmas``
+files), so these are pairs of their construction with the simplest source, not their pairs, and the
+marginals are closer to Gaussian than theirs; K = 5 potential components with equal weights alpha_k, means mu_k ~ N(0, 4 I_D) and
 covariances with eigenvalues uniform in [0.1, 1] and random eigenvectors (``random_covariance``).  Their
 dimensions are D in {2, 16, 64, 128} with eps in {0.1, 1, 10}; any D >= 1 and lam > 0 are accepted.
 The parameters depend only on (base seed, task); reps change the samples solvers draw.
