@@ -141,5 +141,5 @@ def test_a_trend_claim_needs_a_parameter_and_a_bound():
 
 def test_the_ot_scaling_claim_is_registered_and_valid():
     [claim] = [c for c in claims_mod.claims("ot") if c.id == "scones-scales"]
-    assert claim.relation == "trend" and [(b.metric, b.below) for b in claim.bounds] == [("wall_s", 2.0),
-                                                                                         ("bw_uvp", 0.1)]
+    assert claim.relation == "trend" and [(b.metric, b.below) for b in claim.bounds] == [
+        ("wall_s", 2.0), ("sample_s", 1.2), ("bw_uvp", 0.1)]
