@@ -277,6 +277,14 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     return ""
 
 
+def _higher_is_better(claim: Claim) -> bool:
+    """The direction of the claim's metric (a run column such as wall_s is a cost: lower is better)."""
+    from . import registry
+
+    names = {m.name: m for m in registry.get_track(claim.track).metrics}
+    return bool(names[claim.metric].higher_is_better) if claim.metric in names else False
+
+
 def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
     """'' when ``ideal`` passes ``claim``'s relation against its comparator on ``task`` (means), else why not."""
     mine, theirs = lookup(claim.metric, task, ideal), lookup(claim.metric, task, claim.comparator)
@@ -284,12 +292,8 @@ def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
         if not values:
             return f"no {claim.metric} of {solver} stored on this task (not run, or not reported)"
     a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
-    from . import registry
-
-    names = {m.name: m for m in registry.get_track(claim.track).metrics}
-    higher = bool(names[claim.metric].higher_is_better) if claim.metric in names else False
     method = lookup(claim.metric, task, claim.method)
-    if method and stats.verdict(stats.paired_difference(method, mine), higher) == "worse":
+    if method and stats.verdict(stats.paired_difference(method, mine), _higher_is_better(claim)) == "worse":
         return ""  # clearly worse than the ideal: the estimator's noise does not explain its result
     if claim.relation == "within":
         bound = max(claim.margin, claim.rel_margin * abs(b))
@@ -425,11 +429,7 @@ class _Tuning:
 def _against(claim: Claim, verdict: str, effect: stats.Estimate) -> str:
     """The solver a verdict goes against (see "Tuning" in the module docstring), or ''."""
     if verdict == "contradicted" and claim.relation == "within":
-        from . import registry
-
-        names = {m.name: m for m in registry.get_track(claim.track).metrics}
-        higher = names[claim.metric].higher_is_better if claim.metric in names else False  # run columns: costs
-        method_worse = effect.mean < 0 if higher else effect.mean > 0
+        method_worse = effect.mean < 0 if _higher_is_better(claim) else effect.mean > 0
         return claim.method if method_worse else claim.comparator
     if verdict == "contradicted":
         return claim.method
