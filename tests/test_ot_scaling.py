@@ -90,6 +90,14 @@ def test_tiny_sweep_stores_refusals_and_renders_the_scaling_section(tmp_path, mo
     assert "| lp | 400 | 2 | DoesNotFit: lp at n = 400 needs ~0.00596 GB" in section
     assert "| sinkhorn-online | 100–400 | 6 |" in section
     assert (tmp_path / "out" / "ot" / "scaling_gaussian-d2-lam4.png").stat().st_size > 1000
+    # a board that names the sweep in report_with carries its verdicts and scaling section on its own page
+    tiltbench("run", "--profile", "ot-board", "--track", "ot", "--no-progress", store=store, timeout=300, check=True)
+    tiltbench("report", "--profile", "ot-board", "--track", "ot", "--out", tmp_path / "board", store=store, check=True)
+    board = (tmp_path / "board" / "ot.md").read_text()
+    beside = board.split("## Beside this board: profile `ot-scaling`")[1].split("\n## ")[0]
+    assert "[../ot-scaling/ot.md](../ot-scaling/ot.md)" in beside
+    assert "### Scaling with n" in beside and "#### gaussian-d2-lam4" in beside and "| lp | 400 | 2 | DoesNotFit" in beside
+    assert (tmp_path / "board" / "ot" / "scaling_gaussian-d2-lam4.png").stat().st_size > 1000
 
 
 # ---------------------------------------------------------------------------- trend claims (toy track)

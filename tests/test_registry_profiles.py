@@ -43,6 +43,13 @@ def test_profile_file_validation(tmp_path):
     bad.write_text("[x\n")
     with pytest.raises(TiltbenchError, match="not valid TOML"):
         load_profiles(bad)
+    head = 'base_seed = 1\nworkers = 1\nthreads_per_worker = 1\ntimeout_s = 1\nmemory_limit_gb = 0\ngpus = 0\n'
+    bad.write_text(f'[x]\n{head}[x.tracks.ot]\ntasks = ["a"]\nreps = 1\nreport_with = ["nope"]\n')
+    with pytest.raises(TiltbenchError, match="x.tracks.ot.report_with: unknown profile 'nope' .*valid: x"):
+        load_profiles(bad)
+    bad.write_text(f'[x]\n{head}[x.tracks.ot]\ntasks = ["a"]\nreps = 1\nreport_with = ["x"]\n')
+    with pytest.raises(TiltbenchError, match="x.tracks.ot.report_with = \\['x'\\].*not itself"):
+        load_profiles(bad)
 
 
 def test_packaged_profiles_cover_the_ot_track():

@@ -148,12 +148,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .profiles import get_profile, published_profile
-    from .report import render_with_notes
+    from .profiles import get_profile
+    from .report import default_out, render_with_notes
 
     get_profile(args.profile)
-    out = Path(args.out) if args.out else (Path("results") if args.profile == published_profile()
-                                           else Path("results") / args.profile)
+    out = Path(args.out) if args.out else default_out(args.profile)
     for track in args.track or []:
         registry.get_track(track)
     store = _store(args)

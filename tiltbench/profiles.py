@@ -77,7 +77,8 @@ MAX_WORKERS = 1024
 _PROFILE_KEYS = {"description": "a string", "solver_defaults": "a profile name (string)",
                  "tracks": "a table of track sections", **{k: "" for k in (*_BUDGET_KEYS, *_OPTIONAL_KEYS)}}
 _TRACK_SELECTION = {"tasks": "a non-empty list of task names", "reps": f"an integer from 1 to {MAX_REPS}",
-                    "methods": "a list of solver names", "solvers": "a table of per-solver tables"}
+                    "methods": "a list of solver names", "solvers": "a table of per-solver tables",
+                    "report_with": "a list of profile names whose results for this track the report appends"}
 
 
 def _read(path: Path) -> dict:
@@ -181,6 +182,9 @@ def _validate(name: str, body: dict, path: Path, reference) -> dict:
         chosen = cfg.get("methods", [])
         if not (isinstance(chosen, list) and all(isinstance(m, str) for m in chosen)):
             raise _bad(f"{where}.methods", chosen, _TRACK_SELECTION["methods"], path)
+        companions = cfg.get("report_with", [])
+        if not (isinstance(companions, list) and all(isinstance(c, str) and c != name for c in companions)):
+            raise _bad(f"{where}.report_with", companions, _TRACK_SELECTION["report_with"] + " (not itself)", path)
         solvers = cfg.get("solvers", {})
         if not isinstance(solvers, dict):
             raise _bad(f"{where}.solvers", solvers, f"a table of per-solver tables, e.g. "
@@ -217,6 +221,12 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
             raise TiltbenchError(f"unknown top-level key {name!r} = {body!r} in {path}: a profile is a table "
                                  f"([{name}]); the only top-level value is `published`")
         values = _validate(name, body, path, reference)
+        for track, cfg in body.get("tracks", {}).items():
+            for other in cfg.get("report_with", []):
+                if other not in raw or not isinstance(raw[other], dict):
+                    raise TiltbenchError(f"bad config value profile {name}.tracks.{track}.report_with: unknown "
+                                         f"profile {other!r} (in {path}); valid: "
+                                         f"{', '.join(sorted(k for k, v in raw.items() if isinstance(v, dict)))}")
         out[name] = Profile(name, body.get("description", ""), tracks=body.get("tracks", {}),
                             solver_defaults=str(body.get("solver_defaults", "")), **values)
     return out

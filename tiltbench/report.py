@@ -349,12 +349,57 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
         lines += task_section(track, data, task, plots)
     grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
     lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name, tuned_runs=data["runs"])
+    for other in _companions(profile, track.name):
+        lines += companion_section(store, profile, other, track, plot_dir)
     metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {m.direction}, {m.kind}): {m.description}"
                     for m in track.metrics]
     lines += ["## Metrics", "", *metric_lines, ""]
     path = out / f"{track.name}.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def default_out(profile: str) -> Path:
+    """Where `tiltbench report` writes a profile's reports: results/ for the published profile, else
+    results/<profile>/."""
+    from .profiles import published_profile
+    return Path("results") if profile == published_profile() else Path("results") / profile
+
+
+def _companions(profile: str, track: str) -> list[str]:
+    """The profiles named by ``[<profile>.tracks.<track>] report_with`` (none for an unknown profile)."""
+    from .profiles import DEFAULT_FILE, load_profiles
+    known = load_profiles().get(profile) or load_profiles(DEFAULT_FILE).get(profile)
+    return list(known.tracks.get(track, {}).get("report_with", [])) if known else []
+
+
+def companion_section(store: Store, profile: str, other: str, track: registry.Track, plot_dir: Path) -> list[str]:
+    """Another profile's verdicts and track section (e.g. a scaling sweep) appended to this report, so that
+    one page holds the board and the study beside it.  Headings are demoted one level."""
+    from .report_tuning import split_grid
+
+    data, _ = split_grid(load(store, other, track.name))
+    link = Path(*[".."] * len(default_out(profile).parts[1:]), default_out(other).relative_to("results"),
+                f"{track.name}.md").as_posix()
+    lines = [f"## Beside this board: profile `{other}`", ""]
+    if not len(data["runs"]) and not len(data["failed"]):
+        return lines + [f"No stored runs of profile `{other}` for this track: not run.", ""]
+    lines += [f"From the same store: the `{other}` profile's verdicts and its part of this track's report "
+              f"(the whole report, with the claims' gates and sources: [{link}]({link})). Its claims are their "
+              "own Holm family.", "",
+              "| claim | task | verdict | statistic [95% CI] | p (Holm) | seeds |", "|---|---|---|---|---|---|"]
+    track_claims = claims_mod.claims(track.name)
+    order = {c.id: i for i, c in enumerate(track_claims)}
+    for j in sorted(claims_mod.judge_family(store, other, track_claims),
+                    key=lambda j: (order[j.claim.id], _task_order(j.task))):
+        verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+        lines.append(f"| `{j.claim.id}` | {j.task} | {cell(verdict)} | {fmt_est(j.effect)}"
+                     f"{cell('; ' + j.detail) if j.detail else ''} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
+    if track.report_extras:
+        module, _, function = track.report_extras.partition(":")
+        extra = getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
+        lines += [""] + [("#" + line) if line.startswith("#") else line for line in extra]
+    return lines + [""]
 
 
 def _task_order(name: str):

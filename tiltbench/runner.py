@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # duckdb and pandas load with the store, when a sweep opens i
     from .store import Store
 
 # Keys of a track's profile section that choose which cells exist rather than what a cell computes.
-_SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps")  # which cells run; not part of a cell's config
+# which cells run (and what the report shows beside them); not part of a cell's config
+_SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps", "report_with")
 MAX_CELLS = 100_000  # one sweep; more is almost surely a typo (and would take minutes just to plan)
 
 
