@@ -240,3 +240,57 @@ def test_a_trend_is_judged_whatever_the_tuning(tmp_path, monkeypatch):
                   comparator="", relation="trend", across="n", slope_below=0.5)
     j, = claims_mod.judge(store, "p", trend)
     assert j.verdict == "contradicted"
+
+
+# ---------------------------------------------------------------------------- claims at a matched divergence
+def _frontier_rows(store, task, solver, xs, quality, reps=4, wobble=0.01):
+    """Grid points ``solver[offset=x]`` on the validation split: noise (the x metric) = x, value = quality(x)
+    plus a small seed-dependent wobble."""
+    import json
+
+    for x in xs:
+        method = f"{solver}[offset={x:g}]"
+        for rep in range(reps):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"{task}/{method}/{rep}", "profile": "p",
+                   "track": "toy", "task": task, "method": method, "role": "method", "rep": rep, "seed": 100 + rep,
+                   "status": "ok", "finished_at": "2026-01-02 00:00:00",
+                   "config": json.dumps({"grid": {"offset": x}, "split": "validation"})}
+            store.write_run(run, {"value": quality(x) + wobble * rep, "noise": x + 0.001 * rep}, {}, ENV)
+
+
+def test_a_matched_claim_compares_frontiers_not_tuned_rows(tmp_path, monkeypatch):
+    _tunable(monkeypatch, "slow")  # the tuning rule does not apply: the comparison is over whole grids
+    # the test rows say slow wins; at a matched noise the frontiers say good is one point better
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [1.0] * 4, ("t", "slow"): [5.0] * 4})
+    _frontier_rows(store, "t", "good", [1, 2, 3], lambda x: x + 1)
+    _frontier_rows(store, "t", "slow", [1.5, 2.5, 4], lambda x: x, wobble=-0.01)
+    plain, = claims_mod.judge(store, "p", _claim())
+    assert plain.verdict != "supported"
+    j, = claims_mod.judge(store, "p", _claim(matched="noise"))
+    assert j.verdict == "supported" and j.n_seeds == 4 and abs(j.effect.mean - 1.03) < 0.01
+    assert "at noise = 2.25" in j.detail and "3 and 3 grid points" in j.detail  # overlap [1.5, 3]: its middle
+    within = _claim("within", margin=0.2, matched="noise")
+    assert claims_mod.judge(store, "p", within)[0].verdict == "contradicted"
+    assert "at matched noise" in claims_mod.describe(within)
+
+
+def test_a_matched_claim_without_frontiers_that_meet_is_not_judged(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {})
+    _frontier_rows(store, "t", "good", [1, 2], lambda x: x)
+    _frontier_rows(store, "t", "slow", [5, 6], lambda x: x)
+    _frontier_rows(store, "u", "good", [1, 2], lambda x: x)
+    _frontier_rows(store, "u", "slow", [1], lambda x: x)
+    _frontier_rows(store, "v", "good", [1, 2], lambda x: x + 1, reps=2)
+    _frontier_rows(store, "v", "slow", [1, 2], lambda x: x, reps=2)
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(matched="noise"))}
+    assert by_task["t"].verdict == "not judged" and "do not overlap in noise (good 1–2; slow 5–6)" in by_task["t"].reason
+    assert by_task["u"].verdict == "not judged" and "2 or more grid points per solver on this task; slow has 1" \
+        in by_task["u"].reason
+    assert by_task["v"].verdict == "inconclusive" and "2 paired seed(s)" in by_task["v"].reason
+
+
+def test_a_matched_claim_names_a_known_metric_and_is_not_a_trend():
+    with pytest.raises(TiltbenchError, match="metric of claim .*'kl'.*valid: .*value"):
+        claims_mod.validate(_claim(matched="kl"))
+    with pytest.raises(TiltbenchError, match="'matched' compares two solvers' frontiers"):
+        claims_mod.register_claim(_claim("trend", across="n", slope_below=1.0, matched="noise"))

@@ -28,6 +28,14 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
   ``MIN_TREND_LEVELS`` values of the parameter, else *not judged*; it has no comparator.  The
   metric may be a run column (``wall_s``, ``cpu_s``, ``peak_mem_mb``).
 
+**At a matched divergence.**  A ``less``/``greater``/``within`` claim with ``matched = <x metric>`` (e.g.
+"kl") compares quality where both solvers spend the same divergence or cost, not at their tuned rows:
+each solver's Pareto frontier over its grid points (validation split, tuning seeds; tiltbench/tuning.py)
+is read at x*, the middle of the x range both frontiers cover, per tuning seed, and the claim's test runs
+on those paired values.  It needs two or more grid points per solver and overlapping frontiers, else
+*not judged*; its seeds are the tuning seeds.  The tuning rule below does not apply to it (its
+comparison is over the whole grids).
+
 A claim may state **gates**, preconditions checked per task before it is judged: the comparator is
 competent, a reference row is beaten, the operating points match, a solver converged.  When a gate
 fails the verdict is *not judged: <reason>*, never supported or contradicted; gates can only
@@ -141,6 +149,7 @@ class Claim:
     across: str = ""  # trend: the task-name parameter, "n" for names ending in -n{N}
     slope_below: float = math.inf  # trend: bound on the slope of log(metric) on log(parameter)
     also: tuple[SlopeBound, ...] = field(default_factory=tuple)  # trend: further bounds that must hold
+    matched: str = ""  # less/greater/within: compare on the frontiers over grid points at a matched value of this metric
 
     @property
     def bounds(self) -> tuple[SlopeBound, ...]:
@@ -163,6 +172,8 @@ def register_claim(claim: Claim) -> Claim:
         raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name of lowercase "
                              f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and a finite slope_below; "
                              f"got across = {claim.across!r}, slope_below = {claim.slope_below!r}")
+    if claim.matched and claim.relation == "trend":
+        raise TiltbenchError(f"claim {claim.id}: 'matched' compares two solvers' frontiers; a trend has no comparator")
     for gate in claim.gates:
         if gate.kind not in GATE_KINDS:
             raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
@@ -188,7 +199,7 @@ def validate(claim: Claim) -> None:
             raise unknown(f"{what} of claim {claim.id} (track {claim.track})", name, solver_names)
     trend = claim.relation == "trend"  # a trend may also fit a run column (wall_s, ...)
     allowed = [*metric_names, *RUN_COLUMNS] if trend else metric_names
-    claimed = [b.metric for b in claim.bounds] if trend else [claim.metric]
+    claimed = [b.metric for b in claim.bounds] if trend else [claim.metric, *([claim.matched] if claim.matched else [])]
     if trend and any(g.kind == "attainable" for g in claim.gates):
         raise TiltbenchError(f"claim {claim.id}: an 'attainable' gate needs a comparator; a trend has none")
     for metric in [*claimed, *(g.metric for g in claim.gates if g.kind != "attainable")]:
@@ -328,16 +339,26 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
             raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
                                 lambda m, t, s, track=claim.track: lookup(m, t, s, track))
             continue
-        tasks = _values(store, profile, claim.track, claim.metric, {claim.method, claim.comparator})
+        if claim.matched:
+            points = _grid_points(store, profile, claim)
+            tasks = points
+        else:
+            tasks = _values(store, profile, claim.track, claim.metric, {claim.method, claim.comparator})
         for task in sorted(t for t in tasks if re.fullmatch(claim.tasks, t)):
-            a = lookup(claim.metric, task, claim.method, claim.track)
-            b = lookup(claim.metric, task, claim.comparator, claim.track)
+            detail = ""
+            if claim.matched:
+                a, b, detail, unmatched = _at_matched(claim, points[task])
+            else:
+                a = lookup(claim.metric, task, claim.method, claim.track)
+                b = lookup(claim.metric, task, claim.comparator, claim.track)
+                unmatched = ""
             reps = sorted(set(a) & set(b))
             factor = 1.0 if claim.relation == "within" else claim.factor
             diffs = [a[r] - factor * b[r] for r in reps]
             effect = stats.mean_ci(diffs)
             failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
                                                                     lambda m, t, s: lookup(m, t, s, claim.track)))]
+            failed = [unmatched] * bool(unmatched) + failed
             margin = math.nan
             if claim.relation == "within" and reps:  # per seed: its noise enters the test (stats.equivalence_p)
                 margins = [max(claim.margin, claim.rel_margin * abs(b[r])) for r in reps]
@@ -346,13 +367,13 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 margin = sum(margins) / len(margins)
             if failed:
                 raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
-                                verdict="not judged", reason="; ".join(failed)))
+                                verdict="not judged", reason="; ".join(failed), detail=detail))
                 continue
             if effect.n < stats.MIN_SEEDS_FOR_VERDICT or not effect.has_ci:
                 raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
                                 verdict="inconclusive",
                                 reason=f"{effect.n} paired seed(s) with finite values; a verdict needs "
-                                       f"{stats.MIN_SEEDS_FOR_VERDICT}"))
+                                       f"{stats.MIN_SEEDS_FOR_VERDICT}", detail=detail))
                 continue
             if claim.relation == "within":
                 inside = sum(upper) < 0 < sum(lower)
@@ -362,7 +383,8 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 p = stats.t_test_p(diffs)
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
                 outcome = "supported" if right_side else "contradicted"
-            raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason=""))
+            raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason="",
+                            detail=detail))
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
     # it at p = 1, so a failed gate can never make another claim's verdict easier.
     adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
@@ -375,14 +397,60 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
             verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
         elif verdict in ("supported", "contradicted"):
-            claim = r["claim"]  # a trend is a property of the algorithm at the configuration it ran: exempt
-            loser = "" if claim.relation == "trend" else _against(claim, verdict, r["effect"])
+            claim = r["claim"]  # a trend is a property of the algorithm at the configuration it ran, and a
+            # matched claim compares whole grids: both exempt
+            loser = "" if claim.relation == "trend" or claim.matched else _against(claim, verdict, r["effect"])
             if loser and (knobs := untuned(claim.track, r["task"], loser)):
                 verdict, reason = "not judged", (f"{verdict} (Holm p = {p_adj:.2g}) only against an untuned "
                                                  f"{loser}: {knobs}")
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
                              r["margin"], reason, r.get("detail", "")))
     return out
+
+
+def _grid_points(store: Store, profile: str, claim: Claim) -> dict[str, dict[str, dict]]:
+    """{task: {solver: {grid-point label: {seed: (x, quality)}}}} of a matched claim's two solvers: their
+    grid points' (``claim.matched``, ``claim.metric``) pairs, newest ok run of each cell."""
+    from .tuning import base_name, is_grid_point
+
+    values = {}
+    for metric in (claim.matched, claim.metric):
+        if metric in RUN_COLUMNS:
+            df = store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
+                             f"track = ? AND {metric} IS NOT NULL AND contains(method, '[')", [profile, claim.track])
+        else:
+            df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
+                             "WHERE r.profile = ? AND r.track = ? AND m.name = ? AND contains(r.method, '[')",
+                             [profile, claim.track, metric])
+        values[metric] = {(row.task, row.method, int(row.rep)): float(row.value) for row in df.itertuples()}
+    out: dict[str, dict[str, dict]] = {}
+    for (task, label, rep), x in values[claim.matched].items():
+        q = values[claim.metric].get((task, label, rep))
+        solver = base_name(label)
+        if q is None or not is_grid_point(label) or solver not in (claim.method, claim.comparator):
+            continue
+        if math.isfinite(x) and math.isfinite(q):
+            out.setdefault(task, {}).setdefault(solver, {}).setdefault(label, {})[rep] = (x, q)
+    return out
+
+
+def _at_matched(claim: Claim, points: dict[str, dict]) -> tuple[dict, dict, str, str]:
+    """(method's, comparator's {seed: quality} at the matched x, detail, '' or why it cannot be judged)."""
+    from . import tuning
+
+    mine, theirs = points.get(claim.method, {}), points.get(claim.comparator, {})
+    few = [f"{s} has {len(p)}" for s, p in ((claim.method, mine), (claim.comparator, theirs)) if len(p) < 2]
+    if few:
+        return {}, {}, "", (f"a frontier in {claim.matched} needs 2 or more grid points per solver on this task; "
+                            + ", ".join(few))
+    x_star, a, b = tuning.at_matched_x(mine, theirs, _higher_is_better(claim))
+    if not math.isfinite(x_star):
+        spans = [f"{s} {min(x for r in p.values() for x, _ in r.values()):.3g}–"
+                 f"{max(x for r in p.values() for x, _ in r.values()):.3g}"
+                 for s, p in ((claim.method, mine), (claim.comparator, theirs))]
+        return {}, {}, "", f"the frontiers do not overlap in {claim.matched} ({'; '.join(spans)})"
+    return a, b, (f"at {claim.matched} = {x_star:.3g} on the frontiers over {len(mine)} and {len(theirs)} grid "
+                  "points (validation split, tuning seeds)"), ""
 
 
 class _Tuning:
@@ -513,7 +581,7 @@ def describe(claim: Claim) -> str:
         op = "<" if claim.relation == "less" else ">"
         scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"
         text = f"{claim.method} {op} {scaled} on {claim.metric}"
-    return text
+    return text + (f" at matched {claim.matched} (frontiers over grid points)" if claim.matched else "")
 
 
 def describe_gate(claim: Claim, gate: Gate) -> str:

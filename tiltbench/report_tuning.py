@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from . import registry, stats, tuning
-from .report import _mean, values_by_rep
+from .report import values_by_rep
 
 
 def split_grid(data: dict) -> tuple[dict, dict]:
@@ -81,17 +81,13 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
     return lines
 
 
-def _frontier(grid, task: str, solver: str, quality: str, cost: str, higher: bool) -> list[str]:
-    """The solver's Pareto-optimal grid points (labels), sorted by mean cost."""
-    labels = _points(grid, task, solver)
-    means = []
-    for m in labels:
+def _grid_points(grid, task: str, solver: str, quality: str, cost: str) -> tuning.Points:
+    """{label: {seed: (cost, quality)}} of the solver's grid points on ``task``."""
+    out = {}
+    for m in _points(grid, task, solver):
         q, c = values_by_rep(grid, task, m, quality), values_by_rep(grid, task, m, cost)
-        reps = sorted(set(q) & set(c))
-        if reps:
-            means.append((m, _mean(c[r] for r in reps), _mean(q[r] for r in reps)))
-    keep = tuning.pareto([(x, y) for _, x, y in means], higher)
-    return [means[i][0] for i in keep]
+        out[m] = {r: (c[r], q[r]) for r in sorted(set(q) & set(c))}
+    return out
 
 
 def frontier_lines(track: registry.Track, grid, task: str, solvers: list[str], plot_dir: Path, prefix: str) -> list[str]:
@@ -99,8 +95,8 @@ def frontier_lines(track: registry.Track, grid, task: str, solvers: list[str], p
 
     quality, cost = track.frontier
     higher = bool(track.metric(quality).higher_is_better)
-    fronts = {s: _frontier(grid, task, s, quality, cost, higher) for s in solvers}
-    fronts = {s: f for s, f in fronts.items() if f}
+    points = {s: _grid_points(grid, task, s, quality, cost) for s in solvers}
+    fronts = {s: f for s in solvers if (f := tuning.frontier(points[s], higher))}
     if not fronts:
         return []
     lines = []
@@ -110,23 +106,11 @@ def frontier_lines(track: registry.Track, grid, task: str, solvers: list[str], p
     pairs = [(a, b) for i, a in enumerate(sorted(fronts)) for b in sorted(fronts)[i + 1:]]
     rows = []
     for a, b in pairs:
-        xs = [[_mean(values_by_rep(grid, task, m, cost).values()) for m in fronts[s]] for s in (a, b)]
-        x_star = tuning.matched_x(xs)
+        x_star, qa, qb = tuning.at_matched_x(points[a], points[b], higher)
         if not math.isfinite(x_star):
             rows.append(f"| {a} − {b} | — | — | frontiers do not overlap in {cost} |")
             continue
-        per_rep = {}
-        for s in (a, b):
-            qs = {m: values_by_rep(grid, task, m, quality) for m in fronts[s]}
-            cs = {m: values_by_rep(grid, task, m, cost) for m in fronts[s]}
-            reps = sorted(set.intersection(*(set(qs[m]) & set(cs[m]) for m in fronts[s])))
-            per_rep[s] = {}
-            for r in reps:
-                pts = sorted((cs[m][r], qs[m][r]) for m in fronts[s])
-                v = tuning.interpolate([p[0] for p in pts], [p[1] for p in pts], x_star)
-                if math.isfinite(v):
-                    per_rep[s][r] = v
-        diff = stats.paired_difference(per_rep[a], per_rep[b])
+        diff = stats.paired_difference(qa, qb)
         note = "" if diff.n >= stats.MIN_SEEDS_FOR_VERDICT else f"fewer than {stats.MIN_SEEDS_FOR_VERDICT} seeds: descriptive"
         rows.append(f"| {a} − {b} | {fmt(x_star)} | {fmt_est(diff)} ({diff.n} seeds) | {note} |")
     if rows:

@@ -15,7 +15,8 @@ Protocol (benchopt-style grids, with the selection kept off the reported numbers
 Frontiers: a track may name a (quality, divergence-or-cost) pair.  Over a solver's grid points
 (validation runs), the Pareto frontier is the set of points no other point beats on both axes; the
 quality at a given divergence is read off the frontier by linear interpolation, per tuning seed, so
-its interval comes from the seeds.
+its interval comes from the seeds.  Two solvers are compared at a *matched* divergence: the middle of
+the range both frontiers cover (``at_matched_x``); a claim can be stated that way (``Claim.matched``).
 """
 
 from __future__ import annotations
@@ -107,3 +108,34 @@ def matched_x(frontiers: list[list[float]]) -> float:
         return math.nan
     lo, hi = max(min(f) for f in frontiers), min(max(f) for f in frontiers)
     return (lo + hi) / 2 if lo <= hi else math.nan
+
+
+Points = dict[str, dict[int, tuple[float, float]]]  # grid-point label -> {seed: (x, quality)}
+
+
+def frontier(points: Points, higher_quality: bool) -> list[str]:
+    """Labels of the Pareto-optimal grid points, judged on their mean (x, quality) over seeds, sorted by x."""
+    labels = [k for k, reps in points.items() if reps]
+    means = [(float(np.mean([x for x, _ in points[k].values()])), float(np.mean([q for _, q in points[k].values()])))
+             for k in labels]
+    return [labels[i] for i in pareto(means, higher_quality)]
+
+
+def at_matched_x(a: Points, b: Points, higher_quality: bool) -> tuple[float, dict[int, float], dict[int, float]]:
+    """Two solvers' quality at one divergence both reach: x* = ``matched_x`` of their frontiers' mean x,
+    and per seed each solver's quality read off its frontier at x* (linear interpolation between that
+    seed's frontier points; a seed counts where every frontier point has it and x* is inside its range).
+    x* is NaN, with no values, when the frontiers do not overlap."""
+    fronts = [(p, frontier(p, higher_quality)) for p in (a, b)]
+    x_star = matched_x([[float(np.mean([x for x, _ in p[k].values()])) for k in f] for p, f in fronts])
+    out: list[dict[int, float]] = []
+    for p, f in fronts:
+        per_seed = {}
+        if math.isfinite(x_star) and f:
+            for rep in sorted(set.intersection(*(set(p[k]) for k in f))):
+                pts = sorted(p[k][rep] for k in f)
+                value = interpolate([x for x, _ in pts], [q for _, q in pts], x_star)
+                if math.isfinite(value):
+                    per_seed[rep] = value
+        out.append(per_seed)
+    return x_star, out[0], out[1]
