@@ -136,3 +136,20 @@ def test_the_board_never_mixes_code_versions(store_path):
     assert s.query("SELECT n_seeds FROM leaderboard").n_seeds.tolist() == [1]
     s.write_run(run("other", key="x1", method="b", rep=1, code_version="v1"), {"acc": 0.5}, {}, ENV)
     assert sorted(s.query("SELECT run_id FROM latest_runs").run_id) == ["new0", "other"]  # per method
+
+
+def test_export_never_silently_drops_rows_of_an_earlier_export(tmp_path):
+    a = Store(tmp_path / "a.duckdb")
+    a.write_run(run("r1"), {"acc": 0.5}, {}, ENV)
+    a.write_run(run("r2", key="k2", profile="other"), {"acc": 0.6}, {}, ENV)
+    a.export(tmp_path / "exp")
+    before = (tmp_path / "exp" / "runs.parquet").read_bytes()
+    with pytest.raises(TiltbenchError, match=r"holds runs this export would drop \(1 of profile 'other'\); nothing "
+                                             r"was written: .*--profile.*tiltbench import .*--replace"):
+        a.export(tmp_path / "exp", ["p"])
+    assert (tmp_path / "exp" / "runs.parquet").read_bytes() == before
+    a.export(tmp_path / "exp", ["p", "other"])  # the same rows again: fine
+    assert a.export(tmp_path / "exp", ["p"], replace=True)["runs"] == 1
+    (tmp_path / "exp" / "runs.parquet").write_bytes(b"not parquet")
+    with pytest.raises(TiltbenchError, match="exists but cannot be read .*--replace"):
+        a.export(tmp_path / "exp")

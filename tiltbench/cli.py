@@ -192,7 +192,7 @@ def cmd_export(args) -> int:
         if absent:
             raise TiltbenchError(f"no runs of profile {', '.join(map(repr, absent))} in {store.path}; "
                                  f"profiles with runs: {', '.join(stored) or '(none)'}")
-    counts = store.export(args.directory, args.profile)
+    counts = store.export(args.directory, args.profile, replace=args.replace)
     unreadable = counts.pop("unreadable", [])
     print(f"exported to {args.directory}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if unreadable:
@@ -335,13 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the store's runs to parquet files (to merge elsewhere)",
                        description="Write runs, metrics, curves, environments and the schema version as\n"
                        "<directory>/*.parquet; `tiltbench import` merges them into another store.\n"
-                       "On a damaged store it copies out every table it can still read.",
+                       "On a damaged store it copies out every table it can still read. An earlier export in\n"
+                       "the folder is replaced, but never silently shrunk: if it holds runs this export would\n"
+                       "not write again (another profile's, say), nothing is written unless --replace.",
                        epilog="examples:\n  tiltbench export /tmp/gpu-runs --profile gpu\n"
                        "  tiltbench export /tmp/rescue --store damaged.duckdb && tiltbench import /tmp/rescue "
                        "--store new.duckdb",
                        formatter_class=fmt)
     p.add_argument("directory")
     p.add_argument("--profile", nargs="+", help="only runs of these profiles")
+    p.add_argument("--replace", action="store_true",
+                   help="overwrite an earlier export in the folder even if it holds runs this one drops "
+                        "(without it, that is refused and nothing is written)")
     _add_store(p)
     p.set_defaults(fn=cmd_export)
 

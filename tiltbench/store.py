@@ -507,8 +507,11 @@ class Store:
     def profiles(self) -> list[str]:
         return self.query("SELECT DISTINCT profile FROM runs ORDER BY 1").profile.tolist()
 
-    def export(self, directory: str | Path, profiles: list[str] | None = None) -> dict[str, int]:
+    def export(self, directory: str | Path, profiles: list[str] | None = None, replace: bool = False) -> dict[str, int]:
         """Write every table (runs of ``profiles`` only, if given) to ``directory``/*.parquet.
+
+        An earlier export in ``directory`` is replaced; unless ``replace``, that is refused (before
+        anything is written) when it holds runs this export would not write again.
 
         Works on a damaged store as far as it can be read: a table that cannot be read is exported
         empty and reported in the returned dict under "unreadable"."""
@@ -534,6 +537,8 @@ class Store:
                                 [list(profiles)])
                 else:
                     con.execute("CREATE TEMP TABLE sel AS SELECT run_id FROM runs")
+            if not replace:
+                self._check_nothing_dropped(con, directory)
             queries = {
                 "runs": "SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM sel) ORDER BY run_id",
                 "metrics": "SELECT * FROM metrics WHERE run_id IN (SELECT run_id FROM sel) ORDER BY run_id, name",
@@ -559,6 +564,24 @@ class Store:
         if unreadable:
             counts["unreadable"] = unreadable
         return counts
+
+    @staticmethod
+    def _check_nothing_dropped(con, directory: Path) -> None:
+        """Refuse to overwrite an export in ``directory`` that holds runs missing from the selection ``sel``."""
+        earlier = directory / "runs.parquet"
+        if not earlier.exists():
+            return
+        how = (f"export those profiles too (--profile ...), merge the folder first (tiltbench import {directory}), "
+               "or pass --replace to overwrite it")
+        try:
+            lost = con.execute("SELECT profile, count(*) FROM read_parquet(?) WHERE run_id NOT IN "
+                               "(SELECT run_id FROM sel) GROUP BY profile ORDER BY profile", [str(earlier)]).fetchall()
+        except duckdb.Error as exc:
+            raise TiltbenchError(f"{earlier} exists but cannot be read ({str(exc).splitlines()[0]}); nothing was "
+                                 "written: move it aside, or pass --replace to overwrite it") from None
+        if lost:
+            runs = ", ".join(f"{n} of profile {p!r}" for p, n in lost)
+            raise TiltbenchError(f"{directory} holds runs this export would drop ({runs}); nothing was written: {how}")
 
     def import_(self, directory: str | Path) -> dict[str, int]:
         """Merge an export into this store; runs already present (same run_id) are skipped."""
