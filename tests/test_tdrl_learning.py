@@ -131,8 +131,8 @@ def test_bad_rl_config_values_are_named():
     from tiltbench.benchmarks.rl.track import make_task
     from tiltbench.errors import TiltbenchError
 
-    with pytest.raises(ValueError, match="unknown rl task 'cartpole-balance'.*cartpole-swingup"):
-        make_task("cartpole-balance", {}, 0)
+    with pytest.raises(ValueError, match="unknown rl task 'cartpole-two_poles'.*cartpole-swingup"):
+        make_task("cartpole-two_poles", {}, 0)
     with pytest.raises(TiltbenchError, match="stepz"):
         make_task("walker-walk", {"stepz": 10}, 0)
     with pytest.raises(TiltbenchError, match="steps = 1.5"):
