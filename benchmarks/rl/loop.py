@@ -77,7 +77,9 @@ def run_episode(env, policy) -> tuple[float, dict[str, np.ndarray]]:
     return total, {k: np.asarray(v) for k, v in feats.items()}
 
 
-def evaluate_policy(env, agent: SAC, episodes: int) -> tuple[list[float], list[dict]]:
+def evaluate_policy(env, agent, episodes: int) -> tuple[list[float], list[dict]]:
+    """``episodes`` episodes of ``agent.act(obs, deterministic=True)`` (the SAC agent, or the random
+    reference policy); their handcrafted returns and per-step features."""
     out = [run_episode(env, lambda o: agent.act(o, deterministic=True)) for _ in range(episodes)]
     return [r for r, _ in out], [f for _, f in out]
 

@@ -5,7 +5,7 @@ computes it.
 Metadata only: importing this module imports no heavy library (no torch, no dm_control, no scipy), so `tiltbench list`
 and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
 the worker).  The code itself is in track.py, env.py, tests.py, sac.py, loop.py,
-methods/tdrl.py and baselines/sac_handcrafted.py.
+methods/tdrl.py, baselines/sac_handcrafted.py and baselines/random_policy.py.
 """
 
 import re
@@ -76,3 +76,10 @@ register_solver("rl", "sac-handcrafted", "baseline", citation=SAC_CITATION,
                 defaults={"smoke": {}, "cpu": {}, "gpu": {}},
                 depends=DEPENDS,
                 fn="tiltbench.baselines.sac_handcrafted:sac_handcrafted")
+
+# the floor: uniformly random actions, evaluated and scored by the same code as SAC's final policy
+# (the claims' gates ask the baseline to beat it)
+register_solver("rl", "random", "reference", citation="-",
+                defaults={"smoke": {}, "cpu": {}, "gpu": {}},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.random_policy:random_policy")
