@@ -68,6 +68,10 @@ class DMCEnv:
         """dm_control's physics of this environment (tests set states through it)."""
         return self._env.physics
 
+    def observation(self) -> np.ndarray:
+        """The flat observation of the current physics state (after a test has set it)."""
+        return self._flat(self._env.task.get_observation(self._env.physics))
+
     def reset(self) -> np.ndarray:
         return self._flat(self._env.reset().observation)
 

@@ -37,6 +37,9 @@ class Rollouts:
 
     buffer: ReplayBuffer
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    # each step's handcrafted reward, for diagnostics only (TdRL logs how its learned reward ranks
+    # segments against it; nothing that learns reads it)
+    handcrafted: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -91,8 +94,8 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     rng = np.random.default_rng(seed)
     env, eval_env = make_env(task.name, seed), make_env(task.name, seed + 1)
     agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr, device=device)
-    rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps))
-    true_reward = np.zeros(task.steps, np.float32)  # kept for the post-hoc diagnostic only
+    true_reward = np.zeros(task.steps, np.float32)  # kept for diagnostics only
+    rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps), handcrafted=true_reward)
     curves = {"norm_return": [], "pass_all": []}
     update_s = reward_s = 0.0
     updates = 0
