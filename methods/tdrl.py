@@ -14,7 +14,7 @@ indices and the replay buffer stay in host memory, and only the tensors fed to a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,6 +33,14 @@ class RunningTestStats:
     pass_rate: np.ndarray
     ind_std: np.ndarray
     ind_skew: np.ndarray
+    ind_order: np.ndarray | None = None  # a fixed consulting order of the indicative tests; None: by skewness
+
+    @property
+    def order(self) -> np.ndarray:
+        """The order in which step 4 of ``compare`` consults the indicative tests."""
+        if self.ind_order is not None:
+            return np.asarray(self.ind_order)
+        return np.argsort(-self.ind_skew, kind="stable")
 
     @classmethod
     def from_results(cls, z_pf: np.ndarray, z_ind: np.ndarray) -> "RunningTestStats":
@@ -51,9 +59,10 @@ def compare(pf1: np.ndarray, ind1: np.ndarray, pf2: np.ndarray, ind2: np.ndarray
     2. Same number passed but different tests: whoever passes the differing test with the lowest
        historical pass rate (the hardest one) wins.
     3. Same tests passed: a segment at least as good on every indicative test and better on one wins.
-    4. Otherwise indicative tests are compared one at a time, in order of decreasing skewness, each
-       difference scaled by the test's running standard deviation; the first scaled difference
-       larger than ``tol`` decides.  None does: a tie.
+    4. Otherwise indicative tests are compared one at a time, in ``history.order`` (decreasing
+       skewness unless an order was fixed, see ``TdRLReward``), each difference scaled by the test's
+       running standard deviation; the first scaled difference larger than ``tol`` decides.  None
+       does: a tie.
     """
     pf1, pf2 = np.asarray(pf1, dtype=bool), np.asarray(pf2, dtype=bool)
     ind1, ind2 = np.asarray(ind1, dtype=float), np.asarray(ind2, dtype=float)
@@ -70,7 +79,7 @@ def compare(pf1: np.ndarray, ind1: np.ndarray, pf2: np.ndarray, ind2: np.ndarray
         return 1.0
     if np.all(ind2 >= ind1) and np.any(ind2 > ind1):
         return 0.0
-    for i in np.argsort(-history.ind_skew, kind="stable"):
+    for i in history.order:
         scaled = (ind1[i] - ind2[i]) / history.ind_std[i]
         if abs(scaled) > tol:
             return 1.0 if scaled > 0 else 0.0
@@ -114,11 +123,16 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
     """One round of return learning: Bradley-Terry cross-entropy on the labelled pairs plus the
     anchoring penalty (R_old - R)^2 that keeps the new return close to the previous round's.
 
-    ``cfg['anchor']`` combines the two (paper, Sec. on return learning):
-    - ``early-stop``: a step is skipped when ||grad L_pen|| > ratio * ||grad L_ce|| (ratio 10), i.e.
-      once keeping the old return matters far more than fitting new labels;
+    ``cfg['anchor']`` combines the two (paper, return-function learning; the rule's name is the
+    paper's, its details could not be checked against the official code, KezhiAdore/TdRL, which is
+    not reachable from here):
+    - ``early-stop``: the round *stops* at the first step where ||grad L_pen|| > ratio * ||grad L_ce||
+      (ratio 10), i.e. once keeping the old return matters far more than fitting the new labels;
+    - ``skip``: the code before 2026-11-27: such a step is skipped and the round goes on, so the
+      round keeps taking exactly the steps whose batch disagrees most with the anchored return
+      (on the cpu board up to 896 of 1500 steps were skipped);
     - ``balance``: the penalty's gradient is rescaled to the norm of the cross-entropy's.
-    Returns the round's statistics (final loss, skipped steps, pair accuracy)."""
+    Returns the round's statistics (final loss, steps run, steps the rule cut, pair accuracy)."""
     device = _device(net)
     z = torch.as_tensor(z_ind, dtype=torch.float32, device=device)
     with torch.no_grad():
@@ -131,8 +145,8 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
     params = list(net.parameters())
     i1, i2 = torch.as_tensor(pairs[:, 0], device=device), torch.as_tensor(pairs[:, 1], device=device)
     mu_t = torch.as_tensor(mu, dtype=torch.float32, device=device)
-    skipped, ce = 0, torch.zeros(())
-    for _ in range(cfg["return_steps"]):
+    skipped, ran, ce = 0, 0, torch.zeros(())
+    for step in range(cfg["return_steps"]):
         b = torch.as_tensor(rng.integers(0, len(pairs), min(cfg["return_batch"], len(pairs))), device=device)
         out = net(z)
         ce = bradley_terry_loss(out[:, i1[b]], out[:, i2[b]], mu_t[b])
@@ -143,8 +157,11 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
             pen = (out.mean(0) - old).pow(2).mean()
             n_ce, _ = _grad_norm(ce, params)
             n_pen, _ = _grad_norm(pen, params)
-            if cfg["anchor"] == "early-stop":
+            if cfg["anchor"] in ("early-stop", "skip"):
                 if n_pen > cfg["anchor_ratio"] * n_ce:
+                    if cfg["anchor"] == "early-stop":
+                        skipped += cfg["return_steps"] - step
+                        break
                     skipped += 1
                     continue
                 loss = ce + pen
@@ -153,11 +170,18 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
         opt.zero_grad()
         loss.backward()
         opt.step()
+        ran += 1
     with torch.no_grad():
         r = net(z).mean(0).cpu().numpy()
+    return {"ce": float(ce.detach()), "skipped": skipped, "ran": ran, "accuracy": pair_accuracy(r, pairs, mu)}
+
+
+def pair_accuracy(r: np.ndarray, pairs: np.ndarray, mu: np.ndarray) -> float:
+    """Share of the decided pairs (mu != 1/2) that the returns ``r`` order as their label does."""
     decided = mu != 0.5
-    agree = ((r[pairs[decided, 0]] > r[pairs[decided, 1]]) == (mu[decided] == 1.0)).mean() if decided.any() else 1.0
-    return {"ce": float(ce.detach()), "skipped": skipped, "accuracy": float(agree)}
+    if not decided.any():
+        return 1.0
+    return float(((r[pairs[decided, 0]] > r[pairs[decided, 1]]) == (mu[decided] == 1.0)).mean())
 
 
 # ---------------------------------------------------------------------------- reward network
@@ -207,11 +231,32 @@ class TdRLReward:
     then a reward round every ``round_every`` steps: run the task's tests on every complete
     segment, label random pairs with ``compare``, train the return ensemble, fit r(s, a) to it and
     relabel the whole buffer; transitions added between rounds get the current r(s, a).  The
-    environment's reward is never stored or read.  Its networks live on ``device``, the agent's."""
+    environment's reward is never stored or read for learning.  Its networks live on ``device``,
+    the agent's.
+
+    Holding the labels (``cfg['ind_order']``).  The indicative tests are consulted in order of
+    decreasing skewness (paper, lexicographic comparison).  With ``every-round`` (the code before
+    2026-11-27) that order is recomputed each round over all history: on cartpole-swingup it flipped
+    at 25k steps from "pole upright" first to "cart centred" first (skewness 0.77/0.42 at 20k, 0.47/0.58
+    at 25k; width 64, seed 0), the new labels agreed with the previous round's on 49% of the same
+    pairs, and the anchored return network, held near the old ranking, agreed with them on 42%
+    (the published board's ``return_acc`` collapse).  ``first-round`` (default) fixes the order
+    from the first round's segments, so a pair's label changes only through the running standard
+    deviations and pass rates.  Whether the official code recomputes the order could not be checked
+    (KezhiAdore/TdRL is not reachable from here).
+
+    Curves per round: ``return_acc`` (the return network against this round's labels),
+    ``label_agreement`` (this round's comparison against the previous round's labels, on the previous
+    round's pairs), ``reward_rank_corr`` (Spearman correlation, over the round's segments, of the
+    relabelled reward's segment sums with the handcrafted segment returns: the loop hands the
+    handcrafted rewards over for this diagnostic only, nothing learned reads them) and
+    ``return_steps_run``."""
 
     def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
         if cfg["anchor"] not in ANCHORS:
             raise ValueError(f"tdrl anchor = {cfg['anchor']!r}; valid: {', '.join(ANCHORS)}")
+        if cfg["ind_order"] not in IND_ORDERS:
+            raise ValueError(f"tdrl ind_order = {cfg['ind_order']!r}; valid: {', '.join(IND_ORDERS)}")
         self.task, self.cfg, self.L = task, cfg, task.segment_len
         self.rng = np.random.default_rng(seed)
         self.start = task.random_steps + cfg["explore_steps"]
@@ -225,7 +270,9 @@ class TdRLReward:
         self.z_pf: list[np.ndarray] = []
         self.z_ind: list[np.ndarray] = []
         self.rounds = self.skipped = 0
-        self.curves = {"return_acc": []}
+        self.order: np.ndarray | None = None  # the indicative tests' order, fixed at the first round
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous round's pairs and labels
+        self.curves = {"return_acc": [], "label_agreement": [], "reward_rank_corr": [], "return_steps_run": []}
         self.metrics: dict[str, float] = {}
 
     def label(self, env_reward: float) -> float:
@@ -253,13 +300,31 @@ class TdRLReward:
             self.z_pf.append(pf)
             self.z_ind.append(ind)
 
+    def history(self) -> RunningTestStats:
+        """The running test statistics of every segment tested so far, with the indicative tests'
+        order fixed at the first call when ``ind_order`` is ``first-round``."""
+        history = RunningTestStats.from_results(np.array(self.z_pf), np.array(self.z_ind))
+        if self.cfg["ind_order"] == "first-round":
+            if self.order is None:
+                self.order = history.order
+            history = replace(history, ind_order=self.order)
+        return history
+
+    def _labels(self, pairs: np.ndarray, history: RunningTestStats) -> np.ndarray:
+        z_pf, z_ind = self.z_pf, self.z_ind
+        return np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history) for i, j in pairs])
+
     def reward_round(self, step: int, rollouts) -> None:
         self._test_new_segments(rollouts)
-        z_pf, z_ind = np.array(self.z_pf), np.array(self.z_ind)
-        history = RunningTestStats.from_results(z_pf, z_ind)
-        pairs = self.rng.integers(0, len(z_pf), (self.cfg["pairs"], 2))
+        z_ind = np.array(self.z_ind)
+        history = self.history()
+        pairs = self.rng.integers(0, len(z_ind), (self.cfg["pairs"], 2))
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        mu = np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history) for i, j in pairs])
+        mu = self._labels(pairs, history)
+        if self._last is not None:  # the old pairs' segments are still there: segments are only appended
+            old_pairs, old_mu = self._last
+            self.curves["label_agreement"].append((step, float(np.mean(self._labels(old_pairs, history) == old_mu))))
+        self._last = (pairs, mu)
         stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
         with torch.no_grad():
             r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32, device=self.device)).mean(0).cpu().numpy()
@@ -270,8 +335,19 @@ class TdRLReward:
         self.rounds += 1
         self.skipped += stats["skipped"]
         self.curves["return_acc"].append((step, stats["accuracy"]))
+        self.curves["return_steps_run"].append((step, float(stats["ran"])))
+        handcrafted = getattr(rollouts, "handcrafted", None)
+        if handcrafted is not None:  # diagnostic only: logged, never fed back
+            n = len(z_ind) * self.L
+            learned = buf.rew[:n].reshape(-1, self.L).sum(1)
+            true = np.asarray(handcrafted[:n]).reshape(-1, self.L).sum(1)
+            corr = sps.spearmanr(learned, true).statistic if learned.std() > 0 and true.std() > 0 else 0.0
+            self.curves["reward_rank_corr"].append((step, float(corr)))
         self.metrics.update(return_acc=stats["accuracy"], reward_rounds=float(self.rounds),
                             anchor_stops=float(self.skipped))
+        for key in ("label_agreement", "reward_rank_corr"):  # the last round's value, where there is one
+            if self.curves[key]:
+                self.metrics[key] = self.curves[key][-1][1]
 
     def diagnose(self, rollouts, true_reward: np.ndarray) -> dict[str, float]:
         """After training only: how the learned reward ranks steps compared with the handcrafted one."""
@@ -281,7 +357,8 @@ class TdRLReward:
         return {"reward_corr": float(sps.spearmanr(rollouts.buffer.rew[:n], true_reward[:n]).statistic)}
 
 
-ANCHORS = ("early-stop", "balance")
+ANCHORS = ("early-stop", "skip", "balance")
+IND_ORDERS = ("first-round", "every-round")
 
 
 def tdrl(task, config: dict, seed: int) -> dict:

@@ -12,7 +12,7 @@ from tiltbench.runner import plan
 
 pytest.importorskip("dm_control", reason="the rl extra is not installed (tox -e py installs it)")
 
-SOLVERS = ("sac-handcrafted", "tdrl")
+SOLVERS = ("sac-handcrafted", "tdrl")  # the solvers with networks; the random row computes nothing on a device
 # a few hundred steps instead of the profile's 2000: the code path, not the budget
 TINY = {"steps": 600, "random_steps": 200}
 # TdRL explores from step 200 and runs reward rounds at steps 300 and 500 (the second one anchored)
@@ -33,7 +33,7 @@ def _tiny(cell, solver, device, **track_overrides):
 
 
 def test_gpu_smoke_plans_cuda_cells_for_every_rl_solver(gpu_smoke_cells):
-    assert set(gpu_smoke_cells) == {s.name for s in registry.solvers("rl")} == set(SOLVERS)
+    assert set(gpu_smoke_cells) == {s.name for s in registry.solvers("rl")} == {*SOLVERS, "random"}
     assert {c.device for c in gpu_smoke_cells.values()} == {"cuda"}
 
 

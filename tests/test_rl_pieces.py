@@ -59,7 +59,8 @@ def test_replay_rewards_can_be_relabelled():
     assert (buf.sample(8, np.random.default_rng(0))["rew"] == -1.0).all()
 
 
-@pytest.mark.parametrize("task", ["cartpole-swingup", "walker-walk", "cheetah-run"])
+@pytest.mark.parametrize("task", ["cartpole-swingup", "walker-walk", "cheetah-run", "cartpole-balance",
+                                  "ball_in_cup-catch", "reacher-easy", "point_mass-easy", "finger-spin"])
 def test_dm_control_env_gives_what_the_tests_need(task):
     pytest.importorskip("dm_control", reason="the rl extra is not installed (tox -e py installs it)")
     from tiltbench.benchmarks.rl.env import make_env

@@ -61,3 +61,22 @@ def test_rl_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     assert "| 1 | " in text and "sac-handcrafted" in text and "tdrl" in text
     assert "Cost per cell" in text and "not run" not in text
     assert os.path.exists(tmp_path / "out" / "rl" / "cost_quality.png")
+
+
+def test_the_random_reference_row_renders_beside_the_learners(tmp_path):
+    """The random row has no updates and a single curve point at step 0; the section still renders
+    it in the aggregates and the probability of improvement keeps to the method-baseline pair."""
+    from tiltbench.benchmarks.rl.report import section
+
+    rng = np.random.default_rng(1)
+    tasks = ["cartpole-balance", "reacher-easy"]
+    data = _data({"sac-handcrafted": rng.uniform(0.7, 0.9, (3, 2)), "tdrl": rng.uniform(0.6, 0.9, (3, 2)),
+                  "random": rng.uniform(0.0, 0.3, (3, 2))}, tasks)
+    m, c = data["metrics"], data["curves"]
+    random_runs = set(data["runs"].run_id[data["runs"].method == "random"])
+    data["metrics"] = m[~(m.run_id.isin(random_runs) & (m.name == "updates_per_s"))]
+    data["curves"] = pd.concat([c[c.method != "random"],
+                                c[(c.method == "random") & (c.step == 2000)].assign(step=0)])
+    text = "\n".join(section(data, tmp_path, "rl"))
+    assert "| random |" in text and "| tdrl |" in text
+    assert "P(tdrl > sac-handcrafted)" in text

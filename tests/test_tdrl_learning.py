@@ -29,7 +29,7 @@ def _labels(z, rng, m=600):
     return pairs, np.array([compare(pf[i], z[i], pf[j], z[j], hist) for i, j in pairs])
 
 
-@pytest.mark.parametrize("anchor", ["early-stop", "balance"])
+@pytest.mark.parametrize("anchor", ["early-stop", "skip", "balance"])
 def test_return_network_recovers_a_known_order(anchor):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -125,14 +125,19 @@ def test_solvers_run_end_to_end_on_dm_control(solver):
     if solver == "tdrl":
         assert out["metrics"]["reward_rounds"] == 2  # rounds at steps 700 and 1100
         assert -1 <= out["metrics"]["reward_corr"] <= 1
+        curves = out["curves"]
+        assert [s for s, _ in curves["return_acc"]] == [s for s, _ in curves["reward_rank_corr"]] == [700, 1100]
+        assert [s for s, _ in curves["label_agreement"]] == [1100]  # needs a previous round
+        assert all(0 <= v <= 1 for _, v in curves["label_agreement"] + curves["return_acc"])
+        assert all(-1 <= v <= 1 for _, v in curves["reward_rank_corr"])
 
 
 def test_bad_rl_config_values_are_named():
     from tiltbench.benchmarks.rl.track import make_task
     from tiltbench.errors import TiltbenchError
 
-    with pytest.raises(ValueError, match="unknown rl task 'cartpole-balance'.*cartpole-swingup"):
-        make_task("cartpole-balance", {}, 0)
+    with pytest.raises(ValueError, match="unknown rl task 'cartpole-two_poles'.*cartpole-swingup"):
+        make_task("cartpole-two_poles", {}, 0)
     with pytest.raises(TiltbenchError, match="stepz"):
         make_task("walker-walk", {"stepz": 10}, 0)
     with pytest.raises(TiltbenchError, match="steps = 1.5"):

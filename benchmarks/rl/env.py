@@ -13,10 +13,14 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "disable")  # physics only; set MUJOCO_GL=egl to render frames
 
-TASKS = ("cartpole-swingup", "walker-walk", "cheetah-run", "walker-stand", "walker-run")
+TASKS = ("cartpole-swingup", "walker-walk", "cheetah-run", "walker-stand", "walker-run",
+         # fast-learning tasks (a competent SAC solves them within the cpu profile's budget)
+         "cartpole-balance", "ball_in_cup-catch", "reacher-easy", "point_mass-easy", "finger-spin")
 
 
 def _features(domain: str, physics, action: np.ndarray) -> dict[str, float]:
+    """Physical quantities of the state after a step (and the action taken), read from dm_control's
+    physics; never the reward.  The tests of benchmarks/rl/tests.py read them."""
     if domain == "walker":
         return {"torso_height": float(physics.torso_height()), "torso_upright": float(physics.torso_upright()),
                 "x_velocity": float(physics.horizontal_velocity())}
@@ -24,7 +28,18 @@ def _features(domain: str, physics, action: np.ndarray) -> dict[str, float]:
         return {"x_velocity": float(physics.speed())}
     if domain == "cartpole":
         return {"pole_cos": float(np.asarray(physics.pole_angle_cosine()).ravel()[0]),
-                "cart_position": float(physics.cart_position()), "control": float(np.asarray(action).ravel()[0])}
+                "cart_position": float(physics.cart_position()), "control": float(np.asarray(action).ravel()[0]),
+                "pole_angvel": float(np.asarray(physics.angular_vel()).ravel()[0])}
+    if domain == "ball_in_cup":
+        dx, dz = np.asarray(physics.ball_to_target(), dtype=float)  # cup's target site minus ball centre (x, z)
+        return {"ball_dx": float(dx), "ball_dz": float(dz)}
+    if domain == "reacher":
+        return {"finger_dist": float(physics.finger_to_target_dist())}  # centre to centre, metres
+    if domain == "point_mass":
+        return {"mass_dist": float(physics.mass_to_target_dist()),
+                "control_sq": float(np.mean(np.square(np.asarray(action, dtype=float))))}
+    if domain == "finger":
+        return {"hinge_velocity": float(physics.hinge_velocity())}  # the spinner's angular velocity, rad/s
     raise ValueError(f"no features for domain {domain!r}")
 
 
@@ -47,6 +62,15 @@ class DMCEnv:
     @staticmethod
     def _flat(observation) -> np.ndarray:
         return np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in observation.values()])
+
+    @property
+    def physics(self):
+        """dm_control's physics of this environment (tests set states through it)."""
+        return self._env.physics
+
+    def observation(self) -> np.ndarray:
+        """The flat observation of the current physics state (after a test has set it)."""
+        return self._flat(self._env.task.get_observation(self._env.physics))
 
     def reset(self) -> np.ndarray:
         return self._flat(self._env.reset().observation)

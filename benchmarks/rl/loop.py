@@ -37,6 +37,9 @@ class Rollouts:
 
     buffer: ReplayBuffer
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    # each step's handcrafted reward, for diagnostics only (TdRL logs how its learned reward ranks
+    # segments against it; nothing that learns reads it)
+    handcrafted: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -77,7 +80,9 @@ def run_episode(env, policy) -> tuple[float, dict[str, np.ndarray]]:
     return total, {k: np.asarray(v) for k, v in feats.items()}
 
 
-def evaluate_policy(env, agent: SAC, episodes: int) -> tuple[list[float], list[dict]]:
+def evaluate_policy(env, agent, episodes: int) -> tuple[list[float], list[dict]]:
+    """``episodes`` episodes of ``agent.act(obs, deterministic=True)`` (the SAC agent, or the random
+    reference policy); their handcrafted returns and per-step features."""
     out = [run_episode(env, lambda o: agent.act(o, deterministic=True)) for _ in range(episodes)]
     return [r for r, _ in out], [f for _, f in out]
 
@@ -89,8 +94,8 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     rng = np.random.default_rng(seed)
     env, eval_env = make_env(task.name, seed), make_env(task.name, seed + 1)
     agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr, device=device)
-    rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps))
-    true_reward = np.zeros(task.steps, np.float32)  # kept for the post-hoc diagnostic only
+    true_reward = np.zeros(task.steps, np.float32)  # kept for diagnostics only
+    rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps), handcrafted=true_reward)
     curves = {"norm_return": [], "pass_all": []}
     update_s = reward_s = 0.0
     updates = 0

@@ -5,7 +5,7 @@ computes it.
 Metadata only: importing this module imports no heavy library (no torch, no dm_control, no scipy), so `tiltbench list`
 and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
 the worker).  The code itself is in track.py, env.py, tests.py, sac.py, loop.py,
-methods/tdrl.py and baselines/sac_handcrafted.py.
+methods/tdrl.py, baselines/sac_handcrafted.py and baselines/random_policy.py.
 """
 
 import re
@@ -37,9 +37,14 @@ register_track(Track(
         Metric("reward_corr", "", None, "TdRL: Spearman correlation of its learned reward with the handcrafted "
                "one over the replay buffer (computed after training; never used by TdRL)"),
         Metric("return_acc", "", None, "TdRL: agreement of the return network's ordering with the comparison "
-               "labels of the last round"),
+               "labels of the last round (its curve: every round)"),
+        Metric("label_agreement", "", None, "TdRL: share of the previous round's pairs whose label the last "
+               "round's comparison keeps (its curve: every round)"),
+        Metric("reward_rank_corr", "", None, "TdRL: Spearman correlation of the relabelled reward's segment sums "
+               "with the handcrafted segment returns, over the last round's segments (its curve: every round)"),
         Metric("reward_rounds", "", None, "TdRL: reward-learning rounds run"),
-        Metric("anchor_stops", "", None, "TdRL: return-network steps skipped by the early-stop rule"),
+        Metric("anchor_stops", "", None, "TdRL: return-network steps the anchoring rule cut (before 2026-11-27: "
+               "steps it skipped; since: steps left when it stopped a round)"),
         Metric("env_steps_per_s", "1/s", True, "environment steps per second of training (incl. updates)",
                kind="cost"),
         Metric("updates_per_s", "1/s", True, "SAC gradient updates per second of update time", kind="cost"),
@@ -57,8 +62,11 @@ CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Contro
 
 
 def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
+    # anchor "early-stop" stops a round where the penalty's gradient dominates ("skip": the old rule);
+    # ind_order "first-round" fixes the indicative tests' skewness order ("every-round": the old labelling)
     return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
                 return_steps=steps, return_batch=256, return_lr=1e-3, anchor="early-stop", anchor_ratio=10.0,
+                ind_order="first-round",
                 reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
 
 
@@ -66,7 +74,7 @@ register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
                 defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
                           "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
                           "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)},
-                tunable=("return_lr", "reward_lr", "anchor_ratio"),
+                tunable=("return_lr", "reward_lr", "anchor_ratio"),  # ind_order, anchor: algorithm variants
                 fn="tiltbench.methods.tdrl:tdrl")
 
 SAC_CITATION = ("Haarnoja, Zhou, Hartikainen et al. Soft Actor-Critic Algorithms and Applications. "
@@ -76,3 +84,10 @@ register_solver("rl", "sac-handcrafted", "baseline", citation=SAC_CITATION,
                 defaults={"smoke": {}, "cpu": {}, "gpu": {}},
                 depends=DEPENDS,
                 fn="tiltbench.baselines.sac_handcrafted:sac_handcrafted")
+
+# the floor: uniformly random actions, evaluated and scored by the same code as SAC's final policy
+# (the claims' gates ask the baseline to beat it)
+register_solver("rl", "random", "reference", citation="-",
+                defaults={"smoke": {}, "cpu": {}, "gpu": {}},
+                depends=DEPENDS,
+                fn="tiltbench.baselines.random_policy:random_policy")
