@@ -1,7 +1,7 @@
 """Reward finetuning of the rectified-flow base model: DRaFT-K (Clark, Vicol, Swersky, Fleet. Directly
 Fine-Tuning Diffusion Models on Differentiable Rewards. ICLR 2024) through the flow model's Euler sampler.
 
-The same loop as baselines/reward_finetune.py (batch of captions and noise, Euler sampling with the model
+The same loop as baselines/reward_finetune.py (benchmarks/t2i/draft.py) (batch of captions and noise, Euler sampling with the model
 being trained, gradient of the mean reward of the clamped x_0 through the last K steps, full finetuning,
 stopped when the running batch reward reaches the exact tilted target of *base-flow*), so that
 velocity guidance, the paper's flow-matching method, has a finetuning baseline on its own base model
@@ -10,7 +10,7 @@ rather than on the DDPM (whose unguided reward differs).
 
 from __future__ import annotations
 
-from tiltbench.baselines.reward_finetune import finetune
+from tiltbench.benchmarks.t2i.draft import finetune
 
 
 def reward_finetune_flow(task, config: dict, seed: int) -> dict:

@@ -12,7 +12,7 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from tiltbench.baselines.reward_finetune import draft_loss, draft_step  # noqa: E402
+from tiltbench.benchmarks.t2i.draft import draft_loss, draft_step  # noqa: E402
 
 
 class TinyEps(torch.nn.Module):

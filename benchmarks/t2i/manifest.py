@@ -5,7 +5,7 @@ computes it.
 Metadata only: importing this module imports no heavy library (no torch, no diffusers), so `tiltbench list`
 and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
 the worker).  The code itself is in track.py, data.py, models.py, rewards.py,
-reference.py, schedule.py, features.py, methods/guidance_net.py, velocity_guidance.py and
+reference.py, schedule.py, features.py, draft.py, methods/guidance_net.py, velocity_guidance.py and
 baselines/reward_finetune.py, reward_finetune_flow.py, naive_guidance.py.
 """
 
@@ -124,13 +124,13 @@ DRAFT_DEFAULTS = {
     "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}}
 
 register_solver("t2i", "reward-finetune", "baseline", citation=DRAFT + "; Xu et al. ImageReward/ReFL. NeurIPS 2023",
-                defaults=DRAFT_DEFAULTS, depends=DEPENDS,
+                defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
                 tunable=("lr",),
                 fn="tiltbench.baselines.reward_finetune:reward_finetune")
 
 register_solver("t2i", "reward-finetune-flow", "baseline", citation=DRAFT + ", through the rectified flow's Euler "
                 "sampler (velocity guidance's same-base baseline)",
-                defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.baselines.reward_finetune",),
+                defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
                 tunable=("lr",),
                 fn="tiltbench.baselines.reward_finetune_flow:reward_finetune_flow")
 
