@@ -15,9 +15,9 @@ from tiltbench.runner import plan
 pytest.importorskip("diffusers")
 
 # the tiny sizes of tests/test_t2i_track.py, so that both share the cached base models, classifiers and pools
-TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "n_eval": 2}
-SOLVERS = ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
-           "base-ddpm", "base-flow", "tilted-ddpm", "tilted-flow")
+TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "target_pool": 8, "n_eval": 2}
+SOLVERS = ("guidance-net", "guidance-net-tweedie", "velocity-guidance", "reward-finetune", "reward-finetune-flow",
+           "naive-guidance", "base-ddpm", "base-flow", "tilted-ddpm", "tilted-flow")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_the_training_loops_keep_their_tensors_on_the_device_they_are_given():
     import copy
 
     from tiltbench.baselines.reward_finetune import draft_step
-    from tiltbench.benchmarks.t2i import models as t2i_models, track as t2i
+    from tiltbench.benchmarks.t2i import features as t2i_features, models as t2i_models, track as t2i
     from tiltbench.methods.guidance_net import GuidanceNet, guided_eps, train_guidance
 
     task = t2i.make_task("correct-lam0.1", TINY, 0)
@@ -84,17 +84,22 @@ def test_the_training_loops_keep_their_tensors_on_the_device_they_are_given():
     digits, noise = t2i.eval_batch(task, 1)
     x, d = noise[:8].clamp(-1, 1), digits[:8]
     model = copy.deepcopy(unet).train().requires_grad_(True)
+    flow_model = copy.deepcopy(t2i.base(task, "flow", "meta")[0]).train().requires_grad_(True)
     net = GuidanceNet(16).to("meta").eval().requires_grad_(False)
     loops = {
         "base ddpm": lambda: t2i_models.train_base(t2i_models.BaseSpec("ddpm", (16, 32), 2, 4), device="meta"),
         "base flow": lambda: t2i_models.train_base(t2i_models.BaseSpec("flow", (16, 32), 2, 4), device="meta"),
         "classifier": lambda: t2i_models.train_classifier("mlp", epochs=1, device="meta"),
         "guidance, samples": lambda: train_guidance((x, d, torch.ones(8), None), 2, 4, 1e-3, 16, 0, "meta"),
-        "guidance, one-step": lambda: train_guidance((x, d, torch.ones(8), torch.arange(8)), 2, 4, 1e-3, 16, 0, "meta"),
+        "guidance, tweedie targets": lambda: train_guidance((x, d, torch.ones(8), torch.arange(8)), 2, 4, 1e-3, 16, 0,
+                                                            "meta"),
+        "feature autoencoder": lambda: t2i_features.train_autoencoder(epochs=1, device="meta"),
         "guided sampling": lambda: t2i.sample_batched(lambda emb, _: guided_eps(unet, net, emb, 1.0), "ddpm", digits,
                                                       noise, task.sample_steps, device="meta").cpu(),
         "draft step": lambda: draft_step(model, torch.optim.AdamW(model.parameters()), task.reward_fn(), d, noise[:8],
                                          task.sample_steps, 1, 1.0, "meta"),
+        "draft step, flow": lambda: draft_step(flow_model, torch.optim.AdamW(flow_model.parameters()), task.reward_fn(),
+                                               d, noise[:8], task.sample_steps, 1, 1.0, "meta", kind="flow"),
     }
     for name, loop in loops.items():
         with pytest.raises((RuntimeError, NotImplementedError), match=META_ERROR):

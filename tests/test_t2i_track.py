@@ -20,7 +20,7 @@ pytest.importorskip("diffusers")
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models, track as t2i  # noqa: E402
 from tiltbench.methods import guidance_net, velocity_guidance  # noqa: E402
 
-TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "n_eval": 2}
+TINY = {"widths": [16, 32], "base_steps": 30, "sample_steps": 4, "pool": 6, "target_pool": 8, "n_eval": 2}
 
 
 def tiny_task(name="correct-lam0.1", **overrides):
@@ -123,8 +123,11 @@ def test_base_model_is_trained_once_and_cached(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("solver,bad,match", [
     ("reward-finetune", {"k": 0}, "k = 0"),
-    ("guidance-net", {"targets": "oracle"}, "samples, one-step"),
+    ("guidance-net", {"targets": "oracle"}, "samples, tweedie"),
+    ("guidance-net", {"probe_n": 0}, "probe_n = 0"),
     ("velocity-guidance", {"t_min": 1.5}, "t_min = 1.5"),
+    ("naive-guidance", {"t_min": -0.1}, r"t_min = -0.1: must be a number in \[0, 1\)"),
+    ("reward-finetune-flow", {"k": 99}, "reward-finetune-flow k = 99"),
 ])
 def test_bad_solver_config_names_the_value(solver, bad, match):
     s = registry.get_solver("t2i", solver)
@@ -143,18 +146,19 @@ def test_every_solver_runs_and_is_scored_on_a_tiny_task():
         metrics = track.evaluate(task, out)
         assert all(math.isfinite(v) for v in metrics.values())
         scores[s.name] = metrics
-        if s.name == "tilted-ddpm":  # resampled from the base pool, never generated
-            pool = t2i.base_pool(task, "ddpm")["x"].reshape(-1, 64)
+        if s.name == "tilted-ddpm":  # resampled from the base model's target pool, never generated
+            pool = t2i.base_pool(task, "ddpm", role="target")["x"].reshape(-1, 64)
             assert all((pool == x.reshape(1, 64)).all(1).any() for x in out["x"])
     assert scores["tilted-ddpm"]["fid_base"] >= 0 and scores["naive-guidance"]["kl_feat"] >= 0
 
 
 def test_smoke_profile_through_the_cli_and_report(tmp_path, monkeypatch):
     md = run_smoke_profile("t2i", tmp_path, monkeypatch, timeout=900)
-    for name in ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
-                 "base-ddpm", "base-flow", "tilted-ddpm", "tilted-flow"):
+    for name in ("guidance-net", "guidance-net-tweedie", "velocity-guidance", "reward-finetune",
+                 "reward-finetune-flow", "naive-guidance", "base-ddpm", "base-flow", "tilted-ddpm", "tilted-flow"):
         assert f"| {name} |" in md or f"`{name}`" in md, name
     assert "## Compute cost" in md and "ratio vs reward-finetune" in md
+    assert "## Cost at matched reward" in md and "reward-finetune at guidance-net's reward" in md
     assert (tmp_path / "out" / "t2i" / "samples_correct-lam0.1.png").stat().st_size > 1000
     assert not list((tmp_path / "out" / "t2i").glob("curves_*image*"))
 

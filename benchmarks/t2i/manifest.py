@@ -5,16 +5,18 @@ computes it.
 Metadata only: importing this module imports no heavy library (no torch, no diffusers), so `tiltbench list`
 and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
 the worker).  The code itself is in track.py, data.py, models.py, rewards.py,
-reference.py, methods/guidance_net.py, velocity_guidance.py and baselines/reward_finetune.py,
-naive_guidance.py.
+reference.py, schedule.py, features.py, draft.py, methods/guidance_net.py, velocity_guidance.py and
+baselines/reward_finetune.py, reward_finetune_flow.py, naive_guidance.py.
 """
 
 from tiltbench.registry import Metric, Track, register_solver, register_track
 
 # modules besides a solver's own whose code shapes every t2i result (they enter each cell's code version)
-DEPENDS = ("tiltbench.benchmarks.t2i.data", "tiltbench.benchmarks.t2i.models", "tiltbench.benchmarks.t2i.rewards")
+DEPENDS = ("tiltbench.benchmarks.t2i.data", "tiltbench.benchmarks.t2i.models", "tiltbench.benchmarks.t2i.rewards",
+           "tiltbench.benchmarks.t2i.features", "tiltbench.benchmarks.t2i.schedule")
 PROFILES = ("smoke", "cpu", "gpu")
 REWARDS = ("correct", "bright")  # rewards.REWARDS (which imports torch); tests/test_fast_cli.py checks they agree
+T_MIN = 0.2  # schedule.T_MIN: flow time from which training-free guidance acts (tests/test_t2i_schedule.py checks)
 
 register_track(Track(
     name="t2i",
@@ -28,12 +30,13 @@ register_track(Track(
         Metric("heldout_reward", "", True, "mean probability the held-out MLP classifier gives the caption's digit"),
         Metric("accuracy", "", True, "share of samples the correctness classifier reads as the caption's digit"),
         Metric("target_gap", "", None, "reward minus the exact tilted target's reward (importance-weighted base "
-               "pool); 0 is on target, positive is past it"),
-        Metric("fid_base", "", None, "Frechet distance to the base model's samples in the correctness "
-               "classifier's feature space"),
+               "target pool); 0 is on target, positive is past it"),
+        Metric("fid_base", "", None, "Frechet distance to the base model's reference pool in the feature space of "
+               "an autoencoder no reward uses"),
         Metric("fid_real", "", False, "Frechet distance to the real test digits in the same feature space "
                "(sample quality)"),
-        Metric("kl_feat", "nats", None, "KL between Gaussian fits of the samples' and the base pool's features"),
+        Metric("kl_feat", "nats", None, "KL between Gaussian fits of the samples' and the reference pool's "
+               "features"),
         Metric("diversity", "", True, "mean pairwise feature distance between samples of one caption"),
         Metric("train_s", "s", False, "seconds of the solver's own training (guidance network: including the "
                "base samples it trains on; 0 when training-free)", kind="cost"),
@@ -41,14 +44,20 @@ register_track(Track(
         Metric("base_train_s", "s", False, "training seconds of the base model (once per profile, shared)",
                kind="cost"),
         Metric("tilt_ess", "", None, "effective sample size per caption of the importance weights behind the exact "
-               "tilted rows (out of `pool`; small means a poor estimate)"),
+               "tilted rows, mean over captions (out of `target_pool`; small means a poor estimate)"),
+        Metric("tilt_ess_min", "", None, "the smallest caption's effective sample size of those weights (the "
+               "claims' ESS gate)"),
+        Metric("target_reward", "", None, "the exact tilted target's reward: self-normalised importance estimate "
+               "over the target pool (tilted rows)"),
+        Metric("target_lo", "", None, "lower end of the bootstrap 95% interval of target_reward over the pool"),
+        Metric("target_hi", "", None, "upper end of the bootstrap 95% interval of target_reward over the pool"),
         Metric("finetune_steps", "", None, "reward-finetuning steps taken (stops at the tilted target's reward)"),
     ],
     primary="reward",
     make_task="tiltbench.benchmarks.t2i.track:make_task",
     evaluate="tiltbench.benchmarks.t2i.track:evaluate",
-    pairs={"guidance-net": ["reward-finetune", "base-ddpm"], "guidance-net-1step": ["reward-finetune", "base-ddpm"],
-           "velocity-guidance": ["base-flow", "reward-finetune"]},
+    pairs={"guidance-net": ["reward-finetune", "base-ddpm"],
+           "velocity-guidance": ["reward-finetune-flow", "base-flow"]},
     report_extras="tiltbench.benchmarks.t2i.report:section",
 ))
 
@@ -81,42 +90,53 @@ CITATION = ("Ouyang, Xie, Zha, Cheng. Alignment of Diffusion Model and Flow Matc
 
 def _defaults(targets: str) -> dict:
     # lr and steps from a pilot run on correct-lam0.1 (seed outside the sweep): 1500 steps at 1e-3 left f
-    # far from converged; 2000 at 2e-3 is what the cpu sweep can afford
+    # far from converged; 2000 at 2e-3 is what the cpu sweep can afford.  probe_every / probe_n: the training
+    # curve's spacing and probe batch (samples per caption); probes are not charged to train_s.
     common = {"targets": targets, "batch": 128, "lr": 2e-3, "width": 64, "gamma": 1.0, "draws": 4}
-    return {"smoke": {**common, "steps": 60, "draws": 1}, "cpu": {**common, "steps": 2000},
-            "gpu": {**common, "steps": 10000, "draws": 16}}
+    return {"smoke": {**common, "steps": 60, "draws": 1, "probe_every": 30, "probe_n": 2},
+            "cpu": {**common, "steps": 2000, "probe_every": 200, "probe_n": 8},
+            "gpu": {**common, "steps": 10000, "draws": 16, "probe_every": 500, "probe_n": 32}}
 
 
 register_solver("t2i", "guidance-net", "method", citation=CITATION, defaults=_defaults("samples"), depends=DEPENDS,
                 tunable=("lr", "gamma"),
                 fn="tiltbench.methods.guidance_net:guidance_net")
 
-register_solver("t2i", "guidance-net-1step", "method", citation=CITATION + ", one-step variant",
-                defaults=_defaults("one-step"), depends=DEPENDS,
+register_solver("t2i", "guidance-net-tweedie", "reference", citation=CITATION + ", fitted to one-step Tweedie "
+                "targets: the naive plug-in r(x0_hat(x_t)) / lambda amortised by the network (an ablation, not the "
+                "paper's one-step generation)",
+                defaults=_defaults("tweedie"), depends=DEPENDS,
                 tunable=("lr", "gamma"),
-                fn="tiltbench.methods.guidance_net:guidance_net_1step")
+                fn="tiltbench.methods.guidance_net:guidance_net_tweedie")
 
 register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
                 "Model and Flow Matching for Text-to-Image Generation (training-free velocity guidance)",
-                defaults={p: {"gamma": 1.0, "jac": True, "t_min": 0.2} for p in ("smoke", "cpu", "gpu")},
+                defaults={p: {"gamma": 1.0, "jac": True, "t_min": T_MIN} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
                 tunable=("gamma", "t_min"),
                 fn="tiltbench.methods.velocity_guidance:velocity_guidance")
 
 # ---------------------------------------------------------------------------- baselines
-register_solver("t2i", "reward-finetune", "baseline", citation="Clark, Vicol, Swersky, Fleet. Directly "
-                "Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024; Xu et al. ImageReward/"
-                "ReFL. NeurIPS 2023",
-                defaults={"smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
-                          "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
-                          "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}},
-                depends=DEPENDS,
+DRAFT = "Clark, Vicol, Swersky, Fleet. Directly Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024"
+DRAFT_DEFAULTS = {
+    "smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
+    "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
+    "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}}
+
+register_solver("t2i", "reward-finetune", "baseline", citation=DRAFT + "; Xu et al. ImageReward/ReFL. NeurIPS 2023",
+                defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
                 tunable=("lr",),
                 fn="tiltbench.baselines.reward_finetune:reward_finetune")
+
+register_solver("t2i", "reward-finetune-flow", "baseline", citation=DRAFT + ", through the rectified flow's Euler "
+                "sampler (velocity guidance's same-base baseline)",
+                defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
+                tunable=("lr",),
+                fn="tiltbench.baselines.reward_finetune_flow:reward_finetune_flow")
 
 register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "
                 "Model and Flow Matching for Text-to-Image Generation (the artifact case); Bansal et al. Universal "
                 "Guidance for Diffusion Models. CVPR-W 2023",
-                defaults={p: {"scale": 1.0} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS,
-                tunable=("scale",),
+                defaults={p: {"scale": 1.0, "t_min": T_MIN} for p in ("smoke", "cpu", "gpu")}, depends=DEPENDS,
+                tunable=("scale", "t_min"),
                 fn="tiltbench.baselines.naive_guidance:naive_guidance")

@@ -173,8 +173,9 @@ def alpha_bar(t) -> torch.Tensor:
     return ddpm_scheduler().alphas_cumprod[int(t)]
 
 
-def euler_sample(vel_fn, noise: torch.Tensor, steps: int) -> torch.Tensor:
-    """Rectified-flow Euler steps from s = 1 (noise) to s = 0 following ``vel_fn(x, sigma) -> u``."""
+def euler_sample(vel_fn, noise: torch.Tensor, steps: int, grad_steps: int = 0) -> torch.Tensor:
+    """Rectified-flow Euler steps from s = 1 (noise) to s = 0 following ``vel_fn(x, sigma) -> u``; the last
+    ``grad_steps`` steps keep the autograd graph (DRaFT-K).  Returns x_0 clamped to [-1, 1]."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     sched = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
@@ -182,8 +183,18 @@ def euler_sample(vel_fn, noise: torch.Tensor, steps: int) -> torch.Tensor:
     x = noise
     for i, t in enumerate(sched.timesteps):
         sigma = float(sched.sigmas[i])
-        x = sched.step(vel_fn(x, sigma), t, x).prev_sample
+        with torch.set_grad_enabled(i >= steps - grad_steps):
+            x = sched.step(vel_fn(x, sigma), t, x).prev_sample
     return x.clamp(-1, 1)
+
+
+def sample(kind: str, fn, noise: torch.Tensor, steps: int, grad_steps: int = 0) -> torch.Tensor:
+    """The sampler of base model ``kind`` (DDIM for 'ddpm', Euler for 'flow') following ``fn``."""
+    if kind == "ddpm":
+        return ddim_sample(fn, noise, steps, grad_steps)
+    if kind == "flow":
+        return euler_sample(fn, noise, steps, grad_steps)
+    raise ValueError(f"unknown t2i base model kind {kind!r}; valid: {', '.join(KINDS)}")
 
 
 def base_fn(unet, kind: str, emb: torch.Tensor):
@@ -196,7 +207,8 @@ def base_fn(unet, kind: str, emb: torch.Tensor):
 # -- reward classifiers -----------------------------------------------------------------------------
 
 class DigitCNN(nn.Module):
-    """The correctness classifier: small CNN; ``features`` (64-d) is the space of the FID-style distance."""
+    """The correctness classifier: small CNN (the ``correct`` reward; the FID-style distances use another
+    network, benchmarks/t2i/features.py)."""
 
     def __init__(self):
         super().__init__()
@@ -248,19 +260,27 @@ def train_classifier(name: str, epochs: int = 40, device: str = "cpu") -> tuple[
     return net, {"test_accuracy": acc, "epochs": epochs}
 
 
+def cached_net(name: str, make, train, device: str = "cpu") -> nn.Module:
+    """The network ``make()`` with the weights ``train(device) -> (net, metadata)`` gave it, trained once (on
+    ``device``) and cached as ``<name>-v<VERSION>.pt`` (CPU state dict) with its metadata; on ``device``,
+    frozen, in eval mode."""
+    folder = cache_dir("t2i", "models")
+    target = folder / f"{name}-v{VERSION}.pt"
+    with file_lock(folder / f"{name}.lock"):
+        if not target.exists():
+            with torch.enable_grad():  # the first caller is usually a reward inside torch.no_grad()
+                net, meta = train(device)
+            torch.save(cpu_state(net), target.with_suffix(".tmp"))
+            target.with_suffix(".tmp").rename(target)
+            target.with_suffix(".json").write_text(json.dumps(meta))
+    net = make()
+    net.load_state_dict(torch.load(target, map_location="cpu", weights_only=True))
+    return net.to(device).eval().requires_grad_(False)
+
+
 def classifier(name: str, device: str = "cpu") -> nn.Module:
     """A reward classifier ('cnn' or 'mlp') on ``device``, trained once (there) and cached."""
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown t2i classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")
-    folder = cache_dir("t2i", "models")
-    target = folder / f"classifier-{name}-v{VERSION}.pt"
-    with file_lock(folder / f"classifier-{name}.lock"):
-        if not target.exists():
-            with torch.enable_grad():  # the first caller is usually a reward inside torch.no_grad()
-                net, meta = train_classifier(name, device=device)
-            torch.save(cpu_state(net), target.with_suffix(".tmp"))
-            target.with_suffix(".tmp").rename(target)
-            target.with_suffix(".json").write_text(json.dumps(meta))
-    net = CLASSIFIERS[name][0]()
-    net.load_state_dict(torch.load(target, map_location="cpu", weights_only=True))
-    return net.to(device).eval().requires_grad_(False)
+    return cached_net(f"classifier-{name}", CLASSIFIERS[name][0], lambda dev: train_classifier(name, device=dev),
+                      device)

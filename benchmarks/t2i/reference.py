@@ -2,9 +2,12 @@
 
 - ``base-ddpm`` / ``base-flow``: the base model sampled as trained (DDIM / Euler, the task's step count);
 - ``tilted-ddpm`` / ``tilted-flow``: the exact tilted distribution p(x | c) exp(r / lambda) of that base,
-  drawn by resampling its cached sample pool with self-normalised weights exp(r / lambda) per caption.
+  drawn by resampling its cached *target* pool with self-normalised weights exp(r / lambda) per caption.
   This is the distribution the guidance methods aim at (not a practical method: it needs many base
-  samples per accepted one when lambda is small; ``train_s`` is the pool's sampling time).
+  samples per accepted one when lambda is small; ``train_s`` is the pool's sampling time).  Besides the
+  scores of its resampled picks it reports the importance estimate itself (``target_reward``, with the
+  bootstrap interval ``target_lo`` .. ``target_hi`` over the pool) and the weights' effective sample size
+  per caption (``tilt_ess``: mean, ``tilt_ess_min``: the smallest), which the claims' ESS gate reads.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ def sample_base(task, kind: str, seed: int, device: str = "cpu") -> dict:
 
 
 def resample_tilted(task, kind: str, seed: int, device: str = "cpu") -> dict:
-    """Resampling happens on the CPU (where the pool is cached); the pool's rewards and the scoring of the
-    picks run on ``device``."""
+    """Resampling of the target pool happens on the CPU (where the pool is cached); the pool's rewards and the
+    scoring of the picks run on ``device``."""
     _, meta = base(task, kind, device)
-    pool, target = base_pool(task, kind, device), tilted_target(task, kind, device)
+    pool, target = base_pool(task, kind, device, "target"), tilted_target(task, kind, device)
     digits, _ = eval_batch(task, seed)
     g = torch.Generator().manual_seed(seed)
     picks = []
@@ -41,6 +44,8 @@ def resample_tilted(task, kind: str, seed: int, device: str = "cpu") -> dict:
         picks.append(idx[torch.multinomial(target["weights"][idx].float(), task.n_eval, replacement=True, generator=g)])
     x = pool["x"][torch.cat(picks)].to(device)
     return finish(task, kind, x, digits, {"train_s": float(pool["sample_s"]), "tilt_ess": target["ess"],
+                                          "tilt_ess_min": target["ess_min"], "target_reward": target["reward"],
+                                          "target_lo": target["lo"], "target_hi": target["hi"],
                                           **base_metrics(task, kind, meta)})
 
 

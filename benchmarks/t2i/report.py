@@ -1,4 +1,5 @@
-"""The `t2i` report's own section: the base models, measured cost (guidance vs finetuning) and sample grids.
+"""The `t2i` report's own section: the base models, measured cost (guidance vs finetuning), cost at matched
+reward (read off the training curves) and sample grids.
 
 The report core calls ``section(data, plot_dir, prefix)`` (see ``Track.report_extras``); this module is
 imported only when a report is rendered.  Sample images come from the store: each cell keeps its first
@@ -13,10 +14,11 @@ import numpy as np
 
 from tiltbench.report import fmt, fmt_values, metric_values, values_by_rep
 
-ORDER = ("guidance-net", "guidance-net-1step", "velocity-guidance", "reward-finetune", "naive-guidance",
-         "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
+ORDER = ("guidance-net", "velocity-guidance", "reward-finetune", "reward-finetune-flow", "guidance-net-tweedie",
+         "naive-guidance", "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
 FINETUNE = "reward-finetune"
-
+GUIDANCE = "guidance-net"
+CURVE = "reward_vs_ms"  # (training milliseconds, reward reached) of every trained solver
 
 
 def base_lines(data) -> list[str]:
@@ -24,7 +26,7 @@ def base_lines(data) -> list[str]:
              "Trained once per profile (cached outside git) and frozen; every solver of a kind starts from the same "
              "one. Training seconds are not part of any solver's cost. Sample quality of the unguided model, over all "
              "tasks and seeds: share of samples the correctness classifier reads as their caption's digit, and the "
-             "FID-style distance to the real test digits (in that classifier's feature space).", "",
+             "FID-style distance to the real test digits (in the feature space of an autoencoder that no reward uses).", "",
              "| base model | training s | accuracy | fid_real |", "|---|---|---|---|"]
     for kind in ("ddpm", "flow"):
         name = f"base-{kind}"
@@ -57,6 +59,68 @@ def cost_lines(data, tasks: list[str], methods: list[str]) -> list[str]:
                          f"{fmt_values(ratio) if method != FINETUNE else '1'} | {rate} | {fmt_values(steps)} |")
         lines.append("")
     return lines
+
+
+def curves_by_rep(data, task: str, method: str, name: str = CURVE) -> dict[int, list[tuple[float, float]]]:
+    """Each seed's stored curve ``name`` of ``method`` on ``task`` as [(step, value)] in step order."""
+    c = data["curves"]
+    c = c[(c.task == task) & (c.method == method) & (c.name == name)]
+    return {int(rep): list(zip(g.sort_values("step").step.astype(float), g.sort_values("step").value))
+            for rep, g in c.groupby("rep")}
+
+
+def seconds_to_reach(curve: list[tuple[float, float]], reward: float) -> float | None:
+    """Seconds at the first curve point (milliseconds, reward) whose reward is at least ``reward``; None when
+    the curve never gets there."""
+    for ms, value in curve:
+        if value >= reward:
+            return ms / 1000.0
+    return None
+
+
+def matched_lines(data, tasks: list[str]) -> list[str]:
+    """Each solver's training cost at the reward the other one ends at, per seed, read off the curves."""
+    lines = ["## Cost at matched reward", "",
+             f"Read off the training curves (`{CURVE}`: seconds of training so far against the reward reached; "
+             f"{GUIDANCE}: mean reward of a fixed probe batch, pool sampling included, probes not charged; "
+             f"{FINETUNE}: running mean of its batch rewards, which lags the model by up to `window` steps). "
+             f"Per seed (paired): `{FINETUNE} at {GUIDANCE}'s reward` is the seconds {FINETUNE} needed to first "
+             f"reach the reward {GUIDANCE} ends at (its evaluated `reward`), and `ratio` is {GUIDANCE}'s train_s "
+             f"over that: the paper's claim is a ratio of at most 0.4. The reverse row reads {GUIDANCE}'s curve "
+             f"at {FINETUNE}'s final reward; seeds whose curve never gets there are counted, not averaged. "
+             "Mean [95% CI] over the seeds that got there.", ""]
+    any_rows = False
+    for task in tasks:
+        g_train = values_by_rep(data, task, GUIDANCE, "train_s")
+        f_train = values_by_rep(data, task, FINETUNE, "train_s")
+        g_reward = values_by_rep(data, task, GUIDANCE, "reward")
+        f_reward = values_by_rep(data, task, FINETUNE, "reward")
+        g_curve, f_curve = curves_by_rep(data, task, GUIDANCE), curves_by_rep(data, task, FINETUNE)
+        reps = sorted(set(g_train) & set(f_train) & set(g_curve) & set(f_curve))
+        if not reps:
+            continue
+        any_rows = True
+        rows = []
+        for label, target_of, curve_of, own_train, other_train in (
+                (f"{FINETUNE} at {GUIDANCE}'s reward", g_reward, f_curve, g_train, None),
+                (f"{GUIDANCE} at {FINETUNE}'s reward", f_reward, g_curve, None, f_train)):
+            reached, ratios, missing = [], [], 0
+            for rep in reps:
+                s_at = seconds_to_reach(curve_of[rep], target_of[rep])
+                if s_at is None:
+                    missing += 1
+                    continue
+                reached.append(s_at)
+                if own_train is not None and s_at > 0:  # guidance-net's cost over finetuning's at its reward
+                    ratios.append(own_train[rep] / s_at)
+                elif other_train is not None and other_train[rep] > 0:  # guidance-net's at finetuning's reward
+                    ratios.append(s_at / other_train[rep])
+            rows.append(f"| {label} | {fmt_values([target_of[r] for r in reps])} | {fmt_values(reached)} | "
+                        f"{fmt_values(ratios)} | {len(reached)} of {len(reps)} |")
+        lines += [f"**{task}**", "",
+                  f"| read-off | at reward | seconds to reach it | ratio {GUIDANCE} / {FINETUNE} | seeds reached |",
+                  "|---|---|---|---|---|", *rows, ""]
+    return lines if any_rows else []
 
 
 def plot_grid(data, task: str, methods: list[str], path: Path) -> bool:
@@ -103,7 +167,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     present = set(runs.method)
     methods = [m for m in ORDER if m in present] + sorted(present - set(ORDER))
     tasks = sorted(set(runs.task))
-    lines = base_lines(data) + cost_lines(data, tasks, methods)
+    lines = base_lines(data) + cost_lines(data, tasks, methods) + matched_lines(data, tasks)
     lines += ["## Samples", "",
               "First seed, first samples of each caption (\"a handwritten digit <word>\"); every row starts from "
               "the same noise.", ""]

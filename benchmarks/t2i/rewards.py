@@ -50,8 +50,3 @@ def predicted_digit(x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return t2i_models.classifier("cnn", x.device)(x).argmax(-1)
 
-
-def features(x: torch.Tensor) -> torch.Tensor:
-    """The CNN classifier's 64-d penultimate features (the space of the FID-style distance)."""
-    with torch.no_grad():
-        return t2i_models.classifier("cnn", x.device).features(x)

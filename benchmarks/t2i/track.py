@@ -11,14 +11,26 @@ and hands back its samples; this module scores them:
 
 - ``reward`` / ``heldout_reward``: mean training reward and mean held-out classifier probability;
 - ``target_gap``: reward minus the reward of the *exact* tilted distribution of the solver's base model,
-  estimated by self-normalised importance weighting of a large base-sample pool with weights
+  estimated by self-normalised importance weighting of the base model's *target* pool with weights
   exp(r / lambda) per caption (0 = on target; positive = past it, the reward-hacking side);
 - ``accuracy``: share of samples the correctness classifier reads as the caption's digit;
-- ``fid_real``: the same distance to the real test digits (sample quality);
-- ``fid_base``: Frechet distance between the samples' and the base pool's features in the correctness
-  classifier's 64-d penultimate layer (an FID-style distance from the base distribution);
-- ``kl_feat``: KL(N(samples) || N(base pool)) between Gaussians fitted to those features (a KL proxy);
+- ``fid_real``: Frechet distance between Gaussians fitted to the samples' and the real test digits'
+  features (sample quality);
+- ``fid_base``: the same distance to the base model's *reference* pool (an FID-style distance from the
+  base distribution);
+- ``kl_feat``: KL(N(samples) || N(reference pool)) between Gaussians fitted to those features (a KL proxy);
 - ``diversity``: mean pairwise feature distance between samples of the same caption.
+
+The features come from an autoencoder that no reward uses (benchmarks/t2i/features.py).
+
+Three pools of base samples per base model, drawn from different noise and cached (``base_pool``): the
+*train* pool (``pool`` per caption) is the guidance network's data, the *target* pool (``target_pool`` per
+caption) alone defines the exact tilted target, and the *reference* pool (``pool`` per caption) is the
+base distribution the FID-style distances are measured against; the real test digits are the other
+reference.  So the guidance network is never scored against the very samples it was fitted to.  The
+target's reward comes with a bootstrap 95% interval over its pool and the weights' effective sample size
+(``tilted_target``): the claims that lean on the target are not judged where that ESS is below 50
+(benchmarks/t2i/claims.py).
 
 Devices: a solver runs on ``config["device"]`` (the worker's cell device; "cpu" when absent).  The
 evaluation noise and captions are drawn on the CPU (the same for every device), the cached pools hold
@@ -40,11 +52,12 @@ from tiltbench.cache import cache_dir, file_lock
 from tiltbench.errors import unknown
 from tiltbench.registry import check_type
 
-from . import data as t2i_data, models as t2i_models, rewards as t2i_rewards
+from . import data as t2i_data, features as t2i_features, models as t2i_models, rewards as t2i_rewards
 
 TASK_RE = re.compile(r"^(?P<reward>[a-z]+)-lam(?P<lam>[0-9]*\.?[0-9]+)$")
-POOL_SEED = 7919  # noise of the shared base-sample pool (never a cell seed)
-POOL_VERSION = 2  # bump when the samplers change what a cached pool holds
+POOLS = {"train": 7919, "target": 6007, "reference": 104729}  # pool role -> noise seed (never a cell seed)
+POOL_VERSION = 3  # bump when the samplers change what a cached pool holds
+BOOT_SEED, BOOT = 2027, 1000  # bootstrap of the tilted target's reward: seed and resamples
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,8 @@ class T2ITask:
     ddpm_path: str = ""  # a local diffusers UNet folder instead of training (gpu profile)
     flow_path: str = ""
     sample_steps: int = 20  # DDIM / Euler steps of every sampler
-    pool: int = 200  # base samples per caption: guidance-network data, exact tilted target, FID reference
+    pool: int = 200  # base samples per caption of the train pool (guidance network) and the reference pool (FID)
+    target_pool: int = 1000  # base samples per caption of the target pool (the exact tilted target)
     n_eval: int = 32  # samples per caption scored per cell
     grid: int = 4  # samples per caption kept for the report's image grid
 
@@ -91,7 +105,7 @@ def make_task(name: str, config: dict, seed: int) -> T2ITask:
     task = T2ITask(name, m["reward"], float(m["lam"]), **kwargs)
     if not task.lam > 0:
         raise ValueError(f"t2i task {name!r}: lambda must be > 0")
-    for key in ("base_steps", "base_batch", "sample_steps", "pool", "n_eval"):
+    for key in ("base_steps", "base_batch", "sample_steps", "pool", "target_pool", "n_eval"):
         if getattr(task, key) < 1:
             raise ValueError(f"t2i track config {key} = {getattr(task, key)}: must be >= 1")
     return task
@@ -131,23 +145,27 @@ def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor,
     return torch.cat(out)
 
 
-def base_pool(task: T2ITask, kind: str, device: str = "cpu") -> dict:
-    """``pool`` base samples per caption (cached, drawn on ``device`` when missing; CPU tensors):
-    {'x', 'digits', 'sample_s'}; sample_s is what drawing them cost (on the device that drew them), so
-    a method that trains on the pool can be charged for it."""
+def base_pool(task: T2ITask, kind: str, device: str = "cpu", role: str = "train") -> dict:
+    """The base model's ``role`` pool (cached, drawn on ``device`` when missing; CPU tensors): 'train' and
+    'reference' hold ``pool`` samples per caption, 'target' ``target_pool``, each from its own noise.
+    {'x', 'digits', 'sample_s'}; sample_s is what drawing them cost (on the device that drew them), so a
+    method that trains on the pool can be charged for it."""
+    if role not in POOLS:
+        raise ValueError(f"unknown t2i pool role {role!r}; valid: {', '.join(POOLS)}")
     spec = task.spec(kind)
     path = task.ddpm_path if kind == "ddpm" else task.flow_path
     if path:  # a local model folder: key the pool by its resolved location
         tag = f"{kind}-path-" + hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:12]
     else:
         tag = spec.key()
+    size = task.target_pool if role == "target" else task.pool
     folder = cache_dir("t2i", "pools")
-    target = folder / f"{tag}-p{task.pool}-s{task.sample_steps}-v{POOL_VERSION}.pt"
+    target = folder / f"{tag}-{role}-p{size}-s{task.sample_steps}-v{POOL_VERSION}.pt"
     with file_lock(folder / f"{target.stem}.lock"):
         if not target.exists():
             unet, _ = base(task, kind, device)
-            digits = torch.arange(10).repeat_interleave(task.pool)
-            noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(POOL_SEED))
+            digits = torch.arange(10).repeat_interleave(size)
+            noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(POOLS[role]))
             t0 = time.perf_counter()
             with torch.no_grad():
                 x = sample_batched(lambda emb, _: t2i_models.base_fn(unet, kind, emb), kind, digits, noise,
@@ -167,16 +185,36 @@ def tilt_weights(rewards: torch.Tensor, digits: torch.Tensor, lam: float) -> tor
     return w
 
 
+def snis_bootstrap(rewards: torch.Tensor, digits: torch.Tensor, lam: float, boot: int = BOOT,
+                   seed: int = BOOT_SEED) -> torch.Tensor:
+    """``boot`` bootstrap replicates of the self-normalised importance estimate of the tilted reward
+    (mean over captions of sum_i w_i r_i): each caption's pool is resampled with replacement and its weights
+    recomputed, so the spread covers the weights' own noise, not only the rewards'."""
+    g = torch.Generator().manual_seed(seed)
+    est = torch.zeros(boot, dtype=torch.float64)
+    captions = digits.unique()
+    for d in captions:
+        r = rewards[digits == d].double()
+        rb = r[torch.randint(len(r), (boot, len(r)), generator=g)]
+        est += (torch.softmax(rb / lam, 1) * rb).sum(1)
+    return est / len(captions)
+
+
 def tilted_target(task: T2ITask, kind: str, device: str = "cpu") -> dict:
-    """Reward of the exact tilted distribution of a base model (importance weighting of its pool), and the
-    weights' effective sample size per caption (small: the estimate is poor, raise ``pool``).  The pool's
-    rewards are computed on ``device``; the weights and rewards come back on the CPU, like the pool."""
-    pool = base_pool(task, kind, device)
+    """Reward of the exact tilted distribution of a base model (self-normalised importance weighting of its
+    target pool) with a bootstrap 95% percentile interval over that pool ('lo', 'hi'), and the weights'
+    effective sample size per caption, 1 / sum w^2 ('ess': mean over captions, 'ess_min': the smallest;
+    small: the estimate is poor, raise ``target_pool``).  The pool's rewards are computed on ``device``; the
+    weights and rewards come back on the CPU, like the pool."""
+    pool = base_pool(task, kind, device, "target")
     with torch.no_grad():
         r = task.reward_fn()(pool["x"].to(device), pool["digits"].to(device)).double().cpu()
     w = tilt_weights(r, pool["digits"], task.lam)
     ess = [float(1.0 / (w[pool["digits"] == d] ** 2).sum()) for d in range(10)]
-    return {"reward": float((w * r).sum() / 10), "ess": float(np.mean(ess)), "weights": w, "rewards": r}
+    lo, hi = torch.quantile(snis_bootstrap(r, pool["digits"], task.lam), torch.tensor([0.025, 0.975],
+                                                                                       dtype=torch.float64))
+    return {"reward": float((w * r).sum() / 10), "lo": float(lo), "hi": float(hi), "ess": float(np.mean(ess)),
+            "ess_min": float(np.min(ess)), "weights": w, "rewards": r}
 
 
 # -- scoring ----------------------------------------------------------------------------------------
@@ -235,20 +273,20 @@ def evaluate(task: T2ITask, output: dict) -> dict:
         r = task.reward_fn()(x, digits)
         held = t2i_rewards.heldout(x, digits)
         accepted = t2i_rewards.predicted_digit(x) == digits
-    pool = base_pool(task, kind, device)
+    reference = base_pool(task, kind, device, "reference")
 
     def feats(images: torch.Tensor) -> np.ndarray:
-        return t2i_rewards.features(images.to(device)).cpu().numpy()
+        return t2i_features.features(images.to(device)).cpu().numpy()
 
-    f, f_pool = feats(x), feats(pool["x"])
+    f, f_ref = feats(x), feats(reference["x"])
     return {
         "reward": float(r.mean()),
         "heldout_reward": float(held.mean()),
         "accuracy": float(accepted.float().mean()),
         "target_gap": float(r.mean()) - tilted_target(task, kind, device)["reward"],
-        "fid_base": frechet(f, f_pool),
+        "fid_base": frechet(f, f_ref),
         "fid_real": frechet(f, feats(t2i_data.split("test")[0])),
-        "kl_feat": gauss_kl(f, f_pool),
+        "kl_feat": gauss_kl(f, f_ref),
         "diversity": diversity(f, output["digits"].cpu().numpy()),
     }
 
