@@ -127,7 +127,7 @@ def test_debug_adds_the_traceback(tmp_path):
         assert out.returncode == 2 and "Traceback" in out.stderr
         assert out.stderr.strip().splitlines()[-1].startswith("tiltbench: error: unknown profile 'nope'")
     plain = cli("run", "--profile", "nope")
-    one_line_error(plain, "unknown profile 'nope'", "valid: ot-scaling, otgrid, smoke, toy")
+    one_line_error(plain, "unknown profile 'nope'", "valid: ot-board, ot-scaling, otgrid, smoke, toy")
 
 
 def _write(path, track="toy", method="good", profile="p"):

@@ -45,7 +45,7 @@ def test_report_renders_tables_and_plots(ot_store, tmp_path):
 
 
 def test_user_errors_are_one_clear_line(tmp_path):
-    cases = [(["run", "--profile", "huge"], "unknown profile 'huge'; valid: ot-scaling, otgrid, smoke, toy, toygrid, toyhang, toyslow"),
+    cases = [(["run", "--profile", "huge"], "unknown profile 'huge'; valid: ot-board, ot-scaling, otgrid, smoke, toy, toygrid, toyhang, toyslow"),
              (["run", "--profile", "smoke", "--track", "nope"], "unknown track 'nope'; valid:"),
              (["run", "--profile", "smoke", "--method", "dpo"], "unknown method/baseline of track 'ot' 'dpo'"),
              (["query", "select 1"], "no store at"),

@@ -21,7 +21,7 @@ def test_unknown_names_list_the_valid_ones():
         registry.get_track("nope")
     with pytest.raises(TiltbenchError, match=r"unknown method/baseline of track 'ot' 'dpo'; valid: .*scones"):
         registry.get_solver("ot", "dpo")
-    with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: ot-scaling, otgrid, smoke, toy"):
+    with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: ot-board, ot-scaling, otgrid, smoke, toy"):
         get_profile("huge")
 
 
