@@ -359,18 +359,28 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     return path
 
 
+def _profile_file(profile: str) -> Path | None:
+    """The profiles file that defines ``profile``: the user's (TILTBENCH_PROFILES), else the packaged one."""
+    from .profiles import DEFAULT_FILE, load_profiles, profiles_file
+    for path in (profiles_file(), DEFAULT_FILE):
+        if profile in load_profiles(path):
+            return path
+    return None
+
+
 def default_out(profile: str) -> Path:
-    """Where `tiltbench report` writes a profile's reports: results/ for the published profile, else
-    results/<profile>/."""
+    """Where `tiltbench report` writes a profile's reports: results/ for the published profile of the
+    file that defines it, else results/<profile>/."""
     from .profiles import published_profile
-    return Path("results") if profile == published_profile() else Path("results") / profile
+    path = _profile_file(profile)
+    return Path("results") if path and profile == published_profile(path) else Path("results") / profile
 
 
 def _companions(profile: str, track: str) -> list[str]:
     """The profiles named by ``[<profile>.tracks.<track>] report_with`` (none for an unknown profile)."""
-    from .profiles import DEFAULT_FILE, load_profiles
-    known = load_profiles().get(profile) or load_profiles(DEFAULT_FILE).get(profile)
-    return list(known.tracks.get(track, {}).get("report_with", [])) if known else []
+    from .profiles import load_profiles
+    path = _profile_file(profile)
+    return list(load_profiles(path)[profile].tracks.get(track, {}).get("report_with", [])) if path else []
 
 
 def companion_section(store: Store, profile: str, other: str, track: registry.Track, plot_dir: Path) -> list[str]:
