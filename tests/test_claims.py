@@ -294,3 +294,18 @@ def test_a_matched_claim_names_a_known_metric_and_is_not_a_trend():
         claims_mod.validate(_claim(matched="kl"))
     with pytest.raises(TiltbenchError, match="'matched' compares two solvers' frontiers"):
         claims_mod.register_claim(_claim("trend", across="n", slope_below=1.0, matched="noise"))
+
+
+def test_noworse_is_one_sided_non_inferiority(tmp_path):
+    # toy's value: higher is better.  good far better than slow: "within" calls that contradicted, noworse supported
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [5.0, 5.1, 4.9, 5.05], ("t", "slow"): [1.0, 1.05, 0.9, 1.0],
+                                           ("u", "good"): [0.0, 0.1, -0.1, 0.05], ("u", "slow"): [1.0, 1.05, 0.9, 1.0],
+                                           ("v", "good"): [0.9, 1.0, 0.95, 1.0], ("v", "slow"): [1.0, 1.05, 0.9, 1.0]})
+    within = {j.task: j.verdict for j in claims_mod.judge(store, "p", _claim("within", margin=0.3))}
+    noworse = {j.task: j for j in claims_mod.judge(store, "p", _claim("noworse", margin=0.3))}
+    assert within["t"] == "contradicted" and noworse["t"].verdict == "supported"
+    assert noworse["u"].verdict == "contradicted"  # worse by ~1, beyond the margin 0.3
+    assert noworse["v"].verdict == "supported"  # worse by ~0.01, inside the margin
+    assert "good no worse than slow by more than 0.3 on value" == claims_mod.describe(_claim("noworse", margin=0.3))
+    with pytest.raises(TiltbenchError, match="a 'noworse' claim needs margin > 0"):
+        claims_mod.register_claim(_claim("noworse"))

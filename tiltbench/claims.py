@@ -5,6 +5,9 @@ paired by seed:
 
 - ``less`` / ``greater``: method < factor * comparator (or >).  Paired t-test of the per-seed
   statistic method - factor * comparator against 0.
+- ``noworse``: method is no worse than comparator by more than the margin (non-inferiority: "as
+  accurate as, or better"), a one-sided t-test of the per-seed (how much worse - margin) against 0;
+  *contradicted* when the method is worse by more than the margin.
 - ``within``: |method - comparator| <= margin, an equivalence claim, tested with TOST (two one-sided
   t-tests).  The margin is ``max(margin, rel_margin * |comparator|)`` per seed: relative to the
   comparator's score, with an absolute floor, and computed seed by seed so that its own noise
@@ -65,7 +68,8 @@ from .errors import TiltbenchError, unknown
 if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering claims needs neither
     from .store import Store
 
-RELATIONS = ("less", "greater", "within", "trend")
+RELATIONS = ("less", "greater", "within", "noworse", "trend")
+MARGINED = ("within", "noworse")  # relations judged against a margin
 RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
 MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
 GATE_KINDS = ("at_least", "at_most", "beats", "matched", "attainable")
@@ -166,8 +170,8 @@ _CLAIMS: dict[tuple[str, str], Claim] = {}
 def register_claim(claim: Claim) -> Claim:
     if claim.relation not in RELATIONS:
         raise unknown(f"relation of claim {claim.id}", claim.relation, RELATIONS)
-    if claim.relation == "within" and claim.margin <= 0 and claim.rel_margin <= 0:
-        raise TiltbenchError(f"claim {claim.id}: a 'within' claim needs margin > 0 or rel_margin > 0")
+    if claim.relation in MARGINED and claim.margin <= 0 and claim.rel_margin <= 0:
+        raise TiltbenchError(f"claim {claim.id}: a '{claim.relation}' claim needs margin > 0 or rel_margin > 0")
     if claim.relation == "trend" and not (re.fullmatch(r"[a-z]+", claim.across) and math.isfinite(claim.slope_below)):
         raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name of lowercase "
                              f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and a finite slope_below; "
@@ -309,6 +313,9 @@ def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
     if claim.relation == "within":
         bound = max(claim.margin, claim.rel_margin * abs(b))
         ok, test = abs(a - b) <= bound, f"|{a:.3g} − {b:.3g}| > {bound:.3g}"
+    elif claim.relation == "noworse":
+        bound, sign = max(claim.margin, claim.rel_margin * abs(b)), -1.0 if _higher_is_better(claim) else 1.0
+        ok, test = sign * (a - b) <= bound, f"{a:.3g} is worse than {b:.3g} by more than {bound:.3g}"
     else:
         ok = a < claim.factor * b if claim.relation == "less" else a > claim.factor * b
         test = f"{a:.3g} {'≥' if claim.relation == 'less' else '≤'} {claim.factor:g}·{b:.3g}"
@@ -353,14 +360,14 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 b = lookup(claim.metric, task, claim.comparator, claim.track)
                 unmatched = ""
             reps = sorted(set(a) & set(b))
-            factor = 1.0 if claim.relation == "within" else claim.factor
+            factor = 1.0 if claim.relation in MARGINED else claim.factor
             diffs = [a[r] - factor * b[r] for r in reps]
             effect = stats.mean_ci(diffs)
             failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
                                                                     lambda m, t, s: lookup(m, t, s, claim.track)))]
             failed = [unmatched] * bool(unmatched) + failed
             margin = math.nan
-            if claim.relation == "within" and reps:  # per seed: its noise enters the test (stats.equivalence_p)
+            if claim.relation in MARGINED and reps:  # per seed: its noise enters the test (stats.equivalence_p)
                 margins = [max(claim.margin, claim.rel_margin * abs(b[r])) for r in reps]
                 lower = [d + m for d, m in zip(diffs, margins)]
                 upper = [d - m for d, m in zip(diffs, margins)]
@@ -379,6 +386,11 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
                 inside = sum(upper) < 0 < sum(lower)
                 p = stats.equivalence_p(lower, upper) if inside else stats.outside_p(lower, upper)
                 outcome = "supported" if inside else "contradicted"
+            elif claim.relation == "noworse":  # the worse side only: worse_i = (how much worse) - margin
+                worse = [-v for v in lower] if _higher_is_better(claim) else upper
+                ok = sum(worse) < 0
+                p = stats.one_sided_p(worse, "less" if ok else "greater")
+                outcome = "supported" if ok else "contradicted"
             else:
                 p = stats.t_test_p(diffs)
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
@@ -570,13 +582,14 @@ def describe(claim: Claim) -> str:
     if claim.relation == "trend":
         return " and ".join(f"slope of log {b.metric} on log {claim.across} < {b.below:g}" for b in claim.bounds) \
             + f" ({claim.method})"
-    if claim.relation == "within":
+    if claim.relation in MARGINED:
         if claim.rel_margin:
             margin = f"max({claim.margin:g}, {claim.rel_margin:g}·|{claim.comparator}|)" if claim.margin \
                 else f"{claim.rel_margin:g}·|{claim.comparator}|"
         else:
             margin = f"{claim.margin:g}"
-        text = f"|{claim.method} − {claim.comparator}| ≤ {margin} on {claim.metric}"
+        text = (f"|{claim.method} − {claim.comparator}| ≤ {margin} on {claim.metric}" if claim.relation == "within"
+                else f"{claim.method} no worse than {claim.comparator} by more than {margin} on {claim.metric}")
     else:
         op = "<" if claim.relation == "less" else ">"
         scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"

@@ -178,10 +178,10 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
     for claim in track_claims:
         mine = [j for j in judgements if j.claim.id == claim.id]
         if not mine:
-            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run | — | — | 0 |")
+            lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run on this profile | — | — | 0 |")
         for j in mine:
             verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
-            margin = f" (margin {fmt(j.margin)})" if claim.relation == "within" and math.isfinite(j.margin) else ""
+            margin = f" (margin {fmt(j.margin)})" if claim.relation in claims_mod.MARGINED and math.isfinite(j.margin) else ""
             lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | {cell(verdict)} | "
                          f"{fmt_est(j.effect)}{margin}{cell('; ' + j.detail) if j.detail else ''} | "
                          f"{fmt_p(j.p_adj)} | {j.n_seeds} |")

@@ -86,6 +86,12 @@ def _one_sided_p(values, null: float, alternative: str) -> float:
     return float(stdtr(v.size - 1, -t if alternative == "greater" else t))
 
 
+def one_sided_p(values, alternative: str) -> float:
+    """One-sided p-value of the one-sample (paired) t-test of mean(values) against 0: ``alternative``
+    "less" (mean < 0) or "greater"."""
+    return _one_sided_p(values, 0.0, alternative)
+
+
 def t_test_p(values, null: float = 0.0) -> float:
     """Two-sided p-value of the one-sample (paired) t-test of mean(values) = ``null``."""
     greater, less = _one_sided_p(values, null, "greater"), _one_sided_p(values, null, "less")

@@ -7,16 +7,17 @@ Kept apart from benchmarks/ot/track.py so that restating a claim does not change
 from tiltbench.claims import Claim, Gate, SlopeBound, register_claim
 
 PAPER = "Daniels, Maunu, Hand (NeurIPS 2021)"
-# Gates: a SCONES run whose dual collapsed is a known failure, not a measurement of the method; a
-# Sinkhorn plan that hit its iteration cap is not the discrete entropic plan.  Either withholds the
-# verdict on that task.  The collapse test is one-sided (mean compatibility E[H] above 2; the stored
-# `dual_collapsed` diagnostic also flags E[H] < 0.5): at small lam the Monte Carlo estimate of E[H]
-# over 1000 x 1000 pairs is dominated by rare pairs and falls far below 1 even at the exact potentials
-# (a review fed the closed-form Gaussian potentials to the same estimator: 0.000 on every seed at
-# d64-lam4, 0.71-1.30 at d16-lam4, 1.00 at lam = 2d), so a low value says nothing.  Changed on
-# 2026-11-27 after the boards had run, on that measurement.
-DUAL_OK = Gate.at_most("scones", "mean_h", 2.0, agg="max",
-                       why="SCONES' dual overshot: mean compatibility above 2 on some seed")
+# Gates: a Sinkhorn plan that hit its iteration cap is not the discrete entropic plan: not judged.
+#
+# No dual-collapse gate (removed on 2026-11-27, after the boards had run, on a review's evidence).  Until
+# then every SCONES claim required its mean compatibility E[H] (`mean_h`, a Monte Carlo mean of
+# exp((phi + psi - c) / lam) over 1000 x 1000 pairs) to stay <= 2 on every seed.  That estimator does not
+# detect a collapse: it is dominated by a few extreme pairs (0.000 at the exact potentials at
+# d64-lam4), it moves with phi and with the potentials' additive constant, neither of which the sampler
+# uses (Langevin follows grad psi), and across seeds it is unrelated to what is scored (mixture-d64-lam0.2:
+# mean_h from 4e-11 to 2e14 at cBW-UVP 19.8-21.8; gaussian-d64-lam4: the one seed under 2 had the worst
+# BW-UVP).  It withheld 10 of the board's verdicts, most of them SCONES' wins.  A dual that really fails
+# shows in the samples, which are what the claims score; `mean_h` stays on the board as a diagnostic.
 # SCONES is scored on n sampled pairs, the discrete plans on their exact moments over n^2 weighted pairs,
 # so at a small true error SCONES carries a finite-sample error the plans do not.  Where even the floor row
 # (n exact pairs of the true plan, scored like SCONES) fails a claim, the claim measures that estimator
@@ -30,7 +31,7 @@ def converged(solver: str) -> Gate:
 
 LAM_2D = r"gaussian-d(2-lam4|16-lam32|64-lam128|128-lam256|256-lam512)"
 GAUSSIAN = r"gaussian-d\d+-lam[0-9.]+"  # the paper's Gaussian problems, at the board's n (no -n suffix)
-# Absolute floors of the "within" claims: 0.5 point of BW-UVP on Korotin et al.'s scale, the 1 point these
+# Absolute floors of the "noworse" (once "within") claims: 0.5 point of BW-UVP on Korotin et al.'s scale, the 1 point these
 # claims were stated with before 2026-11-27 on the old, doubled scale (see track.bw_uvp).
 
 register_claim(Claim(
@@ -39,22 +40,26 @@ register_claim(Claim(
               "at lam = 2d (where the independent coupling is already close in high dimension)",
     source=f"{PAPER}: Gaussian-to-Gaussian experiments report low BW-UVP at lam = 2d",
     metric="bw_uvp", method="scones", comparator="independent", relation="less", factor=0.5, tasks=LAM_2D,
-    gates=(DUAL_OK, IDEAL)))
+    gates=(IDEAL,)))
 
 register_claim(Claim(
     track="ot", id="scones-beats-barycentric",
     statement="SCONES' coupling is closer to the true entropic plan than the barycentric projection's",
     source=f"{PAPER}: BW-UVP of SCONES vs barycentric projection on Gaussian problems",
     metric="bw_uvp", method="scones", comparator="barycentric", relation="less", tasks=GAUSSIAN,
-    gates=(DUAL_OK, converged("barycentric"), IDEAL)))
+    gates=(converged("barycentric"), IDEAL)))
 
+# "As accurate as" is non-inferiority (relation noworse): SCONES may be worse than Sinkhorn by at most the
+# margin, and being better is no contradiction.  Until 2026-11-27 these were two-sided equivalence claims
+# (`within`), under which a SCONES far better than Sinkhorn read "contradicted" (mixture pairs at lam = 0.2);
+# restated after the boards had run, on a review.  The margins are unchanged.
 register_claim(Claim(
     track="ot", id="scones-matches-sinkhorn",
-    statement="SCONES is as accurate as discrete Sinkhorn on the same n samples (BW-UVP within 25% of "
-              "Sinkhorn's, and at least 0.5 point)",
+    statement="SCONES is as accurate as discrete Sinkhorn with the same n samples per marginal (BW-UVP worse "
+              "by at most 25% of Sinkhorn's, and at most 0.5 point where that is larger)",
     source="tiltbench: the natural baseline for a continuous entropic-OT estimator",
-    metric="bw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=0.5, rel_margin=0.25,
-    tasks=GAUSSIAN, gates=(DUAL_OK, converged("sinkhorn"), IDEAL)))
+    metric="bw_uvp", method="scones", comparator="sinkhorn", relation="noworse", margin=0.5, rel_margin=0.25,
+    tasks=GAUSSIAN, gates=(converged("sinkhorn"), IDEAL)))
 
 
 # Mixture tasks (Gushchin et al. 2023): conditionals scored by cbw_uvp.  Thresholds fixed before any board
@@ -73,15 +78,16 @@ register_claim(Claim(
               "that of the independent coupling (lam in {0.2, 2})",
     source=f"{GUSHCHIN}: cBW2^2-UVP of EOT solvers on mixture pairs (SCONES among them)",
     metric="cbw_uvp", method="scones", comparator="independent", relation="less", factor=0.5,
-    tasks=MIXTURE_SHARP, gates=(DUAL_OK, IDEAL)))
+    tasks=MIXTURE_SHARP, gates=(IDEAL,)))
 
 register_claim(Claim(
     track="ot", id="scones-conditionals-match-sinkhorn",
-    statement="On Gaussian-mixture plans SCONES' conditionals are as accurate as discrete Sinkhorn's rows on "
-              "the same n (cBW-UVP within 25% of Sinkhorn's, and at least 0.5 point)",
+    statement="On Gaussian-mixture plans SCONES' conditionals are as accurate as discrete Sinkhorn's rows "
+              "with the same n (cBW-UVP worse by at most 25% of Sinkhorn's, and at most 0.5 point where that "
+              "is larger)",
     source="tiltbench: the discrete entropic plan is the natural baseline for conditionals too",
-    metric="cbw_uvp", method="scones", comparator="sinkhorn", relation="within", margin=0.5, rel_margin=0.25,
-    tasks=r"mixture-.*", gates=(DUAL_OK, converged("sinkhorn"), IDEAL)))
+    metric="cbw_uvp", method="scones", comparator="sinkhorn", relation="noworse", margin=0.5, rel_margin=0.25,
+    tasks=r"mixture-.*", gates=(converged("sinkhorn"), IDEAL)))
 
 # The paper's title word, "large-scale": judged on a profile that sweeps n through task names
 # <task>-n{N} (cpu-scaling).  Thresholds fixed before any such board existed (but after single SCONES
@@ -101,14 +107,18 @@ register_claim(Claim(
     source=f"{PAPER}: title and abstract (\"large-scale optimal transport\"); training is minibatch, "
            "sampling linear in n",
     metric="wall_s", method="scones", comparator="", relation="trend", across="n", slope_below=2.0,
-    also=(SlopeBound("sample_s", below=1.2), SlopeBound("bw_uvp", below=0.1)), gates=(DUAL_OK,)))
+    also=(SlopeBound("sample_s", below=1.2), SlopeBound("bw_uvp", below=0.1))))
 
 # The sharper half of "large-scale", stated before the cpu-scaling board ran: at every n where the
 # memory-light discrete solver finishes, SCONES is as accurate as it (the same margins as above).
+# Weak at large n, as a review noted (2026-11-27): the absolute margin of 0.5 point is larger than every
+# value at n >= 3e3 (0.02-0.5), so there it cannot fail, and the discrete plan is scored on n^2 weighted
+# pairs, SCONES on n pairs.  The scaling report therefore also prints SCONES' BW-UVP as a multiple of the
+# floor row's (a perfect sampler on n pairs), which is the sharper, descriptive reading.
 register_claim(Claim(
     track="ot", id="scones-matches-sinkhorn-online-at-scale",
     statement="At every sample size of the scaling sweep where the memory-light Sinkhorn finishes, SCONES' "
-              "BW-UVP is within 25% of its, and at least 0.5 point",
+              "BW-UVP is worse than its by at most 25%, or 0.5 point where that is larger",
     source=f"{PAPER}: SCONES as a large-scale alternative to discrete entropic OT",
-    metric="bw_uvp", method="scones", comparator="sinkhorn-online", relation="within", margin=0.5,
-    rel_margin=0.25, tasks=r"gaussian-d\d+-lam[0-9.]+-n\d+", gates=(DUAL_OK, converged("sinkhorn-online"), IDEAL)))
+    metric="bw_uvp", method="scones", comparator="sinkhorn-online", relation="noworse", margin=0.5,
+    rel_margin=0.25, tasks=r"gaussian-d\d+-lam[0-9.]+-n\d+", gates=(converged("sinkhorn-online"), IDEAL)))

@@ -124,7 +124,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
              "instance per family). Exponent: least-squares slope of log wall time (or peak memory) on log n, fitted "
              "to the mean over seeds at each n (three or more values of n), with its 95% Student-t interval (1 = linear, 2 = quadratic; a fixed cost such as SCONES' minibatch "
              "training pulls it below the asymptotic rate). Peak memory is the cell's host memory and includes the "
-             "~320 MB of a worker with torch loaded (on a GPU the device memory is not measured). Failed cells keep their reason (a cell that cannot fit in memory refuses to start).", ""]
+             "~320 MB of a worker with torch loaded (on a GPU the device memory is not measured). Failed cells keep their reason (a cell that cannot fit in memory refuses to start). \"÷ floor\": the mean BW-UVP over the `floor` row's at the same n, i.e. against a perfect sampler scored on n pairs as SCONES is (a discrete plan, scored on its n² weighted pairs, can go below 1).", ""]
     for family, tasks in families.items():
         lines += [f"### {family}", ""]
         wall, mem, uvp = (points(data, tasks, c) for c in ("wall_s", "peak_mem_mb", "bw_uvp"))
@@ -134,13 +134,15 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
             ns = sorted({n for n, _ in pts})
             lines.append(f"| {solver} | {ns[0]:g}–{ns[-1]:g} | {len(pts)} | {fitted(pts)} | "
                          f"{fitted(mem.get(solver, []))} |")
-        lines += ["", "| solver | n | seeds | wall s | peak MB | bw_uvp % |", "|---|---|---|---|---|---|"]
+        lines += ["", "| solver | n | seeds | wall s | peak MB | bw_uvp % | ÷ floor |", "|---|---|---|---|---|---|---|"]
         for solver, pts in wall.items():
             for n in sorted({n for n, _ in pts}):
                 def at(p, n=n, solver=solver):
                     return [v for m, v in p.get(solver, []) if m == n]
+                floor = [v for m, v in uvp.get("floor", []) if m == n]
+                ratio = stats.mean_ci(at(uvp)).mean / stats.mean_ci(floor).mean if floor and at(uvp) else float("nan")
                 lines.append(f"| {solver} | {n} | {len(at(wall))} | {fmt(stats.mean_ci(at(wall)).mean)} | "
-                             f"{fmt(stats.mean_ci(at(mem)).mean)} | {fmt_est(stats.mean_ci(at(uvp)))} |")
+                             f"{fmt(stats.mean_ci(at(mem)).mean)} | {fmt_est(stats.mean_ci(at(uvp)))} | {fmt(ratio)} |")
         failed = failures(data, tasks)
         if failed:
             lines += ["", "Failed cells:", "", "| solver | n | seeds | reason |", "|---|---|---|---|"]
