@@ -31,7 +31,7 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
   ``MIN_TREND_LEVELS`` values of the parameter, else *not judged*; it has no comparator.  The
   metric may be a run column (``wall_s``, ``cpu_s``, ``peak_mem_mb``).
 
-**At a matched divergence.**  A ``less``/``greater``/``within`` claim with ``matched = <x metric>`` (e.g.
+**At a matched divergence.**  A ``less``/``greater``/``within``/``noworse`` claim with ``matched = <x metric>`` (e.g.
 "kl") compares quality where both solvers spend the same divergence or cost, not at their tuned rows:
 each solver's Pareto frontier over its grid points (validation split, tuning seeds; tiltbench/tuning.py)
 is read at x*, the middle of the x range both frontiers cover, per tuning seed, and the claim's test runs

@@ -362,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("claims", help="judge each paper's claims from the stored runs", formatter_class=fmt,
                        description="Judge every registered claim per task from the paired seeds: a paired t-test\n"
-                       "(less/greater) or a TOST equivalence test (within), Holm-corrected over each\n"
+                       "(less/greater), a one-sided non-inferiority test (noworse) or a TOST equivalence\n"
+                       "test (within), Holm-corrected over each\n"
                        "track's claims; supported / contradicted when the adjusted p < 0.05, else\n"
                        "inconclusive (always so with fewer than 3 seeds).  A claim whose gate fails\n"
                        "(comparator not competent, operating points not matched, ...) is 'not judged'.\n\n"

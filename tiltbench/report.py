@@ -151,7 +151,10 @@ def fmt_p(p: float) -> str:
 
 PROTOCOL = (
     "Each claim is a hypothesis judged per task from the seeds both solvers ran (paired). "
-    "`less`/`greater` claims: paired t-test of the per-seed statistic. `within` claims: TOST equivalence "
+    "`less`/`greater` claims: paired t-test of the per-seed statistic. `noworse` claims (\"as good as\"): "
+    "non-inferiority, a one-sided t-test that the method is worse than the comparator by less than the "
+    "margin (per seed when it is relative to the comparator); contradicted when it is worse by more, never "
+    "for being better. `within` claims: TOST equivalence "
     "test with the stated margin, computed per seed when it is relative to the comparator (supported: the "
     "90% interval lies inside the margin at 5%; contradicted: the difference lies beyond it, both sides "
     "tested, Bonferroni). `trend` claims: least-squares slope of log metric on log parameter (e.g. n), fitted "
@@ -186,7 +189,7 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
                          f"{fmt_est(j.effect)}{margin}{cell('; ' + j.detail) if j.detail else ''} | "
                          f"{fmt_p(j.p_adj)} | {j.n_seeds} |")
     lines += ["", "Statistic: method − factor·comparator per seed (`less`/`greater`), method − comparator "
-              "(`within`), or the fitted slope [95% CI] with the other bounds' slopes (`trend`; seeds: the number "
+              "(`within`, `noworse`), or the fitted slope [95% CI] with the other bounds' slopes (`trend`; seeds: the number "
               "of values of the parameter, each the mean over its seeds). Claims, their gates and sources:", ""]
     for c in track_claims:
         gates = "; ".join(claims_mod.describe_gate(c, g) for g in c.gates)
