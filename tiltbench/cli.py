@@ -79,7 +79,7 @@ def _list_profile(profile, track: str | None) -> int:
 
     if track:
         registry.get_track(track)
-    cells = plan(profile, [track] if track else None)
+    cells = plan(profile, [track] if track else None, build_tasks=False)  # names only: `run` builds them
     print(f"profile {profile.name}: {profile.description}; {len(cells)} cell(s) before tuning")
     for t in sorted({c.track for c in cells}):
         mine = [c for c in cells if c.track == t]

@@ -71,7 +71,8 @@ def code_version(solver: registry.Solver, track: registry.Track) -> str:
 
 
 def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] | None = None,
-         tasks: list[str] | None = None, reps: int | None = None, store: Store | None = None) -> list[Cell]:
+         tasks: list[str] | None = None, reps: int | None = None, store: Store | None = None,
+         build_tasks: bool = True) -> list[Cell]:
     """Every cell of ``profile`` (optionally narrowed to some tracks, methods or tasks).
 
     A solver with a grid in the profile contributes its tuning cells (every grid point x task x
@@ -114,7 +115,8 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         for task in task_list:
             try:  # validate the task name before anything runs, with the config its cells will get
                 track.check_task_name(task)  # metadata only: a typo fails before the track is imported
-                track.make_task(task, body, 0)
+                if build_tasks:  # catches bad values (d, lam, n) too, but may cost seconds per task
+                    track.make_task(task, body, 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
         n_reps = reps or track_cfg["reps"]
