@@ -239,17 +239,21 @@ class Judgement:
     detail: str = ""  # trend: the slopes of the other bounds
 
 
+def _rows(store: Store, profile: str, track: str, metric: str, method_filter: str, params: list):
+    """(task, method, rep, value) of one metric (or run column) from the newest ok run of each cell, for the
+    methods ``method_filter`` admits (an SQL condition on ``method`` written in this module, never user text)."""
+    if metric in RUN_COLUMNS:
+        return store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
+                           f"track = ? AND {metric} IS NOT NULL AND {method_filter} ORDER BY 1, 2, 3",
+                           [profile, track, *params])
+    return store.query("SELECT task, method, rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
+                       f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND {method_filter} ORDER BY 1, 2, 3",
+                       [profile, track, metric, *params])
+
+
 def _values(store: Store, profile: str, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
     """{task: {solver: {rep: value}}} of one metric (or run column) from the newest ok run of each cell."""
-    marks = ", ".join("?" * len(solvers))
-    if metric in RUN_COLUMNS:
-        df = store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
-                         f"track = ? AND {metric} IS NOT NULL AND method IN ({marks}) ORDER BY 1, 2, 3",
-                         [profile, track, *sorted(solvers)])
-    else:
-        df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
-                     f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND r.method IN ({marks}) ORDER BY 1, 2, 3",
-                         [profile, track, metric, *sorted(solvers)])
+    df = _rows(store, profile, track, metric, f"method IN ({', '.join('?' * len(solvers))})", sorted(solvers))
     out: dict[str, dict[str, dict]] = {}
     for row in df.itertuples():
         out.setdefault(row.task, {}).setdefault(row.method, {})[int(row.rep)] = float(row.value)
@@ -427,13 +431,7 @@ def _grid_points(store: Store, profile: str, claim: Claim) -> dict[str, dict[str
 
     values = {}
     for metric in (claim.matched, claim.metric):
-        if metric in RUN_COLUMNS:
-            df = store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
-                             f"track = ? AND {metric} IS NOT NULL AND contains(method, '[')", [profile, claim.track])
-        else:
-            df = store.query("SELECT r.task, r.method, r.rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
-                             "WHERE r.profile = ? AND r.track = ? AND m.name = ? AND contains(r.method, '[')",
-                             [profile, claim.track, metric])
+        df = _rows(store, profile, claim.track, metric, "contains(method, '[')", [])
         values[metric] = {(row.task, row.method, int(row.rep)): float(row.value) for row in df.itertuples()}
     out: dict[str, dict[str, dict]] = {}
     for (task, label, rep), x in values[claim.matched].items():

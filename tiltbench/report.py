@@ -107,10 +107,7 @@ def stamp(data, profile: str) -> list[str]:
                  for e in envs.itertuples()})
     commits = sorted({f"{e.git_commit[:10]}{'+dirty' if e.git_dirty else ''}" for e in envs.itertuples()})
     seeds = sorted({int(s) for s in runs.seed}) if len(runs) else []
-    from .profiles import DEFAULT_FILE, load_profiles
-
-    known = load_profiles().get(profile) or load_profiles(DEFAULT_FILE).get(profile)  # the packaged file, else
-    about = getattr(known, "description", "")
+    about = getattr(_find_profile(profile)[0], "description", "")
     return [f"- profile: `{profile}`{' (' + about + ')' if about else ''}; seeds per cell: "
             f"{runs.rep.nunique() if len(runs) else 0} "
             f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
@@ -183,7 +180,7 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
         if not mine:
             lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | — | not run on this profile | — | — | 0 |")
         for j in mine:
-            verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+            verdict = _verdict_text(j)
             margin = f" (margin {fmt(j.margin)})" if claim.relation in claims_mod.MARGINED and math.isfinite(j.margin) else ""
             lines.append(f"| `{claim.id}` | {cell(claims_mod.describe(claim))} | {j.task} | {cell(verdict)} | "
                          f"{fmt_est(j.effect)}{margin}{cell('; ' + j.detail) if j.detail else ''} | "
@@ -337,8 +334,7 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
     lines += claims_section(store, profile, track.name)
     if track.report_extras:
-        module, _, function = track.report_extras.partition(":")
-        lines += getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
+        lines += _extras(track, data, plot_dir)
     lines += ["## Leaderboard", ""]
     lines += ["Solvers:", ""] + [f"- `{s.name}` ({s.role}): {s.description} — {s.citation}"
                                  for s in registry.solvers(track.name)] + [""]
@@ -362,28 +358,39 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     return path
 
 
-def _profile_file(profile: str) -> Path | None:
-    """The profiles file that defines ``profile``: the user's (TILTBENCH_PROFILES), else the packaged one."""
+def _find_profile(profile: str):
+    """(the Profile, the file that defines it): the user's file (TILTBENCH_PROFILES) first, else the
+    packaged one; (None, None) for an unknown profile."""
     from .profiles import DEFAULT_FILE, load_profiles, profiles_file
     for path in (profiles_file(), DEFAULT_FILE):
-        if profile in load_profiles(path):
-            return path
-    return None
+        known = load_profiles(path).get(profile)
+        if known:
+            return known, path
+    return None, None
+
+
+def _verdict_text(j: claims_mod.Judgement) -> str:
+    return f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+
+
+def _extras(track: registry.Track, data, plot_dir: Path) -> list[str]:
+    """The track's own report section (``Track.report_extras``, "module:function") on ``data``."""
+    module, _, function = track.report_extras.partition(":")
+    return getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
 
 
 def default_out(profile: str) -> Path:
     """Where `tiltbench report` writes a profile's reports: results/ for the published profile of the
     file that defines it, else results/<profile>/."""
     from .profiles import published_profile
-    path = _profile_file(profile)
+    path = _find_profile(profile)[1]
     return Path("results") if path and profile == published_profile(path) else Path("results") / profile
 
 
 def _companions(profile: str, track: str) -> list[str]:
     """The profiles named by ``[<profile>.tracks.<track>] report_with`` (none for an unknown profile)."""
-    from .profiles import load_profiles
-    path = _profile_file(profile)
-    return list(load_profiles(path)[profile].tracks.get(track, {}).get("report_with", [])) if path else []
+    known = _find_profile(profile)[0]
+    return list(known.tracks.get(track, {}).get("report_with", [])) if known else []
 
 
 def companion_section(store: Store, profile: str, other: str, track: registry.Track, plot_dir: Path) -> list[str]:
@@ -405,13 +412,10 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
     order = {c.id: i for i, c in enumerate(track_claims)}
     for j in sorted(claims_mod.judge_family(store, other, track_claims),
                     key=lambda j: (order[j.claim.id], _task_order(j.task))):
-        verdict = f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
-        lines.append(f"| `{j.claim.id}` | {j.task} | {cell(verdict)} | {fmt_est(j.effect)}"
+        lines.append(f"| `{j.claim.id}` | {j.task} | {cell(_verdict_text(j))} | {fmt_est(j.effect)}"
                      f"{cell('; ' + j.detail) if j.detail else ''} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
     if track.report_extras:
-        module, _, function = track.report_extras.partition(":")
-        extra = getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
-        lines += [""] + [("#" + line) if line.startswith("#") else line for line in extra]
+        lines += [""] + [("#" + line) if line.startswith("#") else line for line in _extras(track, data, plot_dir)]
     return lines + [""]
 
 
