@@ -11,8 +11,11 @@ closed form for simple transforms f.  The loss is the squared residual of that i
     L = ( f(R_q(x, y)) - beta log Z - beta log(pi_theta(y|x) / pi_ref(y|x)) )^2.
 
 This module holds these pieces as small pure functions and registers the `qrpo` solver of the `llm`
-track: pointwise regression on both completions of every training pair (the same pairs the pairwise
-baselines see), each with the quantile of its reward among its prompt's reference completions.
+track: pointwise regression on both completions of every training pair (the same texts the pairwise
+baselines see), each scored by the quantile of its reward among its prompt's *quantile pool*: further
+completions of pi_ref, sampled beside the training ones and never trained on (the paper's
+pre-computed reference rewards).  ``quantile_samples`` uses the first k of that pool (0: all of it),
+for the paper's claim that QRPO improves as more reference samples estimate the quantile.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def quantile_reward(reward: torch.Tensor, ref_rewards: torch.Tensor) -> torch.Te
 
 def transform_quantile(q: torch.Tensor, transform: str, n_ref: int) -> torch.Tensor:
     """f(R_q).  log and normal-icdf are infinite at 0 (and 1); the empirical quantile is clipped into
-    [1/(2n), 1 - 1/(2n)] first, half a reference sample from either end."""
+    [1/(2n), 1 - 1/(2n)] first, half a reference sample from either end.  (Our choice: the official
+    code's clipping could not be read from here; with identity, the paper's default, nothing is clipped.)"""
     if transform == "identity":
         return q
     eps = 0.5 / n_ref
@@ -83,10 +87,15 @@ def qrpo(task, config: dict, seed: int) -> dict:
 
     beta, transform = config["beta"], config["transform"]
     log_partition(beta, transform)  # validates beta and transform before any work
+    k = int(config.get("quantile_samples", 0))
+    if not 0 <= k <= task.n_quantile:
+        raise ValueError(f"qrpo quantile_samples = {k}: must be in [0, {task.n_quantile}] (the task's n_quantile; "
+                         f"0 = all of them)")
+    k = k or task.n_quantile
 
     def loss(policy_logp, ref_logp, batch):
         reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch], device=policy_logp.device)
-        ref_rewards = torch.tensor([b.ref_rewards for b in batch] * 2, device=policy_logp.device)
+        ref_rewards = torch.tensor([b.ref_rewards[:k] for b in batch] * 2, device=policy_logp.device)
         return qrpo_loss(policy_logp, ref_logp, reward, ref_rewards, beta, transform)
 
     return own_loop_solver(task, seed, loss, config.get("device", "cpu"))

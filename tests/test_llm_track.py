@@ -23,8 +23,8 @@ from tiltbench.benchmarks.llm.track import length_bias, make_task, win_rate  # n
 from tiltbench import registry  # noqa: E402
 from tiltbench.errors import TiltbenchError  # noqa: E402
 
-TINY = dict(model="tiny-random", n_train=12, n_test=4, n_ref=3, max_new_tokens=6, steps=3, batch=2,
-            eval_samples=2, gen_batch=16, lr=1e-2)
+TINY = dict(model="tiny-random", n_train=12, n_test=4, n_ref=3, train_samples=2, n_quantile=5, max_new_tokens=6,
+            steps=3, batch=2, eval_samples=2, gen_batch=16, lr=1e-2)
 
 
 def test_prompt_splits_are_deterministic_and_disjoint():
@@ -72,8 +72,10 @@ def test_bad_task_configs_name_the_bad_value():
         make_task("verifiable", {"stpes": 3}, 0)
     with pytest.raises(TiltbenchError, match="bad config value llm track config steps"):
         make_task("verifiable", {"steps": "many"}, 0)
-    with pytest.raises(ValueError, match="n_ref = 1"):
-        make_task("verifiable", {"n_ref": 1}, 0)
+    with pytest.raises(ValueError, match="train_samples = 1"):
+        make_task("verifiable", {"train_samples": 1}, 0)
+    with pytest.raises(ValueError, match="n_quantile = 0"):
+        make_task("verifiable", {"n_quantile": 0}, 0)
     with pytest.raises(ValueError, match="backend 'tgi'"):
         make_task("verifiable", {"backend": "tgi"}, 0)
 
@@ -147,6 +149,7 @@ def test_qrpo_regression_fits_its_targets_on_a_fixed_batch(tiny):
 
 
 def test_reference_set_is_generated_once_and_cached(tiny):
+    """Training completions and QRPO's quantile pool are separate samples; pairs come from the former only."""
     from tiltbench.benchmarks.llm.loop import _ref_key, best_vs_worst, reference_set
     from tiltbench.benchmarks.llm import model as llm_model
 
@@ -156,10 +159,57 @@ def test_reference_set_is_generated_once_and_cached(tiny):
     first = reference_set(task, 5)
     second = reference_set(task, 5)
     assert path.exists() and first["tok_per_s"] > 0 and second["tok_per_s"] == 0.0
-    assert first["train"] == second["train"] and len(first["train"]) == 12 and len(first["train"][0]) == 3
+    assert first["train"] == second["train"] and len(first["train"]) == 12 and len(first["train"][0]) == 2
+    assert len(first["quantile"][0]) == 5 and len(first["test"][0]) == 3
+    assert len(first["rewards"]["minilm"]["quantile"][0]) == 5 and len(first["truncated"]["train"][0]) == 2
     assert reference_set(task, 6)["train"] != first["train"]  # another seed, other samples
-    for pair in best_vs_worst(first, "minilm"):
-        assert pair.r_chosen > pair.r_rejected and max(pair.ref_rewards) == pair.r_chosen
+    pairs = best_vs_worst(first, "minilm")
+    for pair in pairs:
+        assert pair.r_chosen > pair.r_rejected
+        assert pair.ref_rewards == first["rewards"]["minilm"]["quantile"][pair.prompt]
+        assert {pair.chosen, pair.rejected} <= set(first["train"][pair.prompt])
+    # the chosen completion is not, by construction, the best of its quantile pool (the old best-vs-worst
+    # over the same samples put every chosen quantile at 1)
+    from tiltbench.methods.qrpo import quantile_reward
+
+    q = quantile_reward(torch.tensor([p.r_chosen for p in pairs]), torch.tensor([p.ref_rewards for p in pairs]))
+    assert (q < 1).any()
+
+
+def test_truncated_completions_get_no_eos(tiny):
+    """A completion that hit max_new_tokens is trained on without an EOS, in our loop and in TRL's trainers."""
+    from tiltbench.benchmarks.llm.loop import Pair, encode, lora_policy, preference_dataset, sequential
+    from trl import DPOConfig, DPOTrainer
+    from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+    task = make_task("minilm", TINY, 0)
+    model, tok = lora_policy(task, 0)
+    eos = tok.eos_token_id
+    ids, attn, comp = encode(tok, ["Q: hi", "Q: hi"], ["hello there", "hello there"], [False, True])
+    ends = [int(attn[k].sum()) - 1 for k in range(2)]
+    assert ids[0, ends[0]] == eos and ids[1, ends[1]] != eos and ends[1] == ends[0] - 1
+    pairs = [Pair(0, "hello there", "bye now", 1.0, 0.0, [0.5], chosen_truncated=True, rejected_truncated=False)]
+    import tempfile
+    from tiltbench.benchmarks.llm.loop import trl_args
+
+    with tempfile.TemporaryDirectory() as out:
+        dpo = sequential(DPOTrainer)(model=model, args=DPOConfig(beta=0.1, max_length=None, **trl_args(task, 0, out)),
+                                     processing_class=tok, train_dataset=preference_dataset(tok, task, pairs, [[0]]))
+        row = dpo.train_dataset[0]
+        assert row["chosen_ids"][-1] != eos and row["rejected_ids"][-1] == eos
+        cpo = sequential(CPOTrainer)(model=model, args=CPOConfig(loss_type="simpo", cpo_alpha=0.0,
+                                                                 **trl_args(task, 0, out)),
+                                     processing_class=tok, train_dataset=preference_dataset(tok, task, pairs, [[0]]))
+        row = cpo.train_dataset[0]
+        assert row["chosen_input_ids"][-1] != eos and row["rejected_input_ids"][-1] == eos
+        assert len(row["chosen_input_ids"]) == len(row["chosen_labels"]) == len(row["chosen_attention_mask"])
+
+
+def test_qrpo_quantile_samples_must_fit_the_pool(tiny):
+    solver = registry.get_solver("llm", "qrpo")
+    task = make_task("minilm", TINY, 0)
+    with pytest.raises(ValueError, match=r"quantile_samples = 6: must be in \[0, 5\]"):
+        solver.fn(task, {**registry.solver_config(solver, "smoke"), "quantile_samples": 6}, 0)
 
 
 @pytest.mark.parametrize("name", ["qrpo", "dpo", "simpo", "rebel", "reference"])

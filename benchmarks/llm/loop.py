@@ -31,17 +31,30 @@ from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_promp
 # ---------------------------------------------------------------- reference completions and pairs
 def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
-              task.max_new_tokens, task.temperature, seed]
+              task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile]
     kind = torch.device(device).type
-    if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels); cpu keys stay as they were
+    if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels)
         fields.append(kind)
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
+def _truncated(c, eos: int) -> bool:
+    """A completion that stopped at max_new_tokens rather than at its own EOS."""
+    return not c.ids or c.ids[-1] != eos
+
+
 def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: str = "cpu") -> dict:
-    """{"train"/"test": [n_ref completion texts per prompt], "rewards": {reward: {"train"/"test": [...]}},
-    "tok_per_s": generation speed (0 when read from the cache)} for the task's prompts, sampled on
-    ``device`` (with the hf backend: by ``model``, which is on it, or a fresh copy loaded there)."""
+    """Completions of the untrained policy, sampled once per (task settings, seed, device type) on ``device``
+    (with the hf backend: by ``model``, which is on it, or a fresh copy loaded there) and cached:
+
+    - "train": ``train_samples`` completion texts per train prompt, the texts every solver trains on;
+    - "quantile": ``n_quantile`` further completions per train prompt, drawn in the same batch (so i.i.d.
+      with the training ones) and used only to estimate QRPO's reward quantiles (the QRPO paper's
+      pre-computed reference rewards; no solver trains on these texts);
+    - "test": ``n_ref`` completions per held-out prompt (the win rate's and length bias's references);
+    - "truncated": {split: [[bool per completion]]}, True where a completion hit max_new_tokens
+      before its EOS (it is trained on without an EOS);
+    - "rewards": {reward: {split: [[...]]}}; "tok_per_s": generation speed (0 when read from the cache)."""
     path = llm_model.resolve(task.model)
     root = llm_model.cache_dir() / "llm_refs"
     file = root / f"{_ref_key(task, path, seed, device)}.json"
@@ -58,20 +71,27 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
                 model, tokenizer = llm_model.load(path, task.dtype, device)
             backend = HFBackend(model, tokenizer, task.gen_batch)
         tok = backend.tokenizer
-        data = {"model": str(path), "backend": backend.name}
+        data = {"model": str(path), "backend": backend.name, "truncated": {}}
+        per_train = task.train_samples + task.n_quantile
         try:
-            for split, prompts in (("train", train), ("test", test)):
+            for split, prompts, n in (("train", train, per_train), ("test", test, task.n_ref)):
                 texts = [chat_prompt(tok, p.text) for p in prompts]
-                done = backend.generate(texts, task.n_ref, task.max_new_tokens, task.temperature,
-                                        seed + (split == "test"))
-                data[split] = [[c.text for c in done[i * task.n_ref:(i + 1) * task.n_ref]]
-                               for i in range(len(prompts))]
+                done = backend.generate(texts, n, task.max_new_tokens, task.temperature, seed + (split == "test"))
+                rows = [done[i * n:(i + 1) * n] for i in range(len(prompts))]
+                if split == "train":
+                    k = task.train_samples
+                    data["train"] = [[c.text for c in row[:k]] for row in rows]
+                    data["quantile"] = [[c.text for c in row[k:]] for row in rows]
+                    data["truncated"]["train"] = [[_truncated(c, tok.eos_token_id) for c in row[:k]] for row in rows]
+                else:
+                    data["test"] = [[c.text for c in row] for row in rows]
+                    data["truncated"]["test"] = [[_truncated(c, tok.eos_token_id) for c in row] for row in rows]
         finally:
             backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
-        data["rewards"] = {r: {split: np.array(llm_rewards.score(
-            r, [p for p in prompts for _ in range(task.n_ref)], [t for row in data[split] for t in row])
-        ).reshape(len(prompts), task.n_ref).tolist() for split, prompts in (("train", train), ("test", test))}
-            for r in llm_rewards.REWARDS}
+        splits = (("train", train), ("quantile", train), ("test", test))
+        data["rewards"] = {r: {split: [llm_rewards.score(r, [prompts[i]] * len(row), row)
+                                       for i, row in enumerate(data[split])] for split, prompts in splits}
+                           for r in llm_rewards.REWARDS}
         data["tok_per_s"] = backend.tokens_per_s
         tmp = file.with_suffix(".part")
         tmp.write_text(json.dumps(data))
@@ -86,20 +106,26 @@ class Pair:
     rejected: str
     r_chosen: float
     r_rejected: float
-    ref_rewards: list[float]  # training rewards of all the prompt's reference completions
+    ref_rewards: list[float]  # the prompt's quantile-pool rewards (QRPO's reference distribution)
+    chosen_truncated: bool = False  # stopped at max_new_tokens: trained on without an EOS
+    rejected_truncated: bool = False
 
 
 def best_vs_worst(ref: dict, reward: str) -> list[Pair]:
-    """One pair per train prompt whose reference completions do not all tie: highest vs lowest reward
-    (the first of equals).  Every solver trains on exactly these pairs."""
+    """One pair per train prompt whose training completions do not all tie: highest vs lowest reward
+    (the first of equals).  Every solver trains on exactly these texts: the pairwise baselines on the
+    pairs, QRPO on each completion alone, scored by its reward's quantile in the prompt's quantile pool."""
     pairs = []
-    for i, (texts, rewards) in enumerate(zip(ref["train"], ref["rewards"][reward]["train"], strict=True)):
+    rewards_all = ref["rewards"][reward]
+    for i, (texts, rewards) in enumerate(zip(ref["train"], rewards_all["train"], strict=True)):
         hi, lo = int(np.argmax(rewards)), int(np.argmin(rewards))
         if rewards[hi] > rewards[lo]:
-            pairs.append(Pair(i, texts[hi], texts[lo], rewards[hi], rewards[lo], list(rewards)))
+            cut = ref["truncated"]["train"][i]
+            pairs.append(Pair(i, texts[hi], texts[lo], rewards[hi], rewards[lo], list(rewards_all["quantile"][i]),
+                              bool(cut[hi]), bool(cut[lo])))
     if not pairs:
-        raise ValueError(f"no train prompt has reference completions of different {reward} reward: nothing to "
-                         f"learn from (raise n_ref or max_new_tokens)")
+        raise ValueError(f"no train prompt has training completions of different {reward} reward: nothing to "
+                         f"learn from (raise train_samples or max_new_tokens)")
     return pairs
 
 
@@ -125,15 +151,17 @@ def lora_policy(task: LLMTask, seed: int, device: str = "cpu"):
     return get_peft_model(model, config), tokenizer
 
 
-def encode(tokenizer, prompts: list[str], completions: list[str]):
+def encode(tokenizer, prompts: list[str], completions: list[str], truncated: list[bool] | None = None):
     """Right-padded (input_ids, attention_mask, completion_mask) for prompt + completion + EOS, tokenised
     the way TRL's preference trainers do it (prompt alone and prompt + completion, no special tokens;
-    the completion starts where the two diverge)."""
+    the completion starts where the two diverge).  A completion flagged in ``truncated`` stopped at
+    max_new_tokens and gets no EOS: the policy did not end it there."""
     eos = tokenizer.eos_token
+    truncated = truncated or [False] * len(completions)
     rows, starts = [], []
-    for p, c in zip(prompts, completions, strict=True):
+    for p, c, cut in zip(prompts, completions, truncated, strict=True):
         p_ids = tokenizer(p, add_special_tokens=False)["input_ids"]
-        full = tokenizer(p + c + eos, add_special_tokens=False)["input_ids"]
+        full = tokenizer(p + c + ("" if cut else eos), add_special_tokens=False)["input_ids"]
         start = next((k for k, (a, b) in enumerate(zip(p_ids, full)) if a != b), min(len(p_ids), len(full)))
         rows.append(full)
         starts.append(start)
@@ -185,8 +213,9 @@ def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_
         t0 = time.perf_counter()
         batch = [pairs[i] for i in idx]
         prompts = [chat_prompt(tokenizer, train[b.prompt].text) for b in batch] * 2
-        ids, attn, comp = (t.to(device) for t in encode(tokenizer, prompts, [b.chosen for b in batch] +
-                                                        [b.rejected for b in batch]))
+        ids, attn, comp = (t.to(device) for t in encode(
+            tokenizer, prompts, [b.chosen for b in batch] + [b.rejected for b in batch],
+            [b.chosen_truncated for b in batch] + [b.rejected_truncated for b in batch]))
         ref = seq_logps(model, ids, attn, comp, reference=True)
         loss = loss_fn(seq_logps(model, ids, attn, comp), ref, batch)
         if not torch.isfinite(loss):
@@ -200,8 +229,9 @@ def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_
 
 
 def preference_dataset(tokenizer, task: LLMTask, pairs: list[Pair], order):
-    """A `datasets.Dataset` of (prompt, chosen, rejected) text rows in the exact order of ``order``,
-    for TRL's trainers (read with a sequential sampler, so one pass = our steps)."""
+    """A `datasets.Dataset` of (prompt, chosen, rejected) text rows, with each completion's truncation
+    flag, in the exact order of ``order``, for TRL's trainers (read with a sequential sampler, so one
+    pass = our steps)."""
     import datasets
     from datasets import Dataset
 
@@ -209,7 +239,9 @@ def preference_dataset(tokenizer, task: LLMTask, pairs: list[Pair], order):
     train, _ = task.prompts()
     rows = [pairs[i] for step in order for i in step]
     return Dataset.from_dict({"prompt": [chat_prompt(tokenizer, train[b.prompt].text) for b in rows],
-                              "chosen": [b.chosen for b in rows], "rejected": [b.rejected for b in rows]})
+                              "chosen": [b.chosen for b in rows], "rejected": [b.rejected for b in rows],
+                              "chosen_truncated": [b.chosen_truncated for b in rows],
+                              "rejected_truncated": [b.rejected_truncated for b in rows]})
 
 
 def trl_args(task: LLMTask, seed: int, out_dir: str, device: str = "cpu") -> dict:
@@ -223,12 +255,45 @@ def trl_args(task: LLMTask, seed: int, out_dir: str, device: str = "cpu") -> dic
                 gradient_checkpointing=False)  # TRL turns it on by default; our loop does not use it
 
 
+def _drop_last_eos(row: dict, keys: tuple[str, ...], eos: int) -> dict:
+    """``row`` with the last element of each of ``keys`` removed where its input ids end in ``eos``."""
+    if row[keys[0]] and row[keys[0]][-1] == eos:
+        return {**row, **{k: row[k][:-1] for k in keys}}
+    return row
+
+
 def sequential(trainer_cls):
-    """A subclass of a TRL trainer that reads its dataset in order (our batch order, not a reshuffle)."""
+    """A subclass of a TRL trainer that reads its dataset in order (our batch order, not a reshuffle) and,
+    like our own loop (``encode``), gives no EOS to a completion that stopped at max_new_tokens: TRL
+    appends one to every text completion (DPOTrainer in ``_prepare_dataset``, CPOTrainer in
+    ``tokenize_row``), so it is taken off again where the dataset's ``*_truncated`` column says so."""
 
     class Sequential(trainer_cls):
         def _get_train_sampler(self, *args, **kwargs):
             return torch.utils.data.SequentialSampler(self.train_dataset)
+
+        def _prepare_dataset(self, dataset, processing_class, *args, **kwargs):  # DPOTrainer: text -> ids
+            out = super()._prepare_dataset(dataset, processing_class, *args, **kwargs)
+            if "chosen_truncated" not in out.column_names:
+                return out
+            eos = getattr(processing_class, "tokenizer", processing_class).eos_token_id
+
+            def strip(row):
+                for side in ("chosen", "rejected"):
+                    if row[f"{side}_truncated"]:
+                        row = _drop_last_eos(row, (f"{side}_ids",), eos)
+                return row
+
+            return out.map(strip).remove_columns(["chosen_truncated", "rejected_truncated"])
+
+        def tokenize_row(self, feature, model=None):  # CPOTrainer (SimPO): one row -> its token lists
+            row = super().tokenize_row(feature, model)
+            eos = self.processing_class.eos_token_id
+            for side in ("chosen", "rejected"):
+                if feature.get(f"{side}_truncated"):
+                    row = _drop_last_eos(row, tuple(f"{side}_{k}" for k in ("input_ids", "attention_mask", "labels")),
+                                         eos)
+            return row
 
     Sequential.__name__ = f"Sequential{trainer_cls.__name__}"
     return Sequential
@@ -294,10 +359,12 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
            "gen_tok_per_s": backend.tokens_per_s}
     if trained:
         ref_prompts = [texts[i] for i, row in enumerate(ref["test"]) for _ in row]
+        ref_cut = [c for row in ref["truncated"]["test"] for c in row]
         ratios, ref_lengths = [], []
         for start in range(0, len(ref_prompts), task.gen_batch):
-            ids, attn, comp = (t.to(device) for t in encode(tokenizer, ref_prompts[start:start + task.gen_batch],
-                                                            out["ref_text"][start:start + task.gen_batch]))
+            chunk = slice(start, start + task.gen_batch)
+            ids, attn, comp = (t.to(device) for t in encode(tokenizer, ref_prompts[chunk], out["ref_text"][chunk],
+                                                            ref_cut[chunk]))
             with torch.no_grad():
                 ratios += (seq_logps(model, ids, attn, comp) - seq_logps(model, ids, attn, comp, True)).tolist()
             ref_lengths += comp.sum(-1).tolist()

@@ -75,9 +75,10 @@ QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimizatio
                  "Regression and Exact Partition Functions. arXiv:2507.08068 (2025)")
 
 register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
-                defaults={p: {"beta": 0.1, "transform": "identity"} for p in ("smoke", "cpu", "gpu")},
+                defaults={p: {"beta": 0.1, "transform": "identity", "quantile_samples": 0}
+                          for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
-                tunable=("beta", "transform"),
+                tunable=("beta", "transform", "quantile_samples"),
                 fn="tiltbench.methods.qrpo:qrpo")
 
 # ---------------------------------------------------------------------------- baselines

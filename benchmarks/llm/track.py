@@ -2,9 +2,11 @@
 
 A task is named by its *training* reward (``verifiable`` or ``minilm``, benchmarks/llm/rewards.py);
 the other reward is held out.  Every solver of a (task, rep) starts from the same policy
-(SmolLM2-135M-Instruct on the cpu profile), the same reference completions (n per prompt, sampled
-once from the untrained policy and cached, see benchmarks/llm/loop.py) and the same best-vs-worst
-pairs, and trains the same LoRA adapters for the same number of steps.  A solver hands back its
+(SmolLM2-135M-Instruct on the cpu profile), the same completions of the untrained policy (sampled once
+and cached, see benchmarks/llm/loop.py: ``train_samples`` per train prompt to train on, ``n_quantile``
+more per train prompt only to estimate QRPO's reward quantiles, ``n_ref`` per held-out prompt), the
+same best-vs-worst pairs of the training completions, and trains the same LoRA adapters for the same
+number of steps.  A solver hands back its
 samples on the held-out prompts and their log-probability ratios; this module scores them:
 
 - ``reward`` / ``heldout_reward``: mean training / held-out reward of the policy's samples;
@@ -46,7 +48,9 @@ class LLMTask:
     gen_batch: int = 64  # prompts per generation batch
     n_train: int = 256
     n_test: int = 64
-    n_ref: int = 4  # reference completions per prompt
+    n_ref: int = 4  # reference completions per held-out prompt (win rate, length bias)
+    train_samples: int = 2  # completions per train prompt that every solver trains on (pairs: best vs worst)
+    n_quantile: int = 16  # further reference completions per train prompt, only to estimate QRPO's quantiles
     max_new_tokens: int = 32
     temperature: float = 1.0
     eval_samples: int = 2  # policy completions per held-out prompt
@@ -85,8 +89,14 @@ def make_task(name: str, config: dict, seed: int) -> LLMTask:
     for key in ("gen_batch", "n_train", "n_test", "steps", "batch", "max_new_tokens", "eval_samples"):
         if getattr(task, key) < 1:
             raise ValueError(f"llm track config {key} = {getattr(task, key)}: must be >= 1")
-    if task.n_ref < 2:
-        raise ValueError(f"llm track config n_ref = {task.n_ref}: pairs need at least 2 reference completions")
+    if task.n_ref < 1:
+        raise ValueError(f"llm track config n_ref = {task.n_ref}: must be >= 1")
+    if task.train_samples < 2:
+        raise ValueError(f"llm track config train_samples = {task.train_samples}: pairs need at least 2 "
+                         f"completions per train prompt")
+    if task.n_quantile < 1:
+        raise ValueError(f"llm track config n_quantile = {task.n_quantile}: QRPO's quantiles need at least 1 "
+                         f"reference completion per train prompt")
     task.prompts()  # raises if the pool is too small for the split sizes
     return task
 
