@@ -28,19 +28,34 @@ TINY = dict(model="tiny-random", n_train=12, n_test=4, n_ref=3, train_samples=2,
 
 
 def test_prompt_splits_are_deterministic_and_disjoint():
-    train, test = llm_data.splits(256, 64)
-    again = llm_data.splits(256, 64)
-    assert (train, test) == again and len(train) == 256 and len(test) == 64
-    assert {p.family for p in test} == set(llm_data.FAMILIES)
-    # a country, word, sum or list category never appears on both sides
-    assert not {(p.family, p.key) for p in train} & {(p.family, p.key) for p in test}
+    train, test = llm_data.splits(256, 200)
+    again = llm_data.splits(256, 200)
+    _, val = llm_data.splits(256, 200, "validation")
+    assert (train, test) == again and len(train) == 256 and len(test) == len(val) == 200
+    assert {p.family for p in test} == {p.family for p in val} == set(llm_data.FAMILIES)
+    # a sum, difference, country, word or category falls on one side only (a word for both its families)
+    groups = [{llm_data._group(p) for p in part} for part in (train, val, test)]
+    assert not groups[0] & groups[1] and not groups[0] & groups[2] and not groups[1] & groups[2]
+    # families interleaved: no family takes more than a third of the first 200 held-out prompts
+    assert max(sum(p.family == f for p in test) for f in llm_data.FAMILIES) <= 200 / 3
     with pytest.raises(ValueError, match="the pool holds"):
         llm_data.splits(10_000, 1)
+    with pytest.raises(ValueError, match="held-out part 'train'; valid: test, validation"):
+        llm_data.splits(1, 1, "train")
+
+
+def test_a_validation_task_is_scored_on_the_validation_prompts():
+    test_task, val_task = make_task("verifiable", {}, 0), make_task("verifiable", {}, 0, split="validation")
+    assert test_task.prompts()[0] == val_task.prompts()[0]  # the same training prompts
+    assert not set(test_task.prompts()[1]) & set(val_task.prompts()[1])
+    track = registry.get_track("llm")
+    assert track.split_param == "split" and track.validation
 
 
 @pytest.mark.parametrize("family,key,completion,expected", [
     ("add", "42", "42", 1.0), ("add", "42", "The answer is 42.", 0.8), ("add", "40", "30", 0.8 * 0.75 + 0.2),
-    ("add", "42", "no idea", 0.0), ("capital", "Paris", "Paris", 1.0), ("capital", "Paris", "Lyon", 0.2),
+    ("add", "42", "no idea", 0.0), ("sub", "46", "46.", 1.0), ("sub", "46", "23", 0.6),
+    ("lower", "garden", "garden", 1.0), ("lower", "garden", "GARDEN", 0.4), ("capital", "Paris", "Paris", 1.0), ("capital", "Paris", "Lyon", 0.2),
     ("capital", "Paris", "The capital of France is Paris.", 0.8), ("upper", "GARDEN", "GARDEN", 1.0),
     ("upper", "GARDEN", "garden", 0.4), ("list3", "days of the week", "Monday, Tuesday, Friday", 1.0),
     ("list3", "days of the week", "Monday, apple, pear", 0.8 / 3 + 0.2),
@@ -260,3 +275,17 @@ def test_llm_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     for name in ("qrpo vs dpo", "qrpo vs simpo", "qrpo vs rebel", "length_bias", "step_s"):
         assert name in text
     assert os.path.exists(tmp_path / "out" / "llm" / "reward_kl.png")
+
+
+def test_policy_length_bias_normalises_lengths_per_prompt():
+    from tiltbench.benchmarks.llm.track import normalised_lengths, policy_length_bias
+
+    # within each prompt the longer sample has the higher log-ratio, though prompt 1's samples are all
+    # longer and lower than prompt 0's: per prompt the bias is +1, over raw lengths it would be negative
+    prompts, lengths, ratios = [0, 0, 1, 1, 2, 2], [10, 20, 100, 200, 30, 60], [5.0, 6.0, 1.0, 2.0, 3.0, 4.0]
+    assert normalised_lengths(prompts, lengths).tolist() == pytest.approx([2 / 3, 4 / 3] * 3)
+    assert policy_length_bias(prompts, lengths, ratios) == pytest.approx(1.0)
+    assert length_bias(lengths, ratios) < 0
+    # one sample a prompt, or samples of equal length: nothing to correlate
+    assert math.isnan(policy_length_bias([0, 1, 2], [5, 6, 7], [1.0, 2.0, 3.0]))
+    assert math.isnan(policy_length_bias([0, 0, 1, 1], [5, 5, 6, 6], [1.0, 2.0, 3.0, 4.0]))

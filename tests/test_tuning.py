@@ -48,6 +48,28 @@ def test_plan_runs_grid_points_on_validation_with_their_own_seeds():
     assert not {c.task_seed for c in good} & {c.task_seed for c in evaluation}
 
 
+def test_a_track_with_split_param_is_told_each_cells_split(monkeypatch):
+    """llm-style validation (other data, not only other seeds): make_task gets split= from the worker."""
+    from tiltbench import registry, worker
+
+    track, seen = registry.get_track("toy"), []
+
+    def make_task(name, config, seed, split="test"):
+        seen.append(split)
+        return 1.0
+
+    monkeypatch.setattr(track, "make_task", make_task)
+    monkeypatch.setattr(track, "split_param", "split")
+    tuning_cell = next(c for c in plan(get_profile("toygrid")) if c.solver == "good")
+    test_cell = plan(get_profile("toy"), tracks=["toy"], methods=["good"])[0]
+    worker.execute(tuning_cell)
+    worker.execute(test_cell)
+    assert seen[-2:] == ["validation", "test"]
+    monkeypatch.setattr(track, "validation", "")
+    with pytest.raises(ValueError, match="split_param 'split' without a validation split"):
+        registry._check_protocol(track)
+
+
 def _profile(grid, track="toy", solver="good"):
     return Profile("g", "-", 7, 1, 1, 30.0, 0.0, 0,
                    tracks={track: {"tasks": ["const-1"] if track == "toy" else ["gaussian-d2-lam4"], "reps": 1,

@@ -109,6 +109,10 @@ class Track:
         split, so a profile cannot give its solvers grids (tuning on the test split would inflate
         the reported scores).
     selection: the metric a grid's tuning maximises or minimises (default: the primary metric).
+    split_param: optional name of a keyword argument of ``make_task`` that receives the cell's split
+        ("test" or "validation"), for a track whose validation split is other data rather than
+        another random instance (llm: other held-out prompts).  Empty: ``make_task`` is not told;
+        only its seed differs between the splits.
     task_regex: optional regular expression every valid task name matches in full.  Metadata: the
         core checks names against it before importing the track, so a typo fails at once;
         ``make_task`` still validates the rest (ranges, known models).
@@ -130,6 +134,7 @@ class Track:
     report_extras: str = ""
     validation: str = ""
     selection: str = ""
+    split_param: str = ""
     frontier: tuple[str, str] | tuple = ()
     task_regex: str = ""
     instance_suffix: str = ""
@@ -196,6 +201,9 @@ def register_track(track: Track) -> Track:
 
 
 def _check_protocol(track: Track) -> None:
+    if track.split_param and not track.validation:
+        raise ValueError(f"track {track.name}: split_param {track.split_param!r} without a validation split "
+                         "(Track.validation says what the validation split is)")
     if track.selection and track.metric(track.selection).higher_is_better is None:
         raise ValueError(f"track {track.name}: the selection metric {track.selection!r} needs a direction")
     if track.frontier:

@@ -138,7 +138,8 @@ def execute(cell: Cell) -> dict:
                            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')})")
     track = registry.get_track(cell.track)
     solver = registry.get_solver(cell.track, cell.solver)
-    task = track.make_task(cell.task, cell.track_config, cell.task_seed)
+    split = {track.split_param: cell.split} if track.split_param else {}
+    task = track.make_task(cell.task, cell.track_config, cell.task_seed, **split)
     seed_everything(cell.seed)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()

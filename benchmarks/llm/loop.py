@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
+from tiltbench.benchmarks.llm import data as llm_data, model as llm_model, rewards as llm_rewards
 from tiltbench.benchmarks.llm.track import LLMTask
 from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt, device_of
 
@@ -31,7 +31,8 @@ from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_promp
 # ---------------------------------------------------------------- reference completions and pairs
 def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
-              task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile]
+              task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile,
+              llm_data.POOL_VERSION, task.split]
     kind = torch.device(device).type
     if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels)
         fields.append(kind)

@@ -32,8 +32,11 @@ register_track(Track(
         Metric("kl_k1", "nats", None, "KL(pi_theta || pi_ref) per completion, k1 estimator (sum of log ratios)"),
         Metric("kl_k3", "nats", None, "KL(pi_theta || pi_ref) per completion, k3 estimator (non-negative)"),
         Metric("length", "tokens", None, "mean completion length"),
-        Metric("length_bias", "", None, "Spearman(length, log pi_theta/pi_ref) over the held-out reference "
-               "completions (the QRPO paper's length-bias measure)"),
+        Metric("length_bias", "", None, "Spearman(per-prompt normalised length, log pi_theta/pi_ref) over the "
+               "policy's own held-out samples (the QRPO paper's length-bias analysis)"),
+        Metric("length_bias_abs", "", False, "|length_bias|: how strongly the implicit reward tracks length"),
+        Metric("ref_length_bias", "", None, "Spearman(raw length, log pi_theta/pi_ref) over the fixed held-out "
+               "reference completions (diagnostic)"),
         Metric("n_pairs", "", None, "training pairs with a strict preference (best vs worst reference)"),
         Metric("gen_tok_per_s", "1/s", True, "tokens/s of the policy's held-out generation", kind="cost"),
         Metric("ref_gen_tok_per_s", "1/s", True, "tokens/s of the reference generation (0 when it was cached)",
@@ -55,6 +58,10 @@ register_track(Track(
     evaluate="tiltbench.benchmarks.llm.track:evaluate",
     pairs={"qrpo": ["dpo", "simpo", "rebel", "reference"]},
     report_extras="tiltbench.benchmarks.llm.report:section",
+    validation="other held-out prompts: the validation part of the prompt pool, whose groups (sums, "
+               "countries, words, list categories) occur in neither training nor test",
+    split_param="split",
+    frontier=("reward", "kl_k3"),
 ))
 
 

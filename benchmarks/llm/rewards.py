@@ -30,16 +30,17 @@ def _first_line(text: str) -> str:
 def verifiable_one(prompt: Prompt, completion: str) -> float:
     """Graded, code-checked score of one completion, in [0, 1].
 
-    add:     correctness 1 - |guess - sum| / sum (first integer in the text; 0 if none), format:
-             the completion is the number alone (a trailing full stop allowed);
+    add, sub: correctness 1 - |guess - result| / result (first integer in the text; 0 if none; the
+             result is >= 1), format: the completion is the number alone (a trailing full stop allowed);
     capital: correctness 1 if the capital appears (case-insensitive), format: at most three words;
     upper:   correctness 1 if the word appears in capitals, 0.5 if only in another case; format: the
              completion is the capitalised word alone;
+    lower:   the same for the word in lowercase letters;
     list3:   correctness = distinct members of the category named / 3, format: exactly three
              comma-separated items on the first line.
     """
     text = completion.strip()
-    if prompt.family == "add":
+    if prompt.family in ("add", "sub"):
         target = int(prompt.key)
         found = _INT.search(text)
         correct = max(0.0, 1.0 - abs(int(found.group()) - target) / target) if found else 0.0
@@ -47,7 +48,7 @@ def verifiable_one(prompt: Prompt, completion: str) -> float:
     elif prompt.family == "capital":
         correct = float(prompt.key.lower() in text.lower())
         fmt = float(0 < len(text.split()) <= 3)
-    elif prompt.family == "upper":
+    elif prompt.family in ("upper", "lower"):
         word = prompt.key
         correct = 1.0 if word in _WORD.findall(text) else (0.5 if word.lower() in text.lower() else 0.0)
         fmt = float(text.rstrip(".!") == word)

@@ -16,9 +16,14 @@ samples on the held-out prompts and their log-probability ratios; this module sc
   (sum over tokens of log r and of (1/r - 1) + log r, r = pi_theta/pi_ref per token; Schulman's k1
   and k3 estimators);
 - ``length``: mean completion length in tokens;
-- ``length_bias``: Spearman correlation between completion length and the implicit reward
-  log pi_theta(y|x) / pi_ref(y|x) over the fixed held-out reference completions (QRPO paper, Sec. 5:
-  a length-biased method has a large positive value).
+- ``length_bias``: Spearman correlation, over the policy's own held-out samples, between each
+  sample's length relative to its prompt's mean sample length and its implicit reward
+  log pi_theta(y|x) / pi_ref(y|x) less its prompt's mean (the QRPO paper's length-bias analysis: per-prompt normalised
+  lengths of the trained policy's generations; a length-biased method has a large positive value).
+  Needs eval_samples >= 2 (prompts whose samples all have one length carry no information);
+  ``length_bias_abs`` is its magnitude;
+- ``ref_length_bias``: the same correlation over the fixed held-out reference completions, raw
+  lengths (the measure of the 2026-11-27 board, kept as a diagnostic).
 """
 
 from __future__ import annotations
@@ -60,20 +65,23 @@ class LLMTask:
     max_grad_norm: float = 1.0
     lora_r: int = 16
     lora_alpha: int = 32
+    split: str = "test"  # the held-out prompts scored: "test", or "validation" in a grid's tuning cells
 
     @property
     def heldout(self) -> str:
         return next(r for r in llm_rewards.REWARDS if r != self.name)
 
     def prompts(self):
-        """(train, test) prompts of this task's split sizes."""
-        return llm_data.splits(self.n_train, self.n_test)
+        """(train, held-out) prompts: n_train of the train part, n_test of the ``split`` part."""
+        return llm_data.splits(self.n_train, self.n_test, self.split)
 
 
-def make_task(name: str, config: dict, seed: int) -> LLMTask:
+def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTask:
+    """The task of training reward ``name``; ``split`` (from the core: "test", or "validation" for a
+    grid's tuning cells) picks the held-out prompts it is scored on."""
     if name not in TASKS:
         raise ValueError(f"unknown llm task {name!r}; valid: {', '.join(TASKS)}")
-    known = {f.name: f for f in fields(LLMTask) if f.name != "name"}
+    known = {f.name: f for f in fields(LLMTask) if f.name not in ("name", "split")}
     kwargs = {}
     for key, value in config.items():
         if key in ("tasks", "reps", "solvers"):
@@ -81,7 +89,7 @@ def make_task(name: str, config: dict, seed: int) -> LLMTask:
         if key not in known:
             raise unknown("llm track config key", key, known)
         kwargs[key] = check_type(f"llm track config {key}", value, known[key].default)
-    task = LLMTask(name, **kwargs)
+    task = LLMTask(name, **kwargs, split=split)
     if task.backend not in ("hf", "vllm"):
         raise ValueError(f"llm backend {task.backend!r}; valid: hf, vllm")
     if not 0 < task.vllm_gpu_memory <= 1:
@@ -115,6 +123,36 @@ def length_bias(lengths, logratios) -> float:
     return float(sps.spearmanr(lengths, logratios).statistic)
 
 
+def normalised_lengths(prompts, lengths) -> np.ndarray:
+    """Each length divided by the mean length of its prompt's samples (NaN where that mean is 0)."""
+    prompts, lengths = np.asarray(prompts), np.asarray(lengths, float)
+    out = np.full(len(lengths), np.nan)
+    for p in np.unique(prompts):
+        rows = prompts == p
+        mean = lengths[rows].mean()
+        if mean > 0:
+            out[rows] = lengths[rows] / mean
+    return out
+
+
+def policy_length_bias(prompts, lengths, logratios) -> float:
+    """length_bias over the policy's samples: Spearman of per-prompt normalised length with log pi/pi_ref
+    centred on its prompt's mean, over the prompts with at least two samples of different lengths (NaN
+    when fewer than 3 samples remain).  Centring the log-ratio too keeps what differs between prompts
+    (an easy prompt's short answers and high ratios) out of a within-prompt length preference; the
+    paper's exact normalisation could not be checked from here."""
+    prompts, lengths, logratios = np.asarray(prompts), np.asarray(lengths, float), np.asarray(logratios, float)
+    keep = np.zeros(len(prompts), bool)
+    for p in np.unique(prompts):
+        rows = prompts == p
+        keep |= rows & (np.ptp(lengths[rows]) > 0)
+    if keep.sum() < 3:
+        return float("nan")
+    prompts, logratios = prompts[keep], logratios[keep]
+    centred = logratios - np.array([logratios[prompts == p].mean() for p in prompts])
+    return length_bias(normalised_lengths(prompts, lengths[keep]), centred)
+
+
 def evaluate(task: LLMTask, output: dict) -> dict:
     if output.get("kind") == "parity":  # the backend-parity cell carries its own metrics
         return {}
@@ -135,8 +173,11 @@ def evaluate(task: LLMTask, output: dict) -> dict:
         "kl_k3": float(np.mean(output["k3"])),
         "length": float(np.mean(output["length"])),
     }
-    if output.get("ref_logratio") is not None:
-        bias = length_bias(output["ref_length"], output["ref_logratio"])
+    if output.get("ref_logratio") is not None:  # a trained policy (the untrained one has log-ratio 0)
+        bias = policy_length_bias(output["prompt"], output["length"], output["k1"])
         if np.isfinite(bias):
-            out["length_bias"] = bias
+            out["length_bias"], out["length_bias_abs"] = bias, abs(bias)
+        ref_bias = length_bias(output["ref_length"], output["ref_logratio"])
+        if np.isfinite(ref_bias):
+            out["ref_length_bias"] = ref_bias
     return out
