@@ -3,9 +3,9 @@
 # they measured into one folder.  Prepared here, run on the lent GPU machine:
 #
 #   bash scripts/fetch_device_wheels.sh                       # here, with registry access
-#   bash scripts/device_check.sh OUT_DIR                      # there, with .whl carried along
+#   bash scripts/device_check.sh OUT_DIR                      # there, after the payload's parts travelled
 #
-# It installs the carried wheels (.whl/*.whl) into /tmp/site, runs each profile of $PROFILES (default:
+# It unpacks the payload's parts (see fetch_device_wheels.sh) into /tmp/site, runs each profile of $PROFILES (default:
 # gpu-smoke for 150 s at most, then gpu-scaling for 270 s at most; PROFILES="name:seconds ...") into
 # one fresh DuckDB store, exports the store (parquet), renders each profile's reports, and copies the
 # fingerprint, the nvidia-smi summary and the log into OUT_DIR, then packs OUT_DIR into
@@ -20,22 +20,30 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 exec > >(tee "$out/device_check.log") 2>&1
 t0=$(date +%s)
+# The payload (scripts/fetch_device_wheels.sh) travels in parts, one device call each: the calls
+# before this one copied theirs into /tmp/parts; this call's part (or every part) is under .whl/.
+mkdir -p /tmp/parts
+cp .whl/part-* /tmp/parts/ 2>/dev/null || true
+ls /tmp/parts/part-* >/dev/null 2>&1 || { echo "device_check: no payload parts (run scripts/fetch_device_wheels.sh here and send .whl/part-N)"; exit 2; }
+rm -rf /tmp/payload && cat /tmp/parts/part-* | tar xJf - -C /tmp \
+  || { echo "device_check: the payload parts do not join (send every .whl/part-N of one fetch, back to back)"; exit 2; }
+rm -rf /tmp/site && mv /tmp/payload/site /tmp/site
 # tiltbench itself is installed as a wheel built from this tree (the tracks, methods and baselines
-# live under the tiltbench namespace only once installed, and tracks register through entry points).
-# Built here when setuptools is available, else the one fetch_device_wheels.sh built (.whl/).
+# live under the tiltbench namespace only once installed, and tracks register through entry points);
+# where it cannot be built there, the one in the payload (built by fetch_device_wheels.sh) is used.
 rm -rf /tmp/tiltbench-src /tmp/tiltbench-wheel && mkdir -p /tmp/tiltbench-src
 tar cf - --exclude=./build --exclude=./.whl --exclude=./.git --exclude='*.egg-info' . | tar xf - -C /tmp/tiltbench-src
-wheels=(.whl/*.whl)
+wheels=(/tmp/payload/wheels/*.whl)
 if python3 -m pip wheel -q --no-deps --no-build-isolation --no-index -w /tmp/tiltbench-wheel /tmp/tiltbench-src; then
-  wheels=($(ls .whl/*.whl 2>/dev/null | grep -v '/tiltbench-') /tmp/tiltbench-wheel/tiltbench-*.whl)
+  wheels=($(ls /tmp/payload/wheels/*.whl | grep -v '/tiltbench-') /tmp/tiltbench-wheel/tiltbench-*.whl)
 else
-  echo "device_check: could not build tiltbench here; installing the carried .whl/tiltbench-*.whl (built by fetch_device_wheels.sh)"
+  echo "device_check: could not build tiltbench here; installing the payload's tiltbench wheel"
 fi
-ls "${wheels[@]}" | grep -q '/tiltbench-' || { echo "device_check: no tiltbench wheel (run scripts/fetch_device_wheels.sh)"; exit 2; }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "${wheels[@]}" \
   || { echo "device_check: installing the wheels failed"; exit 2; }
+export TILTBENCH_CACHE="${TILTBENCH_CACHE:-/tmp/payload/cache}"  # holds the tiny-random Llama the llm smoke cells train
 export PYTHONPATH="/tmp/site" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
-export TILTBENCH_GIT_COMMIT="${TILTBENCH_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || cat .whl/COMMIT 2>/dev/null)}"
+export TILTBENCH_GIT_COMMIT="${TILTBENCH_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || cat /tmp/payload/COMMIT 2>/dev/null)}"
 export POT_BACKEND_DISABLE_JAX=1 POT_BACKEND_DISABLE_TENSORFLOW=1 POT_BACKEND_DISABLE_CUPY=1
 case "${IMPORT:-}" in ""|/*) ;; *) IMPORT="$PWD/$IMPORT" ;; esac
 cd /tmp  # so that the tree's own tiltbench/ folder cannot shadow the installed package

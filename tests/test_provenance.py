@@ -61,3 +61,24 @@ def test_a_report_marks_rows_made_by_other_code_as_stale(tmp_path):
     con.close()
     text = (render(Store(path), "toy", tmp_path / "b")[0]).read_text()
     assert "**stale rows**: `slow` were computed by other code than this checkout's" in text
+
+
+# What Python 3.11's ast.dump(annotate_fields=False) writes for this source; 3.12 adds type_params to
+# every function and class, 3.13 leaves out empty fields.  The code version must not change with them.
+_SRC = 'class A:\n    def f(self, x: int = 1, *a, k=None, **kw) -> str:\n        return f"{x!r:>4}" + str(k)\n'
+_DUMP_311 = ("Module([ClassDef('A', [], [], [FunctionDef('f', arguments([], [arg('self'), arg('x', Name('int', "
+             "Load()))], arg('a'), [arg('k')], [Constant(None)], arg('kw'), [Constant(1)]), [Return(BinOp(JoinedStr("
+             "[FormattedValue(Name('x', Load()), 114, JoinedStr([Constant('>4')]))]), Add(), Call(Name('str', "
+             "Load()), [Name('k', Load())], [])))], [], Name('str', Load()))], [])], [])")
+
+
+def test_the_code_version_does_not_depend_on_the_python_version():
+    """A GPU machine with Python 3.12 must compute the same code version as this one (3.11)."""
+    import ast
+    import sys
+
+    from tiltbench.runner import _dump
+
+    assert _dump(ast.parse(_SRC)) == _DUMP_311
+    if sys.version_info[:2] == (3, 11):
+        assert ast.dump(ast.parse(_SRC), annotate_fields=False) == _DUMP_311

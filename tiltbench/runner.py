@@ -45,6 +45,40 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+# Fields that Python versions after 3.11 added to nodes this code uses; left out of the dump while
+# empty, so a cell's code version is the same under 3.11, 3.12 and 3.13 (the GPU machine runs 3.12).
+_NEWER_FIELDS = frozenset({"type_params"})
+
+
+def _dump(node) -> str:
+    """``ast.dump(node, annotate_fields=False)`` as Python 3.11 writes it, under any Python 3.11+.
+
+    ``ast.dump``'s text changes between versions (3.12 adds ``type_params`` to every function and
+    class, 3.13 leaves out empty fields), which made the code version of the same source differ on a
+    machine with another Python: every GPU cell looked stale here.  This writes the 3.11 form (its
+    rule: a field that is None where the class's default is None is left out, and the fields after
+    it are written as name=value) and leaves out the newer fields while they are empty, so stored
+    code versions computed under 3.11 stay valid."""
+    if isinstance(node, ast.AST):
+        args, keywords = [], False
+        for name in node._fields:
+            try:
+                value = getattr(node, name)
+            except AttributeError:
+                keywords = True
+                continue
+            if name in _NEWER_FIELDS and not value:
+                continue
+            if value is None and getattr(type(node), name, ...) is None:
+                keywords = True
+                continue
+            args.append(f"{name}={_dump(value)}" if keywords else _dump(value))
+        return f"{type(node).__name__}({', '.join(args)})"
+    if isinstance(node, list):
+        return f"[{', '.join(_dump(x) for x in node)}]"
+    return repr(node)
+
+
 def module_source_hash(*modules: str) -> str:
     """The code version of a cell: a short hash of the syntax trees of ``modules`` with comments
     and docstrings left out, so editing prose does not invalidate stored results.  The modules'
@@ -57,7 +91,7 @@ def module_source_hash(*modules: str) -> str:
             raise ModuleNotFoundError(f"no module named {name!r}", name=name)
         with open(path, encoding="utf-8") as fh:
             tree = _strip_docstrings(ast.parse(fh.read()))
-        h.update(name.encode() + b"\0" + ast.dump(tree, annotate_fields=False).encode())
+        h.update(name.encode() + b"\0" + _dump(tree).encode())
     return h.hexdigest()[:16]
 
 
