@@ -44,6 +44,17 @@ def _truncated(c, eos: int) -> bool:
     return not c.ids or c.ids[-1] != eos
 
 
+def _score_rows(reward: str, prompts, rows: list[list[str]]) -> list[list[float]]:
+    """Rewards of every completion of every prompt's row, in one batched call."""
+    flat = llm_rewards.score(reward, [prompts[i] for i, row in enumerate(rows) for _ in row],
+                             [t for row in rows for t in row])
+    out, k = [], 0
+    for row in rows:
+        out.append(list(flat[k:k + len(row)]))
+        k += len(row)
+    return out
+
+
 def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: str = "cpu") -> dict:
     """Completions of the untrained policy, sampled once per (task settings, seed, device type) on ``device``
     (with the hf backend: by ``model``, which is on it, or a fresh copy loaded there) and cached:
@@ -90,8 +101,7 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
         finally:
             backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
         splits = (("train", train), ("quantile", train), ("test", test))
-        data["rewards"] = {r: {split: [llm_rewards.score(r, [prompts[i]] * len(row), row)
-                                       for i, row in enumerate(data[split])] for split, prompts in splits}
+        data["rewards"] = {r: {split: _score_rows(r, prompts, data[split]) for split, prompts in splits}
                            for r in llm_rewards.REWARDS}
         data["tok_per_s"] = backend.tokens_per_s
         tmp = file.with_suffix(".part")
