@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tiltbench.benchmarks.llm import data as llm_data, model as llm_model, rewards as llm_rewards
+from tiltbench.benchmarks.llm import data as llm_data, model as llm_model
 from tiltbench.benchmarks.llm.track import LLMTask
 from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt, device_of
 
@@ -33,6 +33,8 @@ def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
               task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile,
               llm_data.POOL_VERSION, task.split]
+    if task.prompts_file:  # bring-your-own inputs (the generated prompts' keys stay as they were)
+        fields += [str(task.prompts_file), task.prompts_layout, str(task.reward_model)]
     kind = torch.device(device).type
     if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels)
         fields.append(kind)
@@ -44,10 +46,10 @@ def _truncated(c, eos: int) -> bool:
     return not c.ids or c.ids[-1] != eos
 
 
-def _score_rows(reward: str, prompts, rows: list[list[str]]) -> list[list[float]]:
+def _score_rows(task: LLMTask, reward: str, prompts, rows: list[list[str]], device: str) -> list[list[float]]:
     """Rewards of every completion of every prompt's row, in one batched call."""
-    flat = llm_rewards.score(reward, [prompts[i] for i, row in enumerate(rows) for _ in row],
-                             [t for row in rows for t in row])
+    flat = task.score(reward, [prompts[i] for i, row in enumerate(rows) for _ in row],
+                      [t for row in rows for t in row], device)
     out, k = [], 0
     for row in rows:
         out.append(list(flat[k:k + len(row)]))
@@ -101,8 +103,8 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
         finally:
             backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
         splits = (("train", train), ("quantile", train), ("test", test))
-        data["rewards"] = {r: {split: _score_rows(r, prompts, data[split]) for split, prompts in splits}
-                           for r in llm_rewards.REWARDS}
+        data["rewards"] = {r: {split: _score_rows(task, r, prompts, data[split], device) for split, prompts in splits}
+                           for r in task.rewards}
         data["tok_per_s"] = backend.tokens_per_s
         tmp = file.with_suffix(".part")
         tmp.write_text(json.dumps(data))
@@ -366,6 +368,7 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
             k3 += [0.0] * len(chunk)
         lengths += [len(c.ids) for c in chunk]
     out = {"prompt": [c.prompt for c in done], "text": [c.text for c in done], "k1": k1, "k3": k3,
+           "device": str(device),
            "length": lengths, "ref_text": [t for row in ref["test"] for t in row],
            "gen_tok_per_s": backend.tokens_per_s}
     if trained:

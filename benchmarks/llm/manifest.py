@@ -16,7 +16,7 @@ from .rewards import REWARDS as TASKS  # no heavy import: the MiniLM model loads
 
 # modules besides a solver's own whose code shapes every llm result (they enter each cell's code version)
 DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "tiltbench.benchmarks.llm.rewards", "tiltbench.benchmarks.llm.generate",
-           "tiltbench.benchmarks.llm.model")
+           "tiltbench.benchmarks.llm.model", "tiltbench.benchmarks.llm.external")
 
 register_track(Track(
     name="llm",

