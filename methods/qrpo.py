@@ -48,35 +48,54 @@ def log_partition(beta: float, transform: str = "identity") -> float:
     raise ValueError(f"transform = {transform!r}; valid: {', '.join(TRANSFORMS)}")
 
 
-def quantile_reward(reward: torch.Tensor, ref_rewards: torch.Tensor) -> torch.Tensor:
-    """Empirical R_q: the share of the prompt's reference rewards at or below ``reward``.
+TIES = ("random", "le")
+
+
+def quantile_reward(reward: torch.Tensor, ref_rewards: torch.Tensor, ties: str = "le",
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Empirical R_q of ``reward`` among the prompt's reference rewards.
+
+    - ``le`` (the paper's definition and its official code): the share at or below ``reward``;
+    - ``random``: the share strictly below plus U x the share equal, U ~ Uniform(0, 1) per sample
+      (the randomised probability integral transform).  The exact log Z rests on R_q being uniform
+      under pi_ref, which holds for a continuous reward; where rewards tie (a graded, verifiable
+      reward: most of a prompt's samples share a few values) ``le`` pushes R_q up and makes log Z
+      wrong, ``random`` keeps R_q exactly uniform.  Our choice for tie-prone rewards, not the paper's.
 
     reward: shape (B,); ref_rewards: shape (B, n), n reference samples per prompt."""
-    return (ref_rewards <= reward[:, None]).to(reward.dtype).mean(-1)
+    below = (ref_rewards < reward[:, None]).to(reward.dtype).mean(-1)
+    equal = (ref_rewards == reward[:, None]).to(reward.dtype).mean(-1)
+    if ties == "le":
+        return below + equal
+    if ties == "random":
+        u = torch.rand(reward.shape, generator=generator, dtype=reward.dtype, device="cpu").to(reward.device)
+        return below + u * equal
+    raise ValueError(f"qrpo ties = {ties!r}; valid: {', '.join(TIES)}")
 
 
 def transform_quantile(q: torch.Tensor, transform: str, n_ref: int) -> torch.Tensor:
-    """f(R_q).  log and normal-icdf are infinite at 0 (and 1); the empirical quantile is clipped into
-    [1/(2n), 1 - 1/(2n)] first, half a reference sample from either end.  (Our choice: the official
-    code's clipping could not be read from here; with identity, the paper's default, nothing is clipped.)"""
+    """f(R_q).  log and normal-icdf are infinite at 0 (and 1), so the empirical quantile is clipped
+    first as the official code does (CLAIRE-Labo/quantile-reward-policy-optimization): log at 1/n from
+    below only, normal-icdf into [1/n, (n - 1)/n].  identity, the paper's default, is not clipped."""
     if transform == "identity":
         return q
-    eps = 0.5 / n_ref
-    q = q.clamp(eps, 1.0 - eps)
+    eps = 1.0 / n_ref
     if transform == "log":
-        return q.log()
+        return q.clamp_min(eps).log()
     if transform == "normal-icdf":
-        return math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
+        return math.sqrt(2.0) * torch.erfinv(2.0 * q.clamp(eps, 1.0 - eps) - 1.0)
     raise ValueError(f"transform = {transform!r}; valid: {', '.join(TRANSFORMS)}")
 
 
 def qrpo_loss(policy_logp: torch.Tensor, ref_logp: torch.Tensor, reward: torch.Tensor, ref_rewards: torch.Tensor,
-              beta: float, transform: str = "identity") -> torch.Tensor:
+              beta: float, transform: str = "identity", ties: str = "le",
+              generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean QRPO loss over a batch of (prompt, completion) pairs.
 
     policy_logp, ref_logp: summed log-probabilities of each completion under pi_theta and pi_ref, (B,);
     reward: the completion's reward, (B,); ref_rewards: rewards of the prompt's reference samples, (B, n)."""
-    target = transform_quantile(quantile_reward(reward, ref_rewards), transform, ref_rewards.shape[-1])
+    q = quantile_reward(reward, ref_rewards, ties, generator)
+    target = transform_quantile(q, transform, ref_rewards.shape[-1])
     residual = target - beta * log_partition(beta, transform) - beta * (policy_logp - ref_logp)
     return residual.pow(2).mean()
 
@@ -92,10 +111,14 @@ def qrpo(task, config: dict, seed: int) -> dict:
         raise ValueError(f"qrpo quantile_samples = {k}: must be in [0, {task.n_quantile}] (the task's n_quantile; "
                          f"0 = all of them)")
     k = k or task.n_quantile
+    ties = config.get("ties", "random")
+    if ties not in TIES:
+        raise ValueError(f"qrpo ties = {ties!r}; valid: {', '.join(TIES)}")
+    generator = torch.Generator().manual_seed(seed)  # the tie-breaking draws, seeded per cell
 
     def loss(policy_logp, ref_logp, batch):
         reward = torch.tensor([b.r_chosen for b in batch] + [b.r_rejected for b in batch], device=policy_logp.device)
         ref_rewards = torch.tensor([b.ref_rewards[:k] for b in batch] * 2, device=policy_logp.device)
-        return qrpo_loss(policy_logp, ref_logp, reward, ref_rewards, beta, transform)
+        return qrpo_loss(policy_logp, ref_logp, reward, ref_rewards, beta, transform, ties, generator)
 
     return own_loop_solver(task, seed, loss, config.get("device", "cpu"))

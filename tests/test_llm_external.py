@@ -110,3 +110,15 @@ def test_a_solver_trains_on_a_prompt_file_with_the_reward_model(tmp_path, reward
     out = solver.fn(task, registry.solver_config(solver, "smoke"), 0)
     metrics = track.evaluate(task, out)
     assert {"reward", "heldout_reward", "kl_k3"} <= set(metrics) and all(math.isfinite(v) for v in metrics.values())
+
+
+def test_a_glob_reads_every_shard(tmp_path):
+    import pandas as pd
+
+    for k in range(2):
+        pd.DataFrame({"prompt": [f"shard {k} row {i}" for i in range(5)],
+                      "chosen": [[{"role": "assistant", "content": "ok"}]] * 5}).to_parquet(tmp_path / f"train-{k}.parquet")
+    prompts = external.load_prompts(str(tmp_path / "train-*.parquet"), "ultrafeedback")
+    assert len(prompts) == 10 and prompts[0].text == "shard 0 row 0"
+    with pytest.raises(ValueError, match="no file matches"):
+        external.load_prompts(str(tmp_path / "test-*.parquet"), "ultrafeedback")

@@ -62,3 +62,28 @@ def test_rebel_loss_regresses_reward_differences():
     assert rebel_loss(logp_a, zero, zero, zero, zero, zero, eta=1.0).item() == pytest.approx((0.25 + 0.04) / 2)
     with pytest.raises(ValueError, match="eta"):
         rebel_loss(zero, zero, zero, zero, zero, zero, eta=0.0)
+
+
+def test_randomised_quantile_stays_uniform_where_rewards_tie():
+    """Under pi_ref R_q is uniform only with ties broken at random; 'le' (the paper's) is pushed up."""
+    gen = torch.Generator().manual_seed(0)
+    values = torch.tensor([0.0, 0.2, 1.0])  # a graded reward: three values, most samples tie
+    pool = values[torch.randint(0, 3, (4000, 16), generator=gen)]
+    fresh = values[torch.randint(0, 3, (4000,), generator=gen)]  # another pi_ref sample of the same prompt
+    le = quantile_reward(fresh, pool, "le")
+    rnd = quantile_reward(fresh, pool, "random", torch.Generator().manual_seed(1))
+    assert abs(rnd.mean().item() - 0.5) < 0.02 and abs(rnd.var().item() - 1 / 12) < 0.01
+    assert le.mean().item() > 0.6
+    # without ties the two agree exactly
+    cont = torch.rand(50, 16, generator=gen)
+    r = torch.rand(50, generator=gen)
+    assert torch.equal(quantile_reward(r, cont, "le"), quantile_reward(r, cont, "random"))
+    with pytest.raises(ValueError, match="ties = 'ge'; valid: random, le"):
+        quantile_reward(r, cont, "ge")
+
+
+def test_clipping_follows_the_official_code():
+    q = torch.tensor([0.0, 0.5, 1.0])
+    assert transform_quantile(q, "log", 4).tolist() == pytest.approx([math.log(0.25), math.log(0.5), 0.0])
+    icdf = transform_quantile(q, "normal-icdf", 4)
+    assert icdf[0].item() == pytest.approx(-icdf[2].item()) and icdf[2].item() == pytest.approx(0.6745, abs=1e-3)

@@ -277,15 +277,16 @@ def test_llm_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     assert os.path.exists(tmp_path / "out" / "llm" / "reward_kl.png")
 
 
-def test_policy_length_bias_normalises_lengths_per_prompt():
+def test_policy_length_bias_uses_reference_length_z_scores():
     from tiltbench.benchmarks.llm.track import normalised_lengths, policy_length_bias
 
-    # within each prompt the longer sample has the higher log-ratio, though prompt 1's samples are all
-    # longer and lower than prompt 0's: per prompt the bias is +1, over raw lengths it would be negative
-    prompts, lengths, ratios = [0, 0, 1, 1, 2, 2], [10, 20, 100, 200, 30, 60], [5.0, 6.0, 1.0, 2.0, 3.0, 4.0]
-    assert normalised_lengths(prompts, lengths).tolist() == pytest.approx([2 / 3, 4 / 3] * 3)
-    assert policy_length_bias(prompts, lengths, ratios) == pytest.approx(1.0)
-    assert length_bias(lengths, ratios) < 0
-    # one sample a prompt, or samples of equal length: nothing to correlate
-    assert math.isnan(policy_length_bias([0, 1, 2], [5, 6, 7], [1.0, 2.0, 3.0]))
-    assert math.isnan(policy_length_bias([0, 0, 1, 1], [5, 5, 6, 6], [1.0, 2.0, 3.0, 4.0]))
+    ref = np.array([[10.0, 20.0], [100.0, 200.0], [5.0, 5.0]])  # prompt 2's references do not vary
+    assert normalised_lengths([0, 1, 2], [15.0, 250.0, 9.0], ref)[:2].tolist() == pytest.approx([0.0, 2.0])
+    assert math.isnan(normalised_lengths([2], [9.0], ref)[0])
+    rng = np.random.default_rng(0)
+    prompts = np.repeat(np.arange(2), 40)
+    lengths = np.where(prompts == 0, rng.uniform(5, 25, 80), rng.uniform(50, 250, 80))
+    z = normalised_lengths(prompts, lengths, ref)
+    assert policy_length_bias(prompts, lengths, 2.0 * z + rng.normal(0, 0.1, 80), ref) > 0.9  # longer, likelier
+    assert policy_length_bias(prompts, lengths, -z, ref) < -0.9
+    assert math.isnan(policy_length_bias([2, 2, 2], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], ref))

