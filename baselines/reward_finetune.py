@@ -14,10 +14,11 @@ DRaFT has no KL term, so left alone it runs past the tilted distribution the gui
 To compare costs at equal reward, training stops as soon as the running mean of the batch reward (last
 ``window`` steps) reaches the exact tilted target's reward (``stop_at_target``), or after ``steps``.
 ``finetune_steps`` records where it stopped.  Two curves are stored: ``train_reward`` (step, batch reward)
-and ``reward_vs_ms`` (training milliseconds so far, running mean of the last ``window`` batch rewards, from
-the first full window on), the axes of the guidance network's curve.  The running mean lags the model
-(it averages rewards of the last ``window`` parameter versions), so the time it reads for a reward is an
-overestimate by at most ``window`` steps.  lr 1e-5: at 1e-4 a pilot run (correct-lam0.1) wrecked the
+and ``reward_vs_ms``: every ``probe_every`` steps (and where it stops) the mean reward of a fixed probe
+batch sampled by the current model, against the training milliseconds so far with the probes'
+own time left out, on the same probe samples and axes as the guidance network's curve (until
+2026-11-28 it was the running mean of the batch rewards, which lags the model by up to ``window``
+steps and so overstated the time finetuning needs to reach a reward).  lr 1e-5: at 1e-4 a pilot run (correct-lam0.1) wrecked the
 samples within 100 steps (FID to the base 288) before reaching the target.
 
 The loop itself is benchmarks/t2i/draft.py; the same loop finetunes the flow base through its Euler sampler

@@ -53,10 +53,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import base, base_metrics, base_pool, eval_batch, finish, sample_batched, tilt_weights
+from tiltbench.benchmarks.t2i.track import (base, base_metrics, base_pool, eval_batch, finish, probe_batch,
+                                            sample_batched, tilt_weights)
 
 TARGETS = ("samples", "tweedie")
-PROBE_SEED_OFFSET = 104729  # probe noise: seed + this (the evaluation noise uses the seed itself)
 
 
 class GuidanceNet(nn.Module):
@@ -182,8 +182,7 @@ def guided_eps(unet, net, emb, gamma: float):
 
 def probe_reward(task, unet, config: dict, seed: int, device: str = "cpu"):
     """probe(net) -> mean training reward of a fixed probe batch sampled with ``net``'s guidance."""
-    digits = torch.arange(10).repeat_interleave(config["probe_n"])
-    noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(seed + PROBE_SEED_OFFSET))
+    digits, noise = probe_batch(seed, config["probe_n"])
     reward = task.reward_fn()
 
     def probe(net) -> float:

@@ -128,6 +128,7 @@ def test_base_model_is_trained_once_and_cached(tmp_path, monkeypatch):
     ("velocity-guidance", {"t_min": 1.5}, "t_min = 1.5"),
     ("naive-guidance", {"t_min": -0.1}, r"t_min = -0.1: must be a number in \[0, 1\)"),
     ("reward-finetune-flow", {"k": 99}, "reward-finetune-flow k = 99"),
+    ("reward-finetune", {"probe_every": 0}, "reward-finetune probe_every = 0: must be an integer >= 1"),
 ])
 def test_bad_solver_config_names_the_value(solver, bad, match):
     s = registry.get_solver("t2i", solver)
@@ -150,6 +151,20 @@ def test_every_solver_runs_and_is_scored_on_a_tiny_task():
             pool = t2i.base_pool(task, "ddpm", role="target")["x"].reshape(-1, 64)
             assert all((pool == x.reshape(1, 64)).all(1).any() for x in out["x"])
     assert scores["tilted-ddpm"]["fid_base"] >= 0 and scores["naive-guidance"]["kl_feat"] >= 0
+
+
+@pytest.mark.parametrize("name", ["reward-finetune", "reward-finetune-flow"])
+def test_finetuning_curve_is_probed_like_the_guidance_networks(name):
+    """reward_vs_ms: the fixed probe batch's reward every probe_every steps and at the stop, probe time not
+    charged (the guidance network's curve is read on the same samples and axes)."""
+    s = registry.get_solver("t2i", name)
+    config = registry.solver_config(s, "smoke", {"steps": 7, "probe_every": 3, "stop_at_target": False})
+    out = s.fn(tiny_task(), config, seed=1)
+    curve = out["curves"]["reward_vs_ms"]
+    assert len(curve) == 3 and all(0.0 <= r <= 1.0 for _, r in curve)  # steps 3, 6 and the last, 7
+    assert [ms for ms, _ in curve] == sorted(ms for ms, _ in curve)
+    assert curve[-1][0] <= 1000 * out["metrics"]["train_s"] + 1  # probes left out of the training time
+    assert len(out["curves"]["train_reward"]) == 7
 
 
 def test_smoke_profile_through_the_cli_and_report(tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import base, base_metrics, eval_batch, finish, sample_batched, tilted_target
+from tiltbench.benchmarks.t2i.track import (base, base_metrics, eval_batch, finish, probe_batch, sample_batched,
+                                            tilted_target)
 
 
 def draft_loss(model, reward, digits, noise, steps: int, k: int, device: str = "cpu",
@@ -43,8 +44,9 @@ def finetune(task, config: dict, seed: int, kind: str, solver: str) -> dict:
     """DRaFT-K of base ``kind`` with ``config``; the output of solver ``solver``."""
     if not 1 <= config["k"] <= task.sample_steps:
         raise ValueError(f"{solver} k = {config['k']}: must be in [1, sample_steps = {task.sample_steps}]")
-    if not config["window"] >= 1:
-        raise ValueError(f"{solver} window = {config['window']}: must be >= 1")
+    for key, low in (("window", 1), ("probe_every", 1), ("probe_n", 1)):
+        if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] < low:
+            raise ValueError(f"{solver} {key} = {config[key]!r}: must be an integer >= {low}")
     device = config.get("device", "cpu")
     unet, meta = base(task, kind, device)
     model = copy.deepcopy(unet).train().requires_grad_(True)
@@ -53,18 +55,30 @@ def finetune(task, config: dict, seed: int, kind: str, solver: str) -> dict:
     target = tilted_target(task, kind, device)["reward"] if config["stop_at_target"] else float("inf")
     g = torch.Generator().manual_seed(seed + 1)
     window = config["window"]
-    history, curve, t0 = [], [], time.perf_counter()
-    for _ in range(config["steps"]):
+    probe_digits, probe_noise = probe_batch(seed, config["probe_n"])
+
+    def probe() -> float:
+        """Mean reward of the fixed probe batch under the current model (the guidance network's curve
+        is read on the same samples)."""
+        with torch.no_grad():
+            x = sample_batched(lambda emb, _: t2i_models.base_fn(model, kind, emb), kind, probe_digits, probe_noise,
+                               task.sample_steps, device=device)
+            return float(reward(x, probe_digits.to(device)).mean())
+
+    history, curve, paused, t0 = [], [], 0.0, time.perf_counter()
+    for step in range(1, config["steps"] + 1):
         digits = torch.randint(10, (config["batch"],), generator=g)
         noise = torch.randn((config["batch"], 1, 8, 8), generator=g)
         history.append(draft_step(model, opt, reward, digits, noise, task.sample_steps, config["k"], 1.0, device,
                                   kind))
-        if len(history) >= window:
-            running = sum(history[-window:]) / window
-            curve.append((round(1000 * (time.perf_counter() - t0)), running))
-            if running >= target:
-                break
-    train_s = time.perf_counter() - t0
+        done = len(history) >= window and sum(history[-window:]) / window >= target  # the stopping rule
+        if step % config["probe_every"] == 0 or done or step == config["steps"]:
+            t_probe = time.perf_counter()
+            curve.append((round(1000 * (t_probe - t0 - paused)), probe()))
+            paused += time.perf_counter() - t_probe
+        if done:
+            break
+    train_s = time.perf_counter() - t0 - paused
     model.eval().requires_grad_(False)
     digits, noise = eval_batch(task, seed)
     t0 = time.perf_counter()

@@ -119,9 +119,12 @@ register_solver("t2i", "velocity-guidance", "method", citation="Ouyang, Xie, Zha
 # ---------------------------------------------------------------------------- baselines
 DRAFT = "Clark, Vicol, Swersky, Fleet. Directly Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024"
 DRAFT_DEFAULTS = {
-    "smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5},
-    "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10},
-    "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20}}
+    "smoke": {"steps": 10, "k": 1, "batch": 16, "lr": 1e-5, "stop_at_target": True, "window": 5, "probe_every": 5,
+              "probe_n": 2},
+    "cpu": {"steps": 400, "k": 1, "batch": 32, "lr": 1e-5, "stop_at_target": True, "window": 10, "probe_every": 20,
+            "probe_n": 8},
+    "gpu": {"steps": 2000, "k": 1, "batch": 64, "lr": 1e-5, "stop_at_target": True, "window": 20,
+            "probe_every": 100, "probe_n": 32}}
 
 register_solver("t2i", "reward-finetune", "baseline", citation=DRAFT + "; Xu et al. ImageReward/ReFL. NeurIPS 2023",
                 defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),

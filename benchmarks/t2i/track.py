@@ -126,6 +126,18 @@ def eval_batch(task: T2ITask, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return digits, noise
 
 
+PROBE_SEED_OFFSET = 104729  # training-curve probe noise: seed + this (the evaluation noise uses the seed itself)
+
+
+def probe_batch(seed: int, per_digit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(digits, noise) of the fixed probe batch a trained solver's training curve is measured on
+    (``per_digit`` per digit, noise apart from the evaluation's): the same for the guidance network and
+    reward finetuning of a rep, so their ``reward_vs_ms`` curves are read on the same samples."""
+    digits = torch.arange(10).repeat_interleave(per_digit)
+    noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(seed + PROBE_SEED_OFFSET))
+    return digits, noise
+
+
 def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor, steps: int, batch: int = 160,
                    device: str = "cpu") -> torch.Tensor:
     """Run a sampler on ``device`` in chunks of the (CPU) ``digits`` and ``noise``; ``fn_for(emb, digits)``
