@@ -309,3 +309,23 @@ def test_noworse_is_one_sided_non_inferiority(tmp_path):
     assert "good no worse than slow by more than 0.3 on value" == claims_mod.describe(_claim("noworse", margin=0.3))
     with pytest.raises(TiltbenchError, match="a 'noworse' claim needs margin > 0"):
         claims_mod.register_claim(_claim("noworse"))
+
+
+def test_read_off_takes_the_first_point_that_reaches_the_level():
+    from tiltbench.claims import read_off
+
+    curve = [(100.0, 0.1), (200.0, 0.4), (300.0, 0.35), (400.0, 0.6)]
+    assert read_off(curve, 0.4) == 200.0 and read_off(curve, 0.5) == 400.0 and read_off(curve, 0.7) is None
+    assert read_off([(1.0, 5.0), (2.0, 3.0)], 4.0, higher_is_better=False) == 2.0
+
+
+def test_a_read_off_claim_pairs_each_seed_with_the_comparators_curve():
+    from tiltbench.claims import _read_off_pairs, claims
+
+    claim = next(c for c in claims("t2i") if c.read_off)
+    values = {("train_s", claim.method): {0: 10.0, 1: 12.0, 2: 11.0},
+              ("reward", claim.method): {0: 0.5, 1: 0.6, 2: 0.9}}
+    curves = {"t": {0: [(20000.0, 0.3), (40000.0, 0.55)], 1: [(30000.0, 0.6)], 2: [(50000.0, 0.8)]}}
+    a, b, detail = _read_off_pairs(claim, "t", lambda m, t, s, tr: values[(m, s)], curves)
+    assert a == values[("train_s", claim.method)] and b == {0: 40.0, 1: 30.0}  # ms -> s; seed 2 never got there
+    assert "reached on 2 of 3 seed(s)" in detail and "favours" in detail

@@ -62,7 +62,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import stats
+from . import registry, stats
 from .errors import TiltbenchError, unknown
 
 if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering claims needs neither
@@ -154,6 +154,11 @@ class Claim:
     slope_below: float = math.inf  # trend: bound on the slope of log(metric) on log(parameter)
     also: tuple[SlopeBound, ...] = field(default_factory=tuple)  # trend: further bounds that must hold
     matched: str = ""  # less/greater/within: compare on the frontiers over grid points at a matched value of this metric
+    # less/greater: the comparator's value is read off its stored curve ``read_off`` (x: cost, value: quality)
+    # at the method's final ``read_metric`` on the same seed (first point reaching it), times ``read_scale``
+    read_off: str = ""
+    read_metric: str = ""
+    read_scale: float = 1.0
 
     @property
     def bounds(self) -> tuple[SlopeBound, ...]:
@@ -178,6 +183,9 @@ def register_claim(claim: Claim) -> Claim:
                              f"got across = {claim.across!r}, slope_below = {claim.slope_below!r}")
     if claim.matched and claim.relation == "trend":
         raise TiltbenchError(f"claim {claim.id}: 'matched' compares two solvers' frontiers; a trend has no comparator")
+    if claim.read_off and (claim.relation not in ("less", "greater") or not claim.read_metric or claim.matched):
+        raise TiltbenchError(f"claim {claim.id}: read_off needs a less/greater claim with a read_metric, and no "
+                             "matched")
     for gate in claim.gates:
         if gate.kind not in GATE_KINDS:
             raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
@@ -203,7 +211,8 @@ def validate(claim: Claim) -> None:
             raise unknown(f"{what} of claim {claim.id} (track {claim.track})", name, solver_names)
     trend = claim.relation == "trend"  # a trend may also fit a run column (wall_s, ...)
     allowed = [*metric_names, *RUN_COLUMNS] if trend else metric_names
-    claimed = [b.metric for b in claim.bounds] if trend else [claim.metric, *([claim.matched] if claim.matched else [])]
+    claimed = [b.metric for b in claim.bounds] if trend else [claim.metric, *([claim.matched] if claim.matched else []),
+                                                              *([claim.read_metric] if claim.read_metric else [])]
     if trend and any(g.kind == "attainable" for g in claim.gates):
         raise TiltbenchError(f"claim {claim.id}: an 'attainable' gate needs a comparator; a trend has none")
     for metric in [*claimed, *(g.metric for g in claim.gates if g.kind != "attainable")]:
@@ -249,6 +258,46 @@ def _rows(store: Store, profile: str, track: str, metric: str, method_filter: st
     return store.query("SELECT task, method, rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
                        f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND {method_filter} ORDER BY 1, 2, 3",
                        [profile, track, metric, *params])
+
+
+def _curves(store: Store, profile: str, track: str, method: str, name: str) -> dict[str, dict[int, list]]:
+    """{task: {rep: [(step, value), ...] in step order}} of one stored curve of one solver, newest ok runs."""
+    df = store.query("SELECT r.task, r.rep, c.step, c.value FROM latest_runs r JOIN curves c USING (run_id) "
+                     "WHERE r.profile = ? AND r.track = ? AND r.method = ? AND c.name = ? ORDER BY 1, 2, 3",
+                     [profile, track, method, name])
+    out: dict[str, dict[int, list]] = {}
+    for row in df.itertuples():
+        out.setdefault(row.task, {}).setdefault(int(row.rep), []).append((float(row.step), float(row.value)))
+    return out
+
+
+def read_off(curve: list[tuple[float, float]], level: float, higher_is_better: bool = True) -> float | None:
+    """The x of the first curve point whose value reaches ``level`` (at or above it, or at or below it
+    for a quality where lower is better); None when the curve never gets there."""
+    for x, value in curve:
+        if (value >= level) if higher_is_better else (value <= level):
+            return x
+    return None
+
+
+def _read_off_pairs(claim: Claim, task: str, lookup, curves: dict) -> tuple[dict, dict, str]:
+    """(method's values, comparator's values read off its curve, detail) by rep, for a ``read_off`` claim."""
+    a = lookup(claim.metric, task, claim.method, claim.track)
+    level = lookup(claim.read_metric, task, claim.method, claim.track)
+    higher = registry.get_track(claim.track).metric(claim.read_metric).higher_is_better is not False
+    b, missing = {}, 0
+    for rep, q in level.items():
+        if rep not in curves.get(task, {}):
+            continue
+        x = read_off(curves[task][rep], q, higher)
+        if x is None:
+            missing += 1
+        else:
+            b[rep] = x * claim.read_scale
+    detail = (f"{claim.comparator}'s `{claim.read_off}` read at {claim.method}'s {claim.read_metric}: reached on "
+              f"{len(b)} of {len(b) + missing} seed(s)" + (" (seeds that never reach it are left out, which favours "
+                                                            f"{claim.comparator})" if missing else ""))
+    return a, b, detail
 
 
 def _values(store: Store, profile: str, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
@@ -326,14 +375,21 @@ def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
     return "" if ok else f"even {ideal} fails this claim ({claim.metric}: {test}){why}"
 
 
-def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgement]:
+def judge_family(store: Store, profile: str, family: list[Claim],
+                 tasks: dict[str, set[str]] | None = None) -> list[Judgement]:
     """Judge every claim of ``family`` on every task it covers that has runs, then apply Holm's
-    correction over the whole family (entries not judged count at p = 1)."""
+    correction over the whole family (entries not judged count at p = 1).  ``tasks``: per track, the
+    only tasks to judge (the profile's current ones; stored rows of tasks it has since dropped are
+    left out of the verdicts and of the family); a track not in it is not filtered."""
     cache: dict[tuple[str, str], dict] = {}
+
+    def keep(track: str, by_task: dict) -> dict:
+        allowed = (tasks or {}).get(track)
+        return by_task if allowed is None else {t: v for t, v in by_task.items() if t in allowed}
 
     def table(metric: str, track: str) -> dict:
         if (track, metric) not in cache:
-            cache[(track, metric)] = _values(store, profile, track, metric, all_solvers[track])
+            cache[(track, metric)] = keep(track, _values(store, profile, track, metric, all_solvers[track]))
         return cache[(track, metric)]
 
     def lookup(metric: str, task: str, solver: str, track: str) -> dict:
@@ -344,21 +400,27 @@ def judge_family(store: Store, profile: str, family: list[Claim]) -> list[Judgem
         all_solvers.setdefault(c.track, set()).update(
             {c.method, c.comparator, *(c.solver(g.solver) for g in c.gates), *(c.solver(g.other) for g in c.gates if g.other)})
         all_solvers[c.track].discard("")  # a trend claim has no comparator
-    raw = []
+    raw, read_curves = [], {}
     for claim in family:
         if claim.relation == "trend":
             raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
                                 lambda m, t, s, track=claim.track: lookup(m, t, s, track))
             continue
         if claim.matched:
-            points = _grid_points(store, profile, claim)
-            tasks = points
+            points = keep(claim.track, _grid_points(store, profile, claim))
+            judged = points
         else:
-            tasks = _values(store, profile, claim.track, claim.metric, {claim.method, claim.comparator})
-        for task in sorted(t for t in tasks if re.fullmatch(claim.tasks, t)):
+            judged = keep(claim.track, _values(store, profile, claim.track, claim.metric,
+                                               {claim.method, claim.comparator}))
+        for task in sorted(t for t in judged if re.fullmatch(claim.tasks, t)):
             detail = ""
             if claim.matched:
                 a, b, detail, unmatched = _at_matched(claim, points[task])
+            elif claim.read_off:
+                if claim.id not in read_curves:
+                    read_curves[claim.id] = _curves(store, profile, claim.track, claim.comparator, claim.read_off)
+                a, b, detail = _read_off_pairs(claim, task, lookup, read_curves[claim.id])
+                unmatched = ""
             else:
                 a = lookup(claim.metric, task, claim.method, claim.track)
                 b = lookup(claim.metric, task, claim.comparator, claim.track)
@@ -592,6 +654,9 @@ def describe(claim: Claim) -> str:
         op = "<" if claim.relation == "less" else ">"
         scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"
         text = f"{claim.method} {op} {scaled} on {claim.metric}"
+    if claim.read_off:
+        text += (f", {claim.comparator}'s read off its `{claim.read_off}` curve at {claim.method}'s "
+                 f"{claim.read_metric}")
     return text + (f" at matched {claim.matched} (frontiers over grid points)" if claim.matched else "")
 
 
