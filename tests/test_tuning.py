@@ -163,3 +163,18 @@ def test_a_failing_grid_point_is_left_out_not_blocking(store_path):
 def test_grid_points_that_coincide_are_refused():
     with pytest.raises(TiltbenchError, match="two points that are the same"):
         plan(_profile({"offset": [1, 1.0]}))
+
+
+def test_reports_and_verdicts_leave_out_tasks_the_profile_no_longer_runs(store_path, tmp_path):
+    """A task dropped from a profile keeps its stored rows; its report and its claims' Holm family don't."""
+    for task in ("const-1", "const-3"):  # const-3 is not among the toy profile's tasks
+        out = tiltbench("run", "--profile", "toy", "--task", task, "--method", "good", "slow", "--no-progress",
+                        store=store_path, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+    tiltbench("report", "--profile", "toy", "--out", tmp_path / "out", store=store_path, check=True)
+    text = (tmp_path / "out" / "toy.md").read_text()
+    assert "left out: stored rows of `const-3`" in text
+    assert "| const-1 |" in text and "| const-3 |" not in text and "### const-3" not in text
+    claims = tiltbench("claims", "--profile", "toy", store=store_path, check=True).stdout
+    assert "const-1" in claims and "const-3" not in claims
+    assert len(Store(store_path).query("SELECT * FROM runs WHERE task = 'const-3'")) == 4  # still stored

@@ -217,7 +217,7 @@ def cmd_import(args) -> int:
 def cmd_claims(args) -> int:
     from . import claims
     from .profiles import get_profile
-    from .report import fmt_est, fmt_p
+    from .report import fmt_est, fmt_p, profile_tasks
 
     get_profile(args.profile)
     for track in args.track or []:
@@ -229,7 +229,8 @@ def cmd_claims(args) -> int:
             by_track.setdefault(claim.track, []).append(claim)
     not_judged = 0
     for track, family in by_track.items():
-        judgements = claims.judge_family(store, args.profile, family)  # one Holm family per track
+        # one Holm family per track, over the tasks the profile runs now (as in its report)
+        judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile))
         for claim in family:
             print(f"[{track}] {claim.id}: {claims.describe(claim)}")
             print(f"    {claim.statement}")

@@ -174,7 +174,7 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
     lines = ["## Claims", "", PROTOCOL, "",
              "| claim | hypothesis | task | verdict | statistic [95% CI] | p (Holm) | seeds |",
              "|---|---|---|---|---|---|---|"]
-    judgements = claims_mod.judge_family(store, profile, track_claims)
+    judgements = claims_mod.judge_family(store, profile, track_claims, profile_tasks(profile))
     for claim in track_claims:
         mine = [j for j in judgements if j.claim.id == claim.id]
         if not mine:
@@ -321,14 +321,16 @@ def plot_curves(data, task: str, path: Path) -> bool:
 def render_track(store: Store, profile: str, track: registry.Track, out: Path) -> Path | None:
     from .report_tuning import split_grid, tuning_section
 
-    data, grid = split_grid(load(store, profile, track.name))
+    allowed = (profile_tasks(profile) or {}).get(track.name)
+    data, dropped = _dropped_note(load(store, profile, track.name), allowed)
+    data, grid = split_grid(data)
     if not len(data["runs"]) and not len(data["failed"]) and not len(grid["runs"]):
         return None
     plot_dir = out / track.name
     plot_dir.mkdir(parents=True, exist_ok=True)
     tasks = sorted(set(data["runs"].task) | set(data["failed"].task), key=_task_order)
     lines = [f"# `{track.name}` leaderboard — profile `{profile}`", "", track.description, "", *stamp(data, profile),
-             *stale_note(track, data["runs"]), ""]
+             *stale_note(track, data["runs"]), *dropped, ""]
     primary = track.metric(track.primary)
     lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]
@@ -369,6 +371,31 @@ def _find_profile(profile: str):
     return None, None
 
 
+def profile_tasks(profile: str) -> dict[str, set[str]] | None:
+    """{track: the tasks the profile runs now}, or None for a profile no profile file defines.  A
+    board whose profile dropped a task keeps that task's old rows in the store; reports and verdicts
+    leave them out."""
+    known, _ = _find_profile(profile)
+    if known is None:
+        return None
+    return {track: set(cfg.get("tasks", [])) for track, cfg in known.tracks.items()}
+
+
+def _dropped_note(data, allowed: set[str] | None) -> tuple[dict, list[str]]:
+    """``data`` without the rows of tasks outside ``allowed``, and a line naming those tasks."""
+    if allowed is None:
+        return data, []
+    gone = sorted((set(data["runs"].task) | set(data["failed"].task)) - allowed, key=_task_order)
+    if not gone:
+        return data, []
+    runs = data["runs"][data["runs"].task.isin(allowed)]
+    kept = {**data, "runs": runs, "failed": data["failed"][data["failed"].task.isin(allowed)],
+            "metrics": data["metrics"][data["metrics"].run_id.isin(runs.run_id)],
+            "curves": data["curves"][data["curves"].task.isin(allowed)]}
+    return kept, [f"- left out: stored rows of {', '.join(f'`{t}`' for t in gone)}, task(s) this profile no longer "
+                  "runs (they stay in the store and in `tiltbench query`)"]
+
+
 def _verdict_text(j: claims_mod.Judgement) -> str:
     return f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
 
@@ -398,7 +425,8 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
     one page holds the board and the study beside it.  Headings are demoted one level."""
     from .report_tuning import split_grid
 
-    data, _ = split_grid(load(store, other, track.name))
+    data, _ = split_grid(_dropped_note(load(store, other, track.name),
+                                       (profile_tasks(other) or {}).get(track.name))[0])
     link = Path(*[".."] * len(default_out(profile).parts[1:]), default_out(other).relative_to("results"),
                 f"{track.name}.md").as_posix()
     lines = [f"## Beside this board: profile `{other}`", ""]
@@ -410,7 +438,7 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
               "| claim | task | verdict | statistic [95% CI] | p (Holm) | seeds |", "|---|---|---|---|---|---|"]
     track_claims = claims_mod.claims(track.name)
     order = {c.id: i for i, c in enumerate(track_claims)}
-    for j in sorted(claims_mod.judge_family(store, other, track_claims),
+    for j in sorted(claims_mod.judge_family(store, other, track_claims, profile_tasks(other)),
                     key=lambda j: (order[j.claim.id], _task_order(j.task))):
         lines.append(f"| `{j.claim.id}` | {j.task} | {cell(_verdict_text(j))} | {fmt_est(j.effect)}"
                      f"{cell('; ' + j.detail) if j.detail else ''} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
