@@ -83,7 +83,9 @@ def matched_lines(data, tasks: list[str]) -> list[str]:
     lines = ["## Cost at matched reward", "",
              f"Read off the training curves (`{CURVE}`: seconds of training so far against the reward reached; "
              f"{GUIDANCE}: mean reward of a fixed probe batch, pool sampling included, probes not charged; "
-             f"{FINETUNE}: the same probe batch sampled by the current finetuned model, probes not charged). "
+             f"{FINETUNE}: the same probe batch sampled by the current finetuned model, probes not charged; rows "
+             f"run before 2026-11-28, marked stale, stored the running mean of its batch rewards instead, which lags "
+             f"the model by up to `window` steps). "
              f"Per seed (paired): `{FINETUNE} at {GUIDANCE}'s reward` is the seconds {FINETUNE} needed to first "
              f"reach the reward {GUIDANCE} ends at (its evaluated `reward`), and `ratio` is {GUIDANCE}'s train_s "
              f"over that: the paper's claim is a ratio of at most 0.4. The reverse row reads {GUIDANCE}'s curve "
