@@ -34,8 +34,8 @@ for baseline, name in (("dpo", "DPO"), ("rebel", "REBEL"), ("simpo", "SimPO")):
 
 register_claim(Claim(
     track="llm", id="qrpo-less-length-bias-than-dpo",
-    statement="QRPO's implicit reward log(pi/pi_ref) tracks the length of its own samples (normalised per prompt) "
-              "less strongly than DPO's: a smaller |Spearman correlation|",
+    statement="QRPO's implicit reward log(pi/pi_ref) tracks the length of its own samples (a z-score among the "
+              "prompt's reference-completion lengths) less strongly than DPO's: a smaller |Spearman correlation|",
     source=f"{PAPER}, abstract: training with robust rewards instead of converting them to preferences induces "
            "less length bias",
     metric="length_bias_abs", method="qrpo", comparator="dpo", relation="less", gates=(MATCHED_KL,)))

@@ -32,8 +32,8 @@ register_track(Track(
         Metric("kl_k1", "nats", None, "KL(pi_theta || pi_ref) per completion, k1 estimator (sum of log ratios)"),
         Metric("kl_k3", "nats", None, "KL(pi_theta || pi_ref) per completion, k3 estimator (non-negative)"),
         Metric("length", "tokens", None, "mean completion length"),
-        Metric("length_bias", "", None, "Spearman(per-prompt normalised length, log pi_theta/pi_ref) over the "
-               "policy's own held-out samples (the QRPO paper's length-bias analysis)"),
+        Metric("length_bias", "", None, "Spearman(length as a z-score among the prompt's reference completions, "
+               "log pi_theta/pi_ref) over the policy's own held-out samples, trimmed as the QRPO code does"),
         Metric("length_bias_abs", "", False, "|length_bias|: how strongly the implicit reward tracks length"),
         Metric("ref_length_bias", "", None, "Spearman(raw length, log pi_theta/pi_ref) over the fixed held-out "
                "reference completions (diagnostic)"),
