@@ -53,7 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import (base, base_metrics, base_pool, eval_batch, finish, probe_batch,
+from tiltbench.benchmarks.t2i.track import (base, base_metrics, base_pool, eval_batch, finish, reward_probe,
                                             sample_batched, tilt_weights)
 
 TARGETS = ("samples", "tweedie")
@@ -182,16 +182,8 @@ def guided_eps(unet, net, emb, gamma: float):
 
 def probe_reward(task, unet, config: dict, seed: int, device: str = "cpu"):
     """probe(net) -> mean training reward of a fixed probe batch sampled with ``net``'s guidance."""
-    digits, noise = probe_batch(seed, config["probe_n"])
-    reward = task.reward_fn()
-
-    def probe(net) -> float:
-        x = sample_batched(lambda emb, _: guided_eps(unet, net, emb, config["gamma"]), "ddpm", digits, noise,
-                           task.sample_steps, device=device)
-        with torch.no_grad():
-            return float(reward(x, digits.to(device)).mean())
-
-    return probe
+    probe = reward_probe(task, "ddpm", seed, config["probe_n"], device)
+    return lambda net: probe(lambda emb, _: guided_eps(unet, net, emb, config["gamma"]))
 
 
 def check_config(config: dict) -> None:

@@ -13,7 +13,7 @@ import time
 import torch
 
 from tiltbench.benchmarks.t2i import data as t2i_data, models as t2i_models
-from tiltbench.benchmarks.t2i.track import (base, base_metrics, eval_batch, finish, probe_batch, sample_batched,
+from tiltbench.benchmarks.t2i.track import (base, base_metrics, eval_batch, finish, reward_probe, sample_batched,
                                             tilted_target)
 
 
@@ -55,15 +55,12 @@ def finetune(task, config: dict, seed: int, kind: str, solver: str) -> dict:
     target = tilted_target(task, kind, device)["reward"] if config["stop_at_target"] else float("inf")
     g = torch.Generator().manual_seed(seed + 1)
     window = config["window"]
-    probe_digits, probe_noise = probe_batch(seed, config["probe_n"])
+    reward_of = reward_probe(task, kind, seed, config["probe_n"], device)  # the guidance network's probe samples
 
     def probe() -> float:
-        """Mean reward of the fixed probe batch under the current model (the guidance network's curve
-        is read on the same samples)."""
+        """Mean reward of the fixed probe batch under the current model."""
         with torch.no_grad():
-            x = sample_batched(lambda emb, _: t2i_models.base_fn(model, kind, emb), kind, probe_digits, probe_noise,
-                               task.sample_steps, device=device)
-            return float(reward(x, probe_digits.to(device)).mean())
+            return reward_of(lambda emb, _: t2i_models.base_fn(model, kind, emb))
 
     history, curve, paused, t0 = [], [], 0.0, time.perf_counter()
     for step in range(1, config["steps"] + 1):

@@ -129,13 +129,21 @@ def eval_batch(task: T2ITask, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 PROBE_SEED_OFFSET = 104729  # training-curve probe noise: seed + this (the evaluation noise uses the seed itself)
 
 
-def probe_batch(seed: int, per_digit: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(digits, noise) of the fixed probe batch a trained solver's training curve is measured on
-    (``per_digit`` per digit, noise apart from the evaluation's): the same for the guidance network and
-    reward finetuning of a rep, so their ``reward_vs_ms`` curves are read on the same samples."""
+def reward_probe(task: T2ITask, kind: str, seed: int, per_digit: int, device: str = "cpu"):
+    """``probe(fn_for) -> float``: the mean training reward of a fixed probe batch (``per_digit`` per
+    digit, noise apart from the evaluation's) sampled by base ``kind``'s sampler following ``fn_for``
+    (as in ``sample_batched``).  The guidance network and reward finetuning of a rep probe the same
+    samples, so their ``reward_vs_ms`` training curves are read alike."""
     digits = torch.arange(10).repeat_interleave(per_digit)
     noise = torch.randn((len(digits), 1, 8, 8), generator=torch.Generator().manual_seed(seed + PROBE_SEED_OFFSET))
-    return digits, noise
+    reward = task.reward_fn()
+
+    def probe(fn_for) -> float:
+        x = sample_batched(fn_for, kind, digits, noise, task.sample_steps, device=device)
+        with torch.no_grad():
+            return float(reward(x, digits.to(device)).mean())
+
+    return probe
 
 
 def sample_batched(fn_for, kind: str, digits: torch.Tensor, noise: torch.Tensor, steps: int, batch: int = 160,
