@@ -32,7 +32,7 @@ from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_promp
 def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
     fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
               task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile,
-              llm_data.POOL_VERSION, task.split]
+              llm_data.POOL_VERSION, task.split, task.name]
     if task.prompts_file:  # bring-your-own inputs (the generated prompts' keys stay as they were)
         fields += [str(task.prompts_file), task.prompts_layout, str(task.reward_model)]
     kind = torch.device(device).type
@@ -61,9 +61,10 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
       with the training ones) and used only to estimate QRPO's reward quantiles (the QRPO paper's
       pre-computed reference rewards; no solver trains on these texts);
     - "test": ``n_ref`` completions per held-out prompt (the win rate's and length bias's references);
-    - "truncated": {split: [[bool per completion]]}, True where a completion hit max_new_tokens
+    - "truncated": {part: [[bool per completion]]}, True where a completion hit max_new_tokens
       before its EOS (it is trained on without an EOS);
-    - "rewards": {reward: {split: [[...]]}}; "tok_per_s": generation speed (0 when read from the cache)."""
+    - "rewards": {the training reward: {"train"/"quantile": [[...]]}}; "tok_per_s": generation speed (0 when
+      read from the cache)."""
     path = llm_model.resolve(task.model)
     root = llm_model.cache_dir() / "llm_refs"
     file = root / f"{_ref_key(task, path, seed, device)}.json"
@@ -82,25 +83,23 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
             backend = HFBackend(model, tokenizer, task.gen_batch)
         tok = backend.tokenizer
         data = {"model": str(path), "backend": backend.name, "truncated": {}}
-        per_train = task.train_samples + task.n_quantile
+        k = task.train_samples  # a train prompt's first k completions are trained on; the rest: its quantile pool
+        parts = (("train", train, k + task.n_quantile, {"train": slice(0, k), "quantile": slice(k, None)}),
+                 ("test", test, task.n_ref, {"test": slice(None)}))
         try:
-            for split, prompts, n in (("train", train, per_train), ("test", test, task.n_ref)):
+            for split, prompts, n, cuts in parts:
                 texts = [chat_prompt(tok, p.text) for p in prompts]
                 done = backend.generate(texts, n, task.max_new_tokens, task.temperature, seed + (split == "test"))
                 rows = [done[i * n:(i + 1) * n] for i in range(len(prompts))]
-                if split == "train":
-                    k = task.train_samples
-                    data["train"] = [[c.text for c in row[:k]] for row in rows]
-                    data["quantile"] = [[c.text for c in row[k:]] for row in rows]
-                    data["truncated"]["train"] = [[c.truncated for c in row[:k]] for row in rows]
-                else:
-                    data["test"] = [[c.text for c in row] for row in rows]
-                    data["truncated"]["test"] = [[c.truncated for c in row] for row in rows]
+                for name, cut in cuts.items():
+                    data[name] = [[c.text for c in row[cut]] for row in rows]
+                    data["truncated"][name] = [[c.truncated for c in row[cut]] for row in rows]
         finally:
             backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
-        splits = (("train", train), ("quantile", train), ("test", test))
-        data["rewards"] = {r: {split: _score_rows(task, r, prompts, data[split], device) for split, prompts in splits}
-                           for r in task.rewards}
+        # only what the solvers read: the training reward of the training completions and of the quantile
+        # pool (the held-out reward and the test completions are scored in evaluation, on what is evaluated)
+        data["rewards"] = {task.name: {name: _score_rows(task, task.name, train, data[name], device)
+                                       for name in ("train", "quantile")}}
         data["tok_per_s"] = backend.tokens_per_s
         tmp = file.with_suffix(".part")
         tmp.write_text(json.dumps(data))
