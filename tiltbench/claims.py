@@ -407,8 +407,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                                 lambda m, t, s, track=claim.track: lookup(m, t, s, track))
             continue
         if claim.matched:
-            points = keep(claim.track, _grid_points(store, profile, claim))
-            judged = points
+            judged = points = keep(claim.track, _grid_points(store, profile, claim))
         else:
             judged = keep(claim.track, _values(store, profile, claim.track, claim.metric,
                                                {claim.method, claim.comparator}))

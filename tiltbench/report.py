@@ -321,8 +321,7 @@ def plot_curves(data, task: str, path: Path) -> bool:
 def render_track(store: Store, profile: str, track: registry.Track, out: Path) -> Path | None:
     from .report_tuning import split_grid, tuning_section
 
-    allowed = (profile_tasks(profile) or {}).get(track.name)
-    data, dropped = _dropped_note(load(store, profile, track.name), allowed)
+    data, dropped = load_current(store, profile, track.name)
     data, grid = split_grid(data)
     if not len(data["runs"]) and not len(data["failed"]) and not len(grid["runs"]):
         return None
@@ -381,8 +380,11 @@ def profile_tasks(profile: str) -> dict[str, set[str]] | None:
     return {track: set(cfg.get("tasks", [])) for track, cfg in known.tracks.items()}
 
 
-def _dropped_note(data, allowed: set[str] | None) -> tuple[dict, list[str]]:
-    """``data`` without the rows of tasks outside ``allowed``, and a line naming those tasks."""
+def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str]]:
+    """``load`` without the rows of tasks the profile no longer runs, and a line naming those tasks
+    (none for a profile no profile file defines)."""
+    data = load(store, profile, track)
+    allowed = (profile_tasks(profile) or {}).get(track)
     if allowed is None:
         return data, []
     gone = sorted((set(data["runs"].task) | set(data["failed"].task)) - allowed, key=_task_order)
@@ -425,8 +427,7 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
     one page holds the board and the study beside it.  Headings are demoted one level."""
     from .report_tuning import split_grid
 
-    data, _ = split_grid(_dropped_note(load(store, other, track.name),
-                                       (profile_tasks(other) or {}).get(track.name))[0])
+    data, _ = split_grid(load_current(store, other, track.name)[0])
     link = Path(*[".."] * len(default_out(profile).parts[1:]), default_out(other).relative_to("results"),
                 f"{track.name}.md").as_posix()
     lines = [f"## Beside this board: profile `{other}`", ""]
