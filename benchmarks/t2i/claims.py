@@ -66,3 +66,27 @@ register_claim(Claim(
     metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater",
     gates=(Gate.beats("naive-guidance", "base-ddpm", "reward", why="naive guidance must raise the reward it hacks"),
            MATCHED_REWARD)))
+
+# Added 2026-11-28, before the gridded board ran: the comparisons at a matched operating point, over each
+# solver's grid (validation noise, tuning seeds; tiltbench/claims.py "At a matched divergence").  Reward is
+# read where both frontiers spend the same FID-style distance from their base model; the paper's claim is
+# comparable alignment, so the test is non-inferiority with a margin of 0.02 on the [0, 1] reward (the same
+# tolerance as MATCHED_REWARD).  "No hacking" reads the held-out probability where both reach the same
+# training reward.
+for method, comparator, base in (("guidance-net", "reward-finetune", "diffusion"),
+                                 ("velocity-guidance", "reward-finetune-flow", "flow")):
+    register_claim(Claim(
+        track="t2i", id=f"{method}-matches-finetune-at-matched-fid",
+        statement=f"at the FID-style distance from the base both frontiers reach, {method}'s reward is no worse than "
+                  f"reward finetuning's ({base} base) by more than 0.02",
+        source=f"{PAPER}: alignment comparable to finetuning, without finetuning the base model",
+        metric="reward", method=method, comparator=comparator, relation="noworse", margin=0.02,
+        matched="fid_base"))
+
+register_claim(Claim(
+    track="t2i", id="guidance-net-no-reward-hacking-at-matched-reward",
+    statement="at the training reward both frontiers reach, the guidance network keeps the held-out classifier's "
+              "probability higher than naive reward-gradient guidance does",
+    source=f"{PAPER}: naive gradient guidance produces adversarial artifacts; the learned guidance avoids them",
+    metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater",
+    matched="reward"))

@@ -31,6 +31,8 @@ register_track(Track(
         Metric("accuracy", "", True, "share of samples the correctness classifier reads as the caption's digit"),
         Metric("target_gap", "", None, "reward minus the exact tilted target's reward (importance-weighted base "
                "target pool); 0 is on target, positive is past it"),
+        Metric("target_err", "", False, "|target_gap|: how far the reward is from the exact tilted target's (what "
+               "a grid's tuning minimises)"),
         Metric("fid_base", "", None, "Frechet distance to the base model's reference pool in the feature space of "
                "an autoencoder no reward uses"),
         Metric("fid_real", "", False, "Frechet distance to the real test digits in the same feature space "
@@ -59,6 +61,12 @@ register_track(Track(
     pairs={"guidance-net": ["reward-finetune", "base-ddpm"],
            "velocity-guidance": ["reward-finetune-flow", "base-flow"]},
     report_extras="tiltbench.benchmarks.t2i.report:section",
+    # the base models, captions and pools are the same on both splits: a validation cell draws its evaluation
+    # noise (and a trained solver its training noise) from the validation seed stream
+    validation="other evaluation noise for the same ten captions (the validation seed stream), scored against "
+               "the same exact tilted target",
+    selection="target_err",  # the paper's aim is the tilted target p0 exp(r / lambda) at this lambda
+    frontier=("reward", "fid_base"),
 ))
 
 
@@ -128,13 +136,13 @@ DRAFT_DEFAULTS = {
 
 register_solver("t2i", "reward-finetune", "baseline", citation=DRAFT + "; Xu et al. ImageReward/ReFL. NeurIPS 2023",
                 defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
-                tunable=("lr",),
+                tunable=("lr", "steps"),  # steps: where finetuning stops when the target is not reached first
                 fn="tiltbench.baselines.reward_finetune:reward_finetune")
 
 register_solver("t2i", "reward-finetune-flow", "baseline", citation=DRAFT + ", through the rectified flow's Euler "
                 "sampler (velocity guidance's same-base baseline)",
                 defaults=DRAFT_DEFAULTS, depends=DEPENDS + ("tiltbench.benchmarks.t2i.draft",),
-                tunable=("lr",),
+                tunable=("lr", "steps"),
                 fn="tiltbench.baselines.reward_finetune_flow:reward_finetune_flow")
 
 register_solver("t2i", "naive-guidance", "reference", citation="Ouyang, Xie, Zha, Cheng. Alignment of Diffusion "

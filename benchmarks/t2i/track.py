@@ -12,7 +12,9 @@ and hands back its samples; this module scores them:
 - ``reward`` / ``heldout_reward``: mean training reward and mean held-out classifier probability;
 - ``target_gap``: reward minus the reward of the *exact* tilted distribution of the solver's base model,
   estimated by self-normalised importance weighting of the base model's *target* pool with weights
-  exp(r / lambda) per caption (0 = on target; positive = past it, the reward-hacking side);
+  exp(r / lambda) per caption (0 = on target; positive = past it, the reward-hacking side), and
+  ``target_err`` = |target_gap|, what a grid's tuning minimises (the point that samples closest to the
+  tilted target at this lambda);
 - ``accuracy``: share of samples the correctness classifier reads as the caption's digit;
 - ``fid_real``: Frechet distance between Gaussians fitted to the samples' and the real test digits'
   features (sample quality);
@@ -299,11 +301,13 @@ def evaluate(task: T2ITask, output: dict) -> dict:
         return t2i_features.features(images.to(device)).cpu().numpy()
 
     f, f_ref = feats(x), feats(reference["x"])
+    gap = float(r.mean()) - tilted_target(task, kind, device)["reward"]
     return {
         "reward": float(r.mean()),
         "heldout_reward": float(held.mean()),
         "accuracy": float(accepted.float().mean()),
-        "target_gap": float(r.mean()) - tilted_target(task, kind, device)["reward"],
+        "target_gap": gap,
+        "target_err": abs(gap),
         "fid_base": frechet(f, f_ref),
         "fid_real": frechet(f, feats(t2i_data.split("test")[0])),
         "kl_feat": gauss_kl(f, f_ref),
