@@ -106,20 +106,23 @@ class VLLMBackend:
     cpu profile does); CUDA generators are not affected.
 
     On a GPU it takes ``gpu_memory`` of the card (vLLM's ``gpu_memory_utilization``: weights, activations
-    and KV cache; vLLM's own default, 0.9, leaves nothing for the policy).  Call ``close()`` when done."""
+    and KV cache; vLLM's own default, 0.9, leaves nothing for the policy).  Call ``close()`` when done.
+
+    A trained policy is sampled through its LoRA adapter: build the engine with ``lora_rank`` (vLLM's
+    ``enable_lora`` with ``max_lora_rank``) and pass the adapter's folder to ``generate(lora=...)`` (a
+    ``LoRARequest``); the base weights stay those of ``path``.  The engine runs inside the caller's process
+    (no engine-core subprocess), so that a cell's timeout or memory limit covers it."""
 
     name = "vllm"
 
     def __init__(self, path: str, dtype: str = "float32", seed: int = 0, batch_size: int = 256,
-                 device: str = "cpu", gpu_memory: float = 0.3, max_model_len: int = 2048):
+                 device: str = "cpu", gpu_memory: float = 0.3, max_model_len: int = 2048, lora_rank: int = 0):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-        try:  # on CPU, vLLM pins its own OpenMP threads: give it the cell's thread budget, not every core
-            import torch
-
-            if not torch.cuda.is_available():
-                os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{max(1, torch.get_num_threads()) - 1}")
-        except ImportError:
-            pass
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        # on CPU, vLLM would pin its OpenMP threads to cores of its choosing; two cells' engines pinned to the
+        # same cores would share them.  Unpinned, an engine keeps the cell's thread budget (the worker's
+        # torch threads and OMP_NUM_THREADS).
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         try:
             from vllm import LLM
         except ImportError as exc:
@@ -133,16 +136,23 @@ class VLLMBackend:
         if current_platform.device_type != wanted:
             raise RuntimeError(f"the cell's device is {device!r}, but this vLLM build runs on "
                                f"{current_platform.device_type!r} (vllm-cpu for cpu cells, vllm for cuda cells)")
+        lora = {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 1} if lora_rank else {}
         self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
                        max_model_len=max_model_len, download_dir=str(cache_dir() / "vllm"),
-                       gpu_memory_utilization=gpu_memory)
+                       gpu_memory_utilization=gpu_memory, **lora)
         self.tokenizer = self.llm.get_tokenizer()
         self.tokens = 0
         self.seconds = 0.0
 
     def generate(self, prompts: list[str], n: int, max_new_tokens: int, temperature: float, seed: int,
-                 progress=None) -> list[Completion]:
+                 progress=None, lora: str | None = None) -> list[Completion]:
         from vllm import SamplingParams
+
+        request = None
+        if lora is not None:
+            from vllm.lora.request import LoRARequest
+
+            request = LoRARequest("policy", 1, str(lora))
 
         params = SamplingParams(n=n, temperature=temperature, top_p=1.0, top_k=0, max_tokens=max_new_tokens,
                                 seed=seed, logprobs=0, skip_special_tokens=True)
@@ -150,7 +160,7 @@ class VLLMBackend:
         # Llama-3 prompt a second BOS; HF generation and training tokenise with add_special_tokens=False
         ids = [{"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts]
         t0 = time.perf_counter()
-        results = self.llm.generate(ids, params, use_tqdm=False)
+        results = self.llm.generate(ids, params, use_tqdm=False, lora_request=request)
         self.seconds += time.perf_counter() - t0
         eos = self.tokenizer.eos_token_id
         out = []

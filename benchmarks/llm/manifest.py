@@ -50,6 +50,20 @@ register_track(Track(
         Metric("parity_reward_ks_p", "", None, "backend parity: p-value of that KS test", kind="check"),
         Metric("parity_reward_hf", "", None, "backend parity: mean reward of the HF samples", kind="check"),
         Metric("parity_reward_vllm", "", None, "backend parity: mean reward of the vLLM samples", kind="check"),
+        Metric("parity_lora_logp_mae", "nats", False, "backend parity, trained (LoRA) policy: mean |log p_vllm - "
+               "log p_hf| per sampled token", kind="check"),
+        Metric("parity_lora_logp_max", "nats", False, "backend parity, trained policy: max |log p_vllm - log p_hf|",
+               kind="check"),
+        Metric("parity_lora_shift", "nats", None, "backend parity: mean |log p_trained - log p_untrained| (HF) over "
+               "the trained policy's vLLM tokens: how far the adapter moved the policy", kind="check"),
+        Metric("parity_lora_reward_ks", "", False, "backend parity, trained policy: KS statistic of the reward "
+               "distributions of vLLM and HF samples", kind="check"),
+        Metric("parity_lora_reward_ks_p", "", None, "backend parity, trained policy: p-value of that KS test",
+               kind="check"),
+        Metric("parity_lora_reward_hf", "", None, "backend parity, trained policy: mean reward of the HF samples",
+               kind="check"),
+        Metric("parity_lora_reward_vllm", "", None, "backend parity, trained policy: mean reward of the vLLM "
+               "samples", kind="check"),
         Metric("hf_tok_per_s", "1/s", True, "backend parity: HF generate tokens/s", kind="cost"),
         Metric("vllm_tok_per_s", "1/s", True, "backend parity: vLLM tokens/s", kind="cost"),
     ],

@@ -14,6 +14,8 @@ from tiltbench.report import cell, fmt, fmt_values, metric_values
 
 PARITY = ("parity_logp_mae", "parity_logp_max", "parity_reward_hf", "parity_reward_vllm", "parity_reward_ks",
           "parity_reward_ks_p", "hf_tok_per_s", "vllm_tok_per_s")
+LORA_PARITY = ("parity_lora_shift", "parity_lora_logp_mae", "parity_lora_logp_max", "parity_lora_reward_hf",
+               "parity_lora_reward_vllm", "parity_lora_reward_ks", "parity_lora_reward_ks_p")
 COST = ("step_s", "gen_tok_per_s", "ref_gen_tok_per_s", "n_pairs")
 PARITY_SOLVER = "vllm-parity"
 
@@ -39,13 +41,40 @@ def parity_lines(data) -> list[str]:
             continue
         row = " | ".join(fmt_values(metric_values(data, PARITY_SOLVER, k, task)) for k in PARITY)
         lines.append(f"| {task} | {n} | {row} |")
+    lora = [t for t in tasks if metric_values(data, PARITY_SOLVER, LORA_PARITY[0], t)]
+    if lora:
+        lines += ["", "The same check on a *trained* policy (LoRA adapters after the profile's steps of finetuning on "
+                  "the chosen completions; vLLM applies the saved adapter, HF the PEFT model). `parity_lora_shift` is "
+                  "how far the adapter moved the log-probabilities: the backend gap must be far below it.", "",
+                  "| task | " + " | ".join(LORA_PARITY) + " |", "|---|" + "---|" * len(LORA_PARITY)]
+        for task in lora:
+            lines.append(f"| {task} | " + " | ".join(fmt_values(metric_values(data, PARITY_SOLVER, k, task))
+                                                    for k in LORA_PARITY) + " |")
     return lines + [""]
+
+
+def backend_lines(data, methods: list[str]) -> list[str]:
+    """Which engine drew the compared samples: the track config each run stored (``backend``, default hf)."""
+    import json
+
+    runs = data["runs"]
+    used = {}
+    for method, config in zip(runs.method, runs.config):
+        track = json.loads(config or "{}").get("track", {})
+        if method in methods:
+            used.setdefault(track.get("backend", "hf"), set()).add(method)
+    if not used:
+        return []
+    names = {"hf": "Hugging Face `generate`", "vllm": "vLLM (the trained policy through its LoRA adapter)"}
+    text = "; ".join(f"{names.get(b, b)} for {', '.join(sorted(m))}" for b, m in sorted(used.items()))
+    return [f"**Generation backend** of the reference completions and the held-out samples: {text}.", ""]
 
 
 def cost_lines(data, methods: list[str]) -> list[str]:
     lines = ["## Training and generation cost", "",
              "Mean over all cells of a solver: seconds per optimiser step (2 x batch sequences, LoRA), "
-             "tokens/s of the held-out generation (HF `generate`, the cell's threads), tokens/s of the reference "
+             "tokens/s of the held-out generation (by the backend above, the cell's threads; with vLLM, engine start "
+             "excluded), tokens/s of the reference "
              "generation (only the cell that generated the shared set; cached reads are excluded), pairs with a "
              "strict preference.", "",
              "| solver | " + " | ".join(COST) + " |", "|---|" + "---|" * len(COST)]
@@ -84,7 +113,7 @@ def plot_reward_kl(data, methods: list[str], path: Path) -> bool:
 def section(data, plot_dir: Path, prefix: str) -> list[str]:
     runs = data["runs"]
     methods = [m for m in ("qrpo", "dpo", "simpo", "rebel", "reference") if m in set(runs.method)]
-    lines = parity_lines(data)
+    lines = backend_lines(data, methods) + parity_lines(data)
     if methods:
         lines += cost_lines(data, methods)
         if plot_reward_kl(data, methods, plot_dir / "reward_kl.png"):

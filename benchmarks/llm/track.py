@@ -46,9 +46,10 @@ class LLMTask:
     name: str  # the training reward
     model: str = "smollm2-135m"  # a spec of benchmarks/llm/model.py or a local HF folder
     dtype: str = "float32"
-    backend: str = "hf"  # generation backend of the reference completions (hf | vllm)
+    backend: str = "hf"  # generation backend of every sample: reference completions and held-out evaluation (hf | vllm)
     vllm_gpu_memory: float = 0.3  # share of the GPU the vllm backend may take (its gpu_memory_utilization)
     vllm_max_len: int = 2048  # vLLM's max_model_len: prompt + completion tokens (a longer prompt fails the cell)
+    vllm_adapter: str = "merged"  # how vLLM gets a trained policy: merged (LoRA folded into a weight copy) | lora
     gen_batch: int = 64  # prompts per generation batch
     n_train: int = 256
     n_test: int = 64
@@ -108,6 +109,8 @@ def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTas
     task = LLMTask(name, **kwargs, split=split)
     if task.backend not in ("hf", "vllm"):
         raise ValueError(f"llm backend {task.backend!r}; valid: hf, vllm")
+    if task.vllm_adapter not in ("merged", "lora"):
+        raise ValueError(f"llm track config vllm_adapter = {task.vllm_adapter!r}; valid: merged, lora")
     if not 0 < task.vllm_gpu_memory <= 1:
         raise ValueError(f"llm track config vllm_gpu_memory = {task.vllm_gpu_memory}: must be in (0, 1]")
     for key in ("gen_batch", "n_train", "n_test", "steps", "batch", "max_new_tokens", "eval_samples"):
