@@ -33,7 +33,7 @@ def _tiny(cell, solver, device, **track_overrides):
 
 
 def test_gpu_smoke_plans_cuda_cells_for_every_rl_solver(gpu_smoke_cells):
-    assert set(gpu_smoke_cells) == {s.name for s in registry.solvers("rl")} == {*SOLVERS, "random"}
+    assert set(gpu_smoke_cells) == {s.name for s in registry.solvers("rl")} - {"sac-sb3"} == {*SOLVERS, "random"}
     assert {c.device for c in gpu_smoke_cells.values()} == {"cuda"}
 
 

@@ -5,7 +5,7 @@ computes it.
 Metadata only: importing this module imports no heavy library (no torch, no dm_control, no scipy), so `tiltbench list`
 and errors on bad names stay fast; a solver's module is imported when the solver first runs (in
 the worker).  The code itself is in track.py, env.py, tests.py, sac.py, loop.py,
-methods/tdrl.py, baselines/sac_handcrafted.py and baselines/random_policy.py.
+methods/tdrl.py, baselines/sac_handcrafted.py, baselines/sac_sb3.py and baselines/random_policy.py.
 """
 
 import re
@@ -91,3 +91,11 @@ register_solver("rl", "random", "reference", citation="-",
                 defaults={"smoke": {}, "cpu": {}, "gpu": {}},
                 depends=DEPENDS,
                 fn="tiltbench.baselines.random_policy:random_policy")
+
+# an implementation nobody here wrote, on the same task, wrapper, budget and evaluation: shows whether our
+# SAC (which sac-handcrafted and TdRL train) is handicapped
+register_solver("rl", "sac-sb3", "reference", citation=SAC_CITATION + "; Raffin et al. Stable-Baselines3. "
+                "JMLR 22 (2021)",
+                defaults={"smoke": {}, "cpu": {}, "gpu": {}},
+                depends=("tiltbench.benchmarks.rl.loop", "tiltbench.benchmarks.rl.env", "tiltbench.benchmarks.rl.tests"),
+                fn="tiltbench.baselines.sac_sb3:sac_sb3")
