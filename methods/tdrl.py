@@ -250,7 +250,9 @@ class TdRLReward:
     round's pairs), ``reward_rank_corr`` (Spearman correlation, over the round's segments, of the
     relabelled reward's segment sums with the handcrafted segment returns: the loop hands the
     handcrafted rewards over for this diagnostic only, nothing learned reads them) and
-    ``return_steps_run``."""
+    ``return_steps_run``.  ``explore_return`` (via the loop's ``snapshot``): the normalised return of the
+    policy at the end of the exploration phase, before any learned reward, scored on the final
+    evaluation's episodes (the rl claims ask TdRL's final return to beat it)."""
 
     def __init__(self, task, cfg: dict, obs_dim: int, act_dim: int, seed: int, device: str = "cpu"):
         if cfg["anchor"] not in ANCHORS:
@@ -274,6 +276,8 @@ class TdRLReward:
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous round's pairs and labels
         self.curves = {"return_acc": [], "label_agreement": [], "reward_rank_corr": [], "return_steps_run": []}
         self.metrics: dict[str, float] = {}
+        # the loop scores the policy the exploration phase left (no learned reward yet): TdRL should beat it
+        self.snapshot = (self.start, "explore_return") if self.start < task.steps else None
 
     def label(self, env_reward: float) -> float:
         return 0.0  # TdRL never stores the handcrafted reward; ``update`` writes r(s, a) instead

@@ -88,6 +88,20 @@ def test_beats_gate_needs_a_clear_win(tmp_path):
     assert j.verdict == "not judged" and "good does not clearly beat slow" in j.reason
 
 
+def test_beats_gate_can_compare_a_solver_with_another_metric_of_itself(tmp_path):
+    """other_metric: 'good' must beat its own earlier score ('noise' = rep here), paired by seed."""
+    store = _store(tmp_path / "s.duckdb", {("t", "good"): [5.0, 6.1, 7.2], ("t", "slow"): [1.0, 1.0, 1.0],
+                                           ("u", "good"): [0.2, 1.0, 2.5], ("u", "slow"): [0.0, 0.0, 0.0]})
+    gate = Gate.beats("good", "good", "value", other_metric="noise", why="good must improve on its start")
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(gates=(gate,)))}
+    assert by_task["t"].verdict != "not judged"  # value - rep = 5, 5.1, 5.2: clearly above
+    assert by_task["u"].verdict == "not judged"  # value - rep = 0.2, 0, 0.5: no clear win
+    assert "good does not clearly beat good on value vs its noise" in by_task["u"].reason
+    assert claims_mod.describe_gate(_claim(), gate) == "value of good beats noise of good"
+    with pytest.raises(TiltbenchError, match="unknown metric .*'explore'.*valid: .*value"):
+        claims_mod.validate(_claim(gates=(Gate.beats("good", "good", "value", other_metric="explore"),)))
+
+
 def test_gates_naming_unknown_solvers_or_metrics_fail_with_the_valid_names():
     with pytest.raises(TiltbenchError, match="unknown .*'nobody'.*valid: .*good"):
         claims_mod.validate(_claim(gates=(Gate.at_least("nobody", "value", 1.0),)))

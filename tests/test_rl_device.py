@@ -46,6 +46,27 @@ def test_the_gpu_smoke_configuration_runs_on_the_cpu_device(gpu_smoke_cells, sol
     assert [step for step, _ in output["curves"]["norm_return"]] == [TINY["steps"]]
     if solver == "tdrl":
         assert output["metrics"]["reward_rounds"] == 2
+        assert 0 <= output["metrics"]["explore_return"] <= 1  # scored when exploration ended (step 300)
+    else:
+        assert "explore_return" not in output["metrics"]
+
+
+def test_a_snapshot_scores_the_policy_without_changing_the_run():
+    """The loop's snapshot evaluates on a fresh copy of the evaluation environment with deterministic
+    actions: training and the final evaluation are the same as without it."""
+    from tiltbench.benchmarks.rl.loop import HandcraftedReward, train
+
+    class Snapshot(HandcraftedReward):
+        snapshot = (300, "early_return")
+
+    task = registry.get_track("rl").make_task("cartpole-balance", {**TINY, "width": 32, "batch": 32,
+                                                                   "final_episodes": 1}, 0)
+    torch.manual_seed(0)
+    plain = train(task, 3, HandcraftedReward())
+    torch.manual_seed(0)
+    snap = train(task, 3, Snapshot())
+    assert 0 <= snap["metrics"]["early_return"] <= 1 and "early_return" not in plain["metrics"]
+    assert snap["eval_returns"] == plain["eval_returns"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

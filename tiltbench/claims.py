@@ -85,7 +85,9 @@ class Gate:
       is >= / <= ``value`` (a competence threshold, an ESS floor, "every seed converged");
     - ``beats``: ``solver`` is better than ``other`` on ``metric`` (paired 95% t-interval of the
       difference wholly on the better side): the comparison is meaningful only if the comparator
-      learned something;
+      learned something.  With ``other_metric``, ``other``'s value is that metric instead, which
+      compares a solver with an earlier state of itself (TdRL's final return against the return its
+      exploration phase left);
     - ``matched``: the claim's method and comparator have ``metric`` means within
       ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward);
     - ``attainable``: ``solver`` (an ideal reference row, e.g. exact samples of the true answer scored
@@ -104,6 +106,7 @@ class Gate:
     agg: str = "mean"
     abs_tol: float = 0.0
     why: str = ""
+    other_metric: str = ""  # beats: ``other``'s metric, when it is not ``metric``
 
     @staticmethod
     def at_least(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
@@ -114,8 +117,8 @@ class Gate:
         return Gate("at_most", metric, solver, value, agg=agg, why=why)
 
     @staticmethod
-    def beats(solver: str, other: str, metric: str, why: str = "") -> "Gate":
-        return Gate("beats", metric, solver, other=other, why=why)
+    def beats(solver: str, other: str, metric: str, why: str = "", other_metric: str = "") -> "Gate":
+        return Gate("beats", metric, solver, other=other, why=why, other_metric=other_metric)
 
     @staticmethod
     def attainable(ideal: str, why: str = "") -> "Gate":
@@ -215,13 +218,16 @@ def validate(claim: Claim) -> None:
                                                               *([claim.read_metric] if claim.read_metric else [])]
     if trend and any(g.kind == "attainable" for g in claim.gates):
         raise TiltbenchError(f"claim {claim.id}: an 'attainable' gate needs a comparator; a trend has none")
-    for metric in [*claimed, *(g.metric for g in claim.gates if g.kind != "attainable")]:
+    gated = [m for g in claim.gates if g.kind != "attainable" for m in (g.metric, g.other_metric) if m]
+    for metric in [*claimed, *gated]:
         if metric not in allowed:
             raise unknown(f"metric of claim {claim.id} (track {claim.track})", metric, allowed)
     for g in claim.gates:
         if g.kind == "beats" and track.metric(g.metric).higher_is_better is None:
             raise TiltbenchError(f"claim {claim.id}: a 'beats' gate needs a metric with a direction; "
                                  f"{g.metric!r} is a diagnostic")
+        if g.other_metric and g.kind != "beats":
+            raise TiltbenchError(f"claim {claim.id}: other_metric is for 'beats' gates, not {g.kind!r}")
 
 
 def claims(track: str | None = None) -> list[Claim]:
@@ -327,9 +333,10 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
         ok = v >= gate.value if gate.kind == "at_least" else v <= gate.value
         op = "≥" if gate.kind == "at_least" else "≤"
         return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {gate.value:g}{why}"
-    theirs = lookup(gate.metric, task, other)
+    theirs_metric = gate.other_metric or gate.metric
+    theirs = lookup(theirs_metric, task, other)
     if not theirs:
-        return f"no {gate.metric} of {other} stored on this task (not run, or not reported)"
+        return f"no {theirs_metric} of {other} stored on this task (not run, or not reported)"
     if gate.kind == "matched":
         a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
         tol = max(gate.value * max(abs(a), abs(b)), gate.abs_tol)
@@ -341,7 +348,8 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     diff = stats.paired_difference(mine, theirs)
     if stats.verdict(diff, higher) != "better":
         ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"{diff.n} paired seed(s), no interval"
-        return f"{solver} does not clearly beat {other} on {gate.metric} ({diff.mean:+.3g} {ci}){why}"
+        on = f"{gate.metric}" if not gate.other_metric else f"{gate.metric} vs its {gate.other_metric}"
+        return f"{solver} does not clearly beat {other} on {on} ({diff.mean:+.3g} {ci}){why}"
     return ""
 
 
@@ -666,6 +674,8 @@ def describe_gate(claim: Claim, gate: Gate) -> str:
     if gate.kind == "at_most":
         return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
     if gate.kind == "beats":
+        if gate.other_metric:
+            return f"{gate.metric} of {solver} beats {gate.other_metric} of {other}"
         return f"{solver} beats {other} on {gate.metric}"
     if gate.kind == "attainable":
         return f"{solver} would pass it"

@@ -22,7 +22,14 @@ BEATS_RANDOM = Gate.beats("sac-handcrafted", "random", "norm_return",
                           why="SAC on the handcrafted reward does not clearly beat the random policy")
 LABELS_HELD = Gate.at_least("tdrl", "return_acc", 0.8,
                             why="TdRL's return network agrees with under 80% of its last round's labels")
-GATES = (COMPETENT, BEATS_RANDOM, LABELS_HELD)
+# Stated on 2026-11-28, before the rl board reran with the metric it reads: TdRL's final return must beat
+# the return of the policy its exploration phase left (the same seed, before any learned reward was used;
+# paired 95% t-interval above 0).  On the 2026-11-27 cartpole-swingup board it did not (0.17-0.21 at the
+# end of exploration, 0.14-0.17 at the end): then the learned reward did not help, and a verdict on TdRL
+# would be about its exploration bonus.
+EXPLORED = Gate.beats("tdrl", "tdrl", "norm_return", other_metric="explore_return",
+                      why="TdRL's learned reward must improve on the policy its exploration phase left")
+GATES = (COMPETENT, BEATS_RANDOM, LABELS_HELD, EXPLORED)
 
 # "Matches or outperforms" is non-inferiority (relation noworse; until 2026-11-27 a two-sided `within`,
 # under which outperforming SAC would have read "contradicted"; no rl verdict was judged either way).

@@ -7,7 +7,11 @@ is the *reward source*: an object deciding what reward each stored transition ca
   environment's reward; TdRL stores nothing it could learn from and relabels later);
 - ``update(t, rollouts)``: called after every environment step; may relabel ``rollouts.buffer.rew``;
 - ``batch(batch, t)``: may rewrite a sampled batch's rewards (TdRL's exploration phase);
-- ``curves`` / ``metrics``: what it wants stored besides the loop's own figures.
+- ``curves`` / ``metrics``: what it wants stored besides the loop's own figures;
+- ``snapshot`` (optional): ``(step, metric)``: after that many environment steps the loop scores the
+  policy once more, on the final evaluation's episodes (a fresh evaluation environment with the same
+  seed, so the final evaluation itself is unchanged), and stores its ``norm_return`` as ``metric``
+  (TdRL: the policy its exploration phase left, before any learned reward).
 
 The loop returns the final evaluation episodes for the track to score (benchmarks/rl/track.py).
 The agent computes on ``device`` (the cell's); dm_control, the replay buffer and the features the
@@ -99,6 +103,7 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     curves = {"norm_return": [], "pass_all": []}
     update_s = reward_s = 0.0
     updates = 0
+    snapshot, snapshot_scores = getattr(source, "snapshot", None), {}
     t_start = time.perf_counter()
     obs = env.reset()
     for t in range(task.steps):
@@ -123,6 +128,9 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
             agent.update(source.batch(rollouts.buffer.sample(task.batch, rng, agent.device), t))
             update_s += time.perf_counter() - t0
             updates += 1
+        if snapshot and t + 1 == snapshot[0]:
+            returns, feats_ep = evaluate_policy(make_env(task.name, seed + 1), agent, task.final_episodes)
+            snapshot_scores[snapshot[1]] = score_episodes(task, returns, feats_ep)["norm_return"]
         if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:
             returns, feats_ep = evaluate_policy(eval_env, agent, task.eval_episodes)
             scores = score_episodes(task, returns, feats_ep)
@@ -136,7 +144,7 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     curves["norm_return"].append((task.steps, scores["norm_return"]))
     curves["pass_all"].append((task.steps, scores["pass_all"]))
     metrics = {"env_steps_per_s": task.steps / train_s, "updates_per_s": updates / max(update_s, 1e-9),
-               **source.metrics}
+               **snapshot_scores, **source.metrics}
     if hasattr(source, "diagnose"):
         metrics.update(source.diagnose(rollouts, true_reward))
         metrics["reward_s"] = reward_s

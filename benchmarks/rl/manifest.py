@@ -43,6 +43,8 @@ register_track(Track(
         Metric("reward_rank_corr", "", None, "TdRL: Spearman correlation of the relabelled reward's segment sums "
                "with the handcrafted segment returns, over the last round's segments (its curve: every round)"),
         Metric("reward_rounds", "", None, "TdRL: reward-learning rounds run"),
+        Metric("explore_return", "", True, "TdRL: norm_return of its policy when the exploration phase ends, "
+               "before any learned reward (scored on the final evaluation's episodes)"),
         Metric("anchor_stops", "", None, "TdRL: return-network steps the anchoring rule cut (before 2026-11-27: "
                "steps it skipped; since: steps left when it stopped a round)"),
         Metric("env_steps_per_s", "1/s", True, "environment steps per second of training (incl. updates)",
