@@ -81,6 +81,16 @@ def test_win_rate_and_length_bias():
     assert math.isnan(length_bias([1, 2, 3], [0.0, 0.0, 0.0]))
 
 
+def test_a_q_suffix_sets_the_quantile_pool_of_the_same_task():
+    task = make_task("minilm-q16", {"n_quantile": 8, "n_train": 12, "n_test": 4}, 0)
+    assert (task.name, task.heldout, task.n_quantile) == ("minilm", "verifiable", 16)
+    assert make_task("minilm", {"n_quantile": 8, "n_train": 12, "n_test": 4}, 0).n_quantile == 8
+    with pytest.raises(ValueError, match="n_quantile = 0"):
+        make_task("verifiable-q0", {}, 0)
+    with pytest.raises(ValueError, match=r"unknown llm task 'verifiable-k4'; valid: .*<task>-q<N>"):
+        make_task("verifiable-k4", {}, 0)
+
+
 def test_bad_task_configs_name_the_bad_value():
     with pytest.raises(ValueError, match="unknown llm task 'helpful'; valid: verifiable, minilm"):
         make_task("helpful", {}, 0)

@@ -22,8 +22,9 @@ register_track(Track(
     name="llm",
     description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
                 "reference completions, pairs, LoRA and steps",
-    task_pattern="<training reward>: " + ", ".join(TASKS) + " (the other reward is held out)",
-    task_regex="|".join(map(re.escape, TASKS)),
+    task_pattern="<training reward>[-q<N>]: " + ", ".join(TASKS) + " (the other reward is held out; -q<N>: a "
+                 "quantile pool of N reference completions per train prompt)",
+    task_regex=f"({'|'.join(map(re.escape, TASKS))})(-q[0-9]+)?",
     metrics=[
         Metric("reward", "", True, "mean training reward of the policy's samples on the held-out prompts"),
         Metric("heldout_reward", "", True, "mean held-out reward (the reward not trained on) of the same samples"),

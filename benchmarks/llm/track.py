@@ -26,6 +26,7 @@ samples on the held-out prompts and their log-probability ratios; this module sc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -93,11 +94,21 @@ class LLMTask:
         return llm_data.splits(self.n_train, self.n_test, self.split)
 
 
+TASK_RE = re.compile(rf"^(?P<reward>{'|'.join(map(re.escape, TASKS))})(?:-q(?P<q>[0-9]+))?$")
+
+
 def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTask:
     """The task of training reward ``name``; ``split`` (from the core: "test", or "validation" for a
-    grid's tuning cells) picks the held-out prompts it is scored on."""
-    if name not in TASKS:
-        raise ValueError(f"unknown llm task {name!r}; valid: {', '.join(TASKS)}")
+    grid's tuning cells) picks the held-out prompts it is scored on.  ``<reward>-q<N>`` is the same task
+    with a quantile pool of N reference completions per train prompt (``n_quantile = N``, whatever the
+    track config says): the quantile-scaling study's levels."""
+    m = TASK_RE.match(name)
+    if not m:
+        raise ValueError(f"unknown llm task {name!r}; valid: {', '.join(TASKS)}, or <task>-q<N> (a quantile pool "
+                         f"of N), e.g. verifiable-q16")
+    if m["q"] is not None:
+        config = {**config, "n_quantile": int(m["q"])}
+    name = m["reward"]
     known = {f.name: f for f in fields(LLMTask) if f.name not in ("name", "split")}
     kwargs = {}
     for key, value in config.items():
