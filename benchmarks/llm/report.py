@@ -61,11 +61,16 @@ def backend_lines(data, methods: list[str]) -> list[str]:
     used = {}
     for method, config in zip(runs.method, runs.config):
         track = json.loads(config or "{}").get("track", {})
+        backend = track.get("backend", "hf")
+        if backend == "vllm":
+            backend = f"vllm-{track.get('vllm_adapter', 'merged')}"
         if method in methods:
-            used.setdefault(track.get("backend", "hf"), set()).add(method)
+            used.setdefault(backend, set()).add(method)
     if not used:
         return []
-    names = {"hf": "Hugging Face `generate`", "vllm": "vLLM (the trained policy through its LoRA adapter)"}
+    names = {"hf": "Hugging Face `generate`",
+             "vllm-merged": "vLLM (a trained policy's LoRA update merged into a copy of the weights)",
+             "vllm-lora": "vLLM (a trained policy through its LoRA adapter, a `LoRARequest`)"}
     text = "; ".join(f"{names.get(b, b)} for {', '.join(sorted(m))}" for b, m in sorted(used.items()))
     return [f"**Generation backend** of the reference completions and the held-out samples: {text}.", ""]
 
