@@ -297,7 +297,7 @@ def test_a_matched_claim_without_frontiers_that_meet_is_not_judged(tmp_path):
     _frontier_rows(store, "v", "good", [1, 2], lambda x: x + 1, reps=2)
     _frontier_rows(store, "v", "slow", [1, 2], lambda x: x, reps=2)
     by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(matched="noise"))}
-    assert by_task["t"].verdict == "not judged" and "do not overlap in noise (good 1–2; slow 5–6)" in by_task["t"].reason
+    assert by_task["t"].verdict == "not judged" and "do not overlap in noise (good 1–2; slow 5–6: means of their Pareto-optimal grid points)" in by_task["t"].reason
     assert by_task["u"].verdict == "not judged" and "2 or more grid points per solver on this task; slow has 1" \
         in by_task["u"].reason
     assert by_task["v"].verdict == "inconclusive" and "2 paired seed(s)" in by_task["v"].reason

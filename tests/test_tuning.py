@@ -178,3 +178,20 @@ def test_reports_and_verdicts_leave_out_tasks_the_profile_no_longer_runs(store_p
     claims = tiltbench("claims", "--profile", "toy", store=store_path, check=True).stdout
     assert "const-1" in claims and "const-3" not in claims
     assert len(Store(store_path).query("SELECT * FROM runs WHERE task = 'const-3'")) == 4  # still stored
+
+
+def test_matched_at_an_achievement_keeps_the_points_that_reach_more_of_it():
+    """x = the training reward a held-out score is read at: more x is better, so the frontier is the
+    points that reach more reward for their held-out score (with x taken as a cost, the lowest-reward
+    point would dominate and the frontiers would not overlap)."""
+    from tiltbench import tuning
+
+    seeds = range(3)
+    a = {"a[s=1]": {r: (0.30 + 0.01 * r, 0.95) for r in seeds}, "a[s=2]": {r: (0.40 + 0.01 * r, 0.90) for r in seeds}}
+    b = {"b[s=1]": {r: (0.32 + 0.01 * r, 0.80) for r in seeds}, "b[s=2]": {r: (0.38 + 0.01 * r, 0.60) for r in seeds}}
+    assert tuning.frontier(a, True, lower_x=True) == ["a[s=1]"]  # as a cost, the low-reward point dominates
+    assert tuning.frontier(a, True, lower_x=False) == ["a[s=1]", "a[s=2]"]
+    x_star, qa, qb = tuning.at_matched_x(a, b, True, lower_x=False)
+    assert 0.33 < x_star < 0.40 and set(qa) == set(qb) == set(seeds)
+    assert all(qa[r] > qb[r] for r in seeds)
+    assert math.isnan(tuning.at_matched_x(a, b, True, lower_x=True)[0])

@@ -62,6 +62,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import registry, stats
 from .errors import TiltbenchError, unknown
 
@@ -522,12 +524,17 @@ def _at_matched(claim: Claim, points: dict[str, dict]) -> tuple[dict, dict, str,
     if few:
         return {}, {}, "", (f"a frontier in {claim.matched} needs 2 or more grid points per solver on this task; "
                             + ", ".join(few))
-    x_star, a, b = tuning.at_matched_x(mine, theirs, _higher_is_better(claim))
+    # x is a divergence or cost (lower is better) unless the matched metric is an achievement (e.g. reward)
+    lower_x = registry.get_track(claim.track).metric(claim.matched).higher_is_better is not True
+    x_star, a, b = tuning.at_matched_x(mine, theirs, _higher_is_better(claim), lower_x)
     if not math.isfinite(x_star):
-        spans = [f"{s} {min(x for r in p.values() for x, _ in r.values()):.3g}–"
-                 f"{max(x for r in p.values() for x, _ in r.values()):.3g}"
-                 for s, p in ((claim.method, mine), (claim.comparator, theirs))]
-        return {}, {}, "", f"the frontiers do not overlap in {claim.matched} ({'; '.join(spans)})"
+        spans = []
+        for s, p in ((claim.method, mine), (claim.comparator, theirs)):
+            xs = [float(np.mean([x for x, _ in p[k].values()])) for k in tuning.frontier(p, _higher_is_better(claim),
+                                                                                         lower_x)]
+            spans.append(f"{s} {min(xs):.3g}–{max(xs):.3g}")
+        return {}, {}, "", f"the frontiers do not overlap in {claim.matched} ({'; '.join(spans)}: means of their " \
+                           "Pareto-optimal grid points)"
     return a, b, (f"at {claim.matched} = {x_star:.3g} on the frontiers over {len(mine)} and {len(theirs)} grid "
                   "points (validation split, tuning seeds)"), ""
 

@@ -113,20 +113,23 @@ def matched_x(frontiers: list[list[float]]) -> float:
 Points = dict[str, dict[int, tuple[float, float]]]  # grid-point label -> {seed: (x, quality)}
 
 
-def frontier(points: Points, higher_quality: bool) -> list[str]:
-    """Labels of the Pareto-optimal grid points, judged on their mean (x, quality) over seeds, sorted by x."""
+def frontier(points: Points, higher_quality: bool, lower_x: bool = True) -> list[str]:
+    """Labels of the Pareto-optimal grid points, judged on their mean (x, quality) over seeds, sorted by x.
+    ``lower_x``: x is a divergence or cost (less is better); False for an x that is itself an achievement,
+    such as the training reward a held-out score is read at (more is better)."""
     labels = [k for k, reps in points.items() if reps]
     means = [(float(np.mean([x for x, _ in points[k].values()])), float(np.mean([q for _, q in points[k].values()])))
              for k in labels]
-    return [labels[i] for i in pareto(means, higher_quality)]
+    return [labels[i] for i in pareto(means, higher_quality, lower_x)]
 
 
-def at_matched_x(a: Points, b: Points, higher_quality: bool) -> tuple[float, dict[int, float], dict[int, float]]:
+def at_matched_x(a: Points, b: Points, higher_quality: bool,
+                 lower_x: bool = True) -> tuple[float, dict[int, float], dict[int, float]]:
     """Two solvers' quality at one divergence both reach: x* = ``matched_x`` of their frontiers' mean x,
     and per seed each solver's quality read off its frontier at x* (linear interpolation between that
     seed's frontier points; a seed counts where every frontier point has it and x* is inside its range).
-    x* is NaN, with no values, when the frontiers do not overlap."""
-    fronts = [(p, frontier(p, higher_quality)) for p in (a, b)]
+    x* is NaN, with no values, when the frontiers do not overlap.  ``lower_x`` as in ``frontier``."""
+    fronts = [(p, frontier(p, higher_quality, lower_x)) for p in (a, b)]
     x_star = matched_x([[float(np.mean([x for x, _ in p[k].values()])) for k in f] for p, f in fronts])
     out: list[dict[int, float]] = []
     for p, f in fronts:
