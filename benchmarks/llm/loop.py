@@ -337,10 +337,8 @@ def merged_copy(model, tokenizer, folder: str) -> None:
     as a plain model folder (weights, config, tokenizer); ``model`` itself keeps its adapters."""
     import copy
 
-    merged = copy.deepcopy(model).merge_and_unload()
-    merged.save_pretrained(folder, safe_serialization=True)
+    copy.deepcopy(model).merge_and_unload().save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
-    del merged
 
 
 def policy_samples(model, tokenizer, task: LLMTask, texts: list[str], seed: int, trained: bool, n: int = 0):
@@ -362,7 +360,7 @@ def policy_samples(model, tokenizer, task: LLMTask, texts: list[str], seed: int,
 
     lora = trained and task.vllm_adapter == "lora"
     with tempfile.TemporaryDirectory() as folder:
-        if trained and lora:
+        if lora:
             model.save_pretrained(folder)  # a PEFT model saves its adapter only (config + weights)
         elif trained:
             merged_copy(model, tokenizer, folder)

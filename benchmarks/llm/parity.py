@@ -52,10 +52,9 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int, aga
                 with against():
                     other = token_logps(model, ids, attn, comp).cpu()
         for k, c in enumerate(chunk):
-            hf = lp[k, starts[k] - 1:starts[k] - 1 + len(c.logps)].numpy()
-            ref = (other[k, starts[k] - 1:starts[k] - 1 + len(c.logps)].numpy() if against is not None
-                   else np.asarray(c.logps))
-            gaps.append(np.abs(hf - ref))
+            sampled = slice(starts[k] - 1, starts[k] - 1 + len(c.logps))  # the positions predicting c's tokens
+            ref = other[k, sampled].numpy() if against is not None else np.asarray(c.logps)
+            gaps.append(np.abs(lp[k, sampled].numpy() - ref))
     return np.concatenate(gaps) if gaps else np.zeros(0)
 
 

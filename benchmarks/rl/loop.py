@@ -91,6 +91,16 @@ def evaluate_policy(env, agent, episodes: int) -> tuple[list[float], list[dict]]
     return [r for r, _ in out], [f for _, f in out]
 
 
+def evaluate_at(env, agent, task: RLTask, episodes: int, step: int, curves: dict) -> tuple[list[float], list[dict]]:
+    """``evaluate_policy`` at environment step ``step``: the episodes' returns and features, with their
+    ``norm_return`` and ``pass_all`` appended to the learning ``curves``."""
+    returns, feats = evaluate_policy(env, agent, episodes)
+    scores = score_episodes(task, returns, feats)
+    for key in ("norm_return", "pass_all"):
+        curves[key].append((step, scores[key]))
+    return returns, feats
+
+
 def train(task: RLTask, seed: int, source, progress: bool = False, device: str = "cpu") -> dict:
     """Train SAC on ``task`` with rewards from ``source``; return the final evaluation episodes,
     learning curves and timings for the track to score and the store to keep.  The agent and its
@@ -132,17 +142,11 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
             returns, feats_ep = evaluate_policy(make_env(task.name, seed + 1), agent, task.final_episodes)
             snapshot_scores[snapshot[1]] = score_episodes(task, returns, feats_ep)["norm_return"]
         if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:
-            returns, feats_ep = evaluate_policy(eval_env, agent, task.eval_episodes)
-            scores = score_episodes(task, returns, feats_ep)
-            curves["norm_return"].append((t + 1, scores["norm_return"]))
-            curves["pass_all"].append((t + 1, scores["pass_all"]))
+            evaluate_at(eval_env, agent, task, task.eval_episodes, t + 1, curves)
             if progress:
-                print(f"[{task.name}] step {t + 1}: norm_return {scores['norm_return']:.3f}", flush=True)
+                print(f"[{task.name}] step {t + 1}: norm_return {curves['norm_return'][-1][1]:.3f}", flush=True)
     train_s = time.perf_counter() - t_start
-    returns, feats_ep = evaluate_policy(eval_env, agent, task.final_episodes)
-    scores = score_episodes(task, returns, feats_ep)
-    curves["norm_return"].append((task.steps, scores["norm_return"]))
-    curves["pass_all"].append((task.steps, scores["pass_all"]))
+    returns, feats_ep = evaluate_at(eval_env, agent, task, task.final_episodes, task.steps, curves)
     metrics = {"env_steps_per_s": task.steps / train_s, "updates_per_s": updates / max(update_s, 1e-9),
                **snapshot_scores, **source.metrics}
     if hasattr(source, "diagnose"):
