@@ -60,6 +60,8 @@ def test_rl_smoke_profile_runs_and_reports(tmp_path, monkeypatch):
     text = run_smoke_profile("rl", tmp_path, monkeypatch, timeout=600)
     assert "| 1 | " in text and "sac-handcrafted" in text and "tdrl" in text
     assert "Cost per cell" in text and "not run" not in text
+    # sac-sb3 is registered but left out of the smoke profile: its row says so instead of "not run"
+    assert any(line.startswith("| — | sac-sb3 |") and "not in this profile" in line for line in text.splitlines())
     assert os.path.exists(tmp_path / "out" / "rl" / "cost_quality.png")
 
 

@@ -194,7 +194,10 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
     return lines + [""]
 
 
-def task_section(track: registry.Track, data, task: str, plots: dict) -> list[str]:
+def task_section(track: registry.Track, data, task: str, plots: dict,
+                 planned: set[str] | None = None) -> list[str]:
+    """One task's leaderboard table and its method-vs-baseline pairs.  ``planned`` names the solvers
+    the profile runs (None: all); a solver outside it reads "not in this profile", not "not run"."""
     primary = track.metric(track.primary)
     runs, failed = data["runs"], data["failed"]
     solvers = registry.solvers(track.name)
@@ -211,7 +214,8 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
         fails = failed[(failed.task == task) & (failed.method == s.name)]
         fail_txt = f"{len(fails)}: {fails.reason.iloc[0][:80]}" if len(fails) else ""
         if s.name not in present:
-            lines.append("| " + " | ".join(["—", s.name, s.role, "0", "not run"] + [""] * (len(head) - 5)) + " |")
+            why = "not run" if planned is None or s.name in planned else "not in this profile"
+            lines.append("| " + " | ".join(["—", s.name, s.role, "0", why] + [""] * (len(head) - 5)) + " |")
             continue
         if not est[s.name].n and not len(fails):  # ran, but reports only checks (e.g. backend parity)
             n_runs = int(((runs.task == task) & (runs.method == s.name)).sum())
@@ -228,7 +232,8 @@ def task_section(track: registry.Track, data, task: str, plots: dict) -> list[st
         for base in baselines:
             b = values_by_rep(data, task, base, primary.name)
             if not a or not b:
-                pair_rows.append(f"| {method} vs {base} | — | — | not run |")
+                outside = planned is not None and not {method, base} <= planned
+                pair_rows.append(f"| {method} vs {base} | — | — | {'not in this profile' if outside else 'not run'} |")
                 continue
             diff = stats.paired_difference(a, b)
             p = stats.prob_improvement(list(a.values()), list(b.values()), primary.higher_is_better)
@@ -345,8 +350,9 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     for task in tasks:
         if plot_curves(data, task, plot_dir / f"curves_{task}.png"):
             plots[task] = f"{track.name}/curves_{task}.png"
+    planned = profile_methods(profile).get(track.name)
     for task in tasks:
-        lines += task_section(track, data, task, plots)
+        lines += task_section(track, data, task, plots, planned)
     grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
     lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name, tuned_runs=data["runs"])
     for other in _companions(profile, track.name):
@@ -378,6 +384,15 @@ def profile_tasks(profile: str) -> dict[str, set[str]] | None:
     if known is None:
         return None
     return {track: set(cfg.get("tasks", [])) for track, cfg in known.tracks.items()}
+
+
+def profile_methods(profile: str) -> dict[str, set[str] | None]:
+    """{track: the solvers the profile runs}, None for a track that runs them all (no ``methods``
+    list) or a profile no profile file defines."""
+    known, _ = _find_profile(profile)
+    if known is None:
+        return {}
+    return {track: set(cfg["methods"]) if cfg.get("methods") else None for track, cfg in known.tracks.items()}
 
 
 def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str]]:
