@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from . import registry
-from .errors import TiltbenchError
+from .errors import TiltbenchError, unknown
 
 DEFAULT_STORE = "results/tiltbench.duckdb"
 
@@ -115,6 +115,9 @@ def cmd_run(args) -> int:
     store.check(writable=True)  # an unusable or damaged store stops here, before any work and without a write
     cells = plan(profile, args.track, args.method, args.task, args.reps, store=store)
     if not cells:
+        missing = sorted(set(profile.tracks) - set(registry.tracks()))
+        if missing and not args.track:
+            raise unknown(f"track in profile {profile.name!r} (is its plugin installed?)", missing[0], registry.tracks())
         raise TiltbenchError(f"profile {profile.name!r} selects no cells for these filters")
     workers = args.workers or profile.workers
     executor = make_executor(args.executor, workers, profile.threads_per_worker, address=args.address,
