@@ -51,6 +51,12 @@ def test_a_validation_task_is_scored_on_the_validation_prompts():
     assert not set(test_task.prompts()[1]) & set(val_task.prompts()[1])
     track = registry.get_track("llm")
     assert track.split_param == "split" and track.validation
+    # n_val shrinks only the validation part a tuning cell scores
+    small_val = make_task("verifiable", {"n_test": 40, "n_val": 12}, 0, split="validation")
+    assert len(small_val.prompts()[1]) == 12 and len(make_task("verifiable", {"n_test": 40, "n_val": 12}, 0)
+                                                     .prompts()[1]) == 40
+    with pytest.raises(ValueError, match="n_val = -1: must be >= 0"):
+        make_task("verifiable", {"n_val": -1}, 0)
 
 
 @pytest.mark.parametrize("family,key,completion,expected", [

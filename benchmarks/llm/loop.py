@@ -30,7 +30,7 @@ from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_promp
 
 # ---------------------------------------------------------------- reference completions and pairs
 def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
-    fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_test, task.n_ref,
+    fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_heldout, task.n_ref,
               task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile,
               llm_data.POOL_VERSION, task.split, task.name]
     if task.prompts_file:  # bring-your-own inputs (the generated prompts' keys stay as they were)

@@ -54,6 +54,7 @@ class LLMTask:
     gen_batch: int = 64  # prompts per generation batch
     n_train: int = 256
     n_test: int = 64
+    n_val: int = 0  # held-out prompts a grid's tuning cell scores (validation split); 0: n_test
     n_ref: int = 4  # reference completions per held-out prompt (win rate, length bias)
     train_samples: int = 2  # completions per train prompt that every solver trains on (pairs: best vs worst)
     n_quantile: int = 16  # further reference completions per train prompt, only to estimate QRPO's quantiles
@@ -85,13 +86,18 @@ class LLMTask:
     def score(self, reward: str, prompts, completions, device: str = "cpu") -> list[float]:
         return llm_rewards.score(reward, prompts, completions, self.reward_model, device, self.dtype)
 
+    @property
+    def n_heldout(self) -> int:
+        """How many held-out prompts this split scores: n_val on validation when set, else n_test."""
+        return self.n_val if self.split == "validation" and self.n_val else self.n_test
+
     def prompts(self):
-        """(train, held-out) prompts: n_train of the train part, n_test of the ``split`` part."""
+        """(train, held-out) prompts: n_train of the train part, ``n_heldout`` of the ``split`` part."""
         if self.prompts_file:
             from .external import splits
 
-            return splits(self.prompts_file, self.prompts_layout, self.n_train, self.n_test, self.split)
-        return llm_data.splits(self.n_train, self.n_test, self.split)
+            return splits(self.prompts_file, self.prompts_layout, self.n_train, self.n_heldout, self.split)
+        return llm_data.splits(self.n_train, self.n_heldout, self.split)
 
 
 TASK_RE = re.compile(rf"^(?P<reward>{'|'.join(map(re.escape, TASKS))})(?:-q(?P<q>[0-9]+))?$")
@@ -127,6 +133,9 @@ def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTas
     for key in ("gen_batch", "n_train", "n_test", "steps", "batch", "max_new_tokens", "eval_samples"):
         if getattr(task, key) < 1:
             raise ValueError(f"llm track config {key} = {getattr(task, key)}: must be >= 1")
+    if task.n_val < 0:
+        raise ValueError(f"llm track config n_val = {task.n_val}: must be >= 0 (0: the tuning cells score n_test "
+                         f"validation prompts)")
     if task.n_ref < 1:
         raise ValueError(f"llm track config n_ref = {task.n_ref}: must be >= 1")
     if task.train_samples < 2:
