@@ -256,6 +256,25 @@ def test_a_trend_is_judged_whatever_the_tuning(tmp_path, monkeypatch):
     assert j.verdict == "contradicted"
 
 
+def test_a_trend_with_a_floor_on_its_slope_says_whether_the_metric_grows(tmp_path):
+    # value ~ n^0.3 (e.g. a reward rising with the quantile pool): slope_above = 0 holds; slope_above = 0.6 fails
+    store = _store(tmp_path / "s.duckdb", {(f"t-q{n}", "good"): [n ** 0.3 * (1 + 0.01 * r) for r in range(3)]
+                                           for n in (4, 16, 64, 256)})
+    rises = Claim(track="toy", id="c-rises", statement="-", source="-", metric="value", method="good",
+                  comparator="", relation="trend", across="q", slope_above=0.0)
+    j, = claims_mod.judge(store, "p", rises)
+    assert j.verdict == "supported" and j.effect.mean == pytest.approx(0.3, abs=0.01)
+    assert claims_mod.describe(rises).startswith("slope of log value on log q > 0")
+    steep = Claim(track="toy", id="c-steep", statement="-", source="-", metric="value", method="good",
+                  comparator="", relation="trend", across="q", slope_above=0.6)
+    j, = claims_mod.judge(store, "p", steep)
+    assert j.verdict == "contradicted"
+    with pytest.raises(TiltbenchError, match="one finite bound, slope_below or slope_above"):
+        claims_mod.register_claim(Claim(track="toy", id="c-both", statement="-", source="-", metric="value",
+                                        method="good", comparator="", relation="trend", across="q",
+                                        slope_below=1.0, slope_above=0.0))
+
+
 # ---------------------------------------------------------------------------- claims at a matched divergence
 def _frontier_rows(store, task, solver, xs, quality, reps=4, wobble=0.01):
     """Grid points ``solver[offset=x]`` on the validation split: noise (the x metric) = x, value = quality(x)

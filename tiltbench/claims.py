@@ -22,7 +22,7 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
 - ``trend``: a claim across a task-name parameter, e.g. the sample size n of ``<task>-n{N}``
   (``across = "n"``).  Tasks that differ only in that parameter form one group; over all its
   (task, seed) runs of the method, the least-squares slope of log(metric) on log(parameter) must lie
-  below ``slope_below``, and every ``also`` bound must hold too (e.g. wall time grows at most
+  below ``slope_below`` (or above ``slope_above``: the metric grows), and every ``also`` bound must hold too (e.g. wall time grows at most
   quadratically while the error does not grow).  The slope is fitted to the mean of log(metric) at
   each value of the parameter (seeds at one value are not independent points on the line), and each
   bound is a one-sided t-test on it (df = values - 2).  *Supported* when every slope is below its bound, with the largest of their
@@ -134,10 +134,31 @@ class Gate:
 @dataclass(frozen=True)
 class SlopeBound:
     """A further condition of a ``trend`` claim: the log-log slope of ``metric`` against the claim's
-    parameter is below ``below`` (``below = 0.1``: the metric grows by at most 10^0.1 = 26% per decade)."""
+    parameter is below ``below`` (``below = 0.1``: the metric grows by at most 10^0.1 = 26% per decade),
+    or, when ``below`` is infinite, above ``above`` (``above = 0``: the metric grows with the parameter)."""
 
     metric: str
-    below: float
+    below: float = math.inf
+    above: float = -math.inf
+
+    @property
+    def upper(self) -> bool:
+        """Whether this bound caps the slope (else it floors it)."""
+        return math.isfinite(self.below)
+
+    def holds(self, slope: float) -> bool:
+        return slope < self.below if self.upper else slope > self.above
+
+    def p_holds(self, fit) -> float:
+        """One-sided p-value against the null that the bound fails."""
+        return fit.p_below(self.below) if self.upper else fit.p_above(self.above)
+
+    def p_fails(self, fit) -> float:
+        """One-sided p-value against the null that the bound holds."""
+        return fit.p_above(self.below) if self.upper else fit.p_below(self.above)
+
+    def text(self) -> str:
+        return f"< {self.below:g}" if self.upper else f"> {self.above:g}"
 
 
 @dataclass(frozen=True)
@@ -157,6 +178,7 @@ class Claim:
     gates: tuple[Gate, ...] = field(default_factory=tuple)
     across: str = ""  # trend: the task-name parameter, "n" for names ending in -n{N}
     slope_below: float = math.inf  # trend: bound on the slope of log(metric) on log(parameter)
+    slope_above: float = -math.inf  # trend: instead, a floor on that slope (e.g. 0: the metric grows)
     also: tuple[SlopeBound, ...] = field(default_factory=tuple)  # trend: further bounds that must hold
     matched: str = ""  # less/greater/within: compare on the frontiers over grid points at a matched value of this metric
     # less/greater: the comparator's value is read off its stored curve ``read_off`` (x: cost, value: quality)
@@ -168,7 +190,7 @@ class Claim:
     @property
     def bounds(self) -> tuple[SlopeBound, ...]:
         """trend: every slope bound, the claim's own metric first."""
-        return (SlopeBound(self.metric, self.slope_below), *self.also)
+        return (SlopeBound(self.metric, self.slope_below, self.slope_above), *self.also)
 
     def solver(self, name: str) -> str:
         return {METHOD: self.method, COMPARATOR: self.comparator}.get(name, name)
@@ -182,10 +204,12 @@ def register_claim(claim: Claim) -> Claim:
         raise unknown(f"relation of claim {claim.id}", claim.relation, RELATIONS)
     if claim.relation in MARGINED and claim.margin <= 0 and claim.rel_margin <= 0:
         raise TiltbenchError(f"claim {claim.id}: a '{claim.relation}' claim needs margin > 0 or rel_margin > 0")
-    if claim.relation == "trend" and not (re.fullmatch(r"[a-z]+", claim.across) and math.isfinite(claim.slope_below)):
+    if claim.relation == "trend" and not (re.fullmatch(r"[a-z]+", claim.across)
+                                          and math.isfinite(claim.slope_below) != math.isfinite(claim.slope_above)):
         raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name of lowercase "
-                             f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and a finite slope_below; "
-                             f"got across = {claim.across!r}, slope_below = {claim.slope_below!r}")
+                             f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and one finite bound, slope_below or "
+                             f"slope_above; got across = {claim.across!r}, slope_below = {claim.slope_below!r}, "
+                             f"slope_above = {claim.slope_above!r}")
     if claim.matched and claim.relation == "trend":
         raise TiltbenchError(f"claim {claim.id}: 'matched' compares two solvers' frontiers; a trend has no comparator")
     if claim.read_off and (claim.relation not in ("less", "greater") or not claim.read_metric or claim.matched):
@@ -635,14 +659,14 @@ def _judge_trend(claim: Claim, table, lookup) -> list[dict]:
         if bad or any(fit.df < 1 for _, fit in fits):
             raw.append(dict(base, verdict="not judged", reason="; ".join(bad) or "too few points for a slope"))
             continue
-        below = [fit.slope < bound.below for bound, fit in fits]
-        if all(below):
-            outcome, p = "supported", max(fit.p_below(bound.below) for bound, fit in fits)
+        holds = [bound.holds(fit.slope) for bound, fit in fits]
+        if all(holds):
+            outcome, p = "supported", max(bound.p_holds(fit) for bound, fit in fits)
         else:
             outcome = "contradicted"
-            p = min(1.0, len(fits) * min(fit.p_above(bound.below) for (bound, fit), ok in zip(fits, below) if not ok))
+            p = min(1.0, len(fits) * min(bound.p_fails(fit) for (bound, fit), ok in zip(fits, holds) if not ok))
         detail = "; ".join(f"{bound.metric} slope {fit.slope:.3g} [{fit.interval().lo:.3g}, {fit.interval().hi:.3g}]"
-                           f" (bound {bound.below:g})" for bound, fit in fits[1:])
+                           f" (bound {bound.text()})" for bound, fit in fits[1:])
         raw.append(dict(base, effect=fits[0][1].interval(), p=p, verdict=outcome, reason="", detail=detail))
     return raw
 
@@ -654,7 +678,7 @@ def judge(store: Store, profile: str, claim: Claim) -> list[Judgement]:
 
 def describe(claim: Claim) -> str:
     if claim.relation == "trend":
-        return " and ".join(f"slope of log {b.metric} on log {claim.across} < {b.below:g}" for b in claim.bounds) \
+        return " and ".join(f"slope of log {b.metric} on log {claim.across} {b.text()}" for b in claim.bounds) \
             + f" ({claim.method})"
     if claim.relation in MARGINED:
         if claim.rel_margin:

@@ -39,3 +39,16 @@ register_claim(Claim(
     source=f"{PAPER}, abstract: training with robust rewards instead of converting them to preferences induces "
            "less length bias",
     metric="length_bias_abs", method="qrpo", comparator="dpo", relation="less", gates=(MATCHED_KL,)))
+
+# Added 2026-11-28, before the cpu-quantile board ran: the paper's "pre-computation scaling".  Over the
+# levels of the quantile pool (tasks verifiable-q4, -q8, -q16: n_quantile reference completions per train
+# prompt), QRPO's tuned test reward must grow: the least-squares slope of log(reward) on log(n_quantile),
+# fitted to the mean at each level, is above 0 (a one-sided t-test with levels - 2 degrees of freedom, so
+# three levels give a weak test).  QRPO must have learned at every level (it beats the untrained row).
+register_claim(Claim(
+    track="llm", id="qrpo-improves-with-quantile-pool",
+    statement="QRPO's test reward grows with the number of reference completions its quantiles are estimated "
+              "from (slope of log reward on log n_quantile above 0)",
+    source=f"{PAPER}: QRPO's performance scales with the compute spent estimating quantile rewards",
+    metric="reward", method="qrpo", comparator="", relation="trend", across="q", slope_above=0.0,
+    gates=(Gate.beats("qrpo", "reference", "reward", why="QRPO must have learned at every level"),)))

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tiltbench.report import fmt, fmt_values, metric_values, values_by_rep
+from tiltbench import stats
+from tiltbench.report import fmt, fmt_est, fmt_values, metric_values, values_by_rep
 
 ORDER = ("guidance-net", "velocity-guidance", "reward-finetune", "reward-finetune-flow", "guidance-net-tweedie",
          "naive-guidance", "base-ddpm", "tilted-ddpm", "base-flow", "tilted-flow")
@@ -125,6 +126,41 @@ def matched_lines(data, tasks: list[str]) -> list[str]:
     return lines if any_rows else []
 
 
+GUIDED = (("guidance-net", "base-ddpm", "tilted-ddpm"), ("velocity-guidance", "base-flow", "tilted-flow"))
+
+
+def gap_lines(data, tasks: list[str]) -> list[str]:
+    """How much of the base-to-target reward gap each guidance method closes, and, for a trained one, how much
+    its curve still rose over the second half of its training (near 0: training longer would not help)."""
+    lines = ["## Share of the gap to the tilted target", "",
+             "`share` = (reward − base's mean reward) / (the exact tilted target's reward − base's), per seed, mean "
+             "[95% CI]: 1 is on target. `second-half gain`: the reward on the solver's training curve "
+             f"(`{CURVE}`) at its end minus at half its training seconds, per seed; near 0 means the curve had "
+             "flattened and more training steps would not close the gap.", "",
+             "| task | solver | base | target | reward | share | second-half gain | seeds |", "|---|---|---|---|---|---|---|---|"]
+    rows = 0
+    for task in tasks:
+        for method, base, tilted in GUIDED:
+            reward = values_by_rep(data, task, method, "reward")
+            base_r = list(values_by_rep(data, task, base, "reward").values())
+            target = list(values_by_rep(data, task, tilted, "target_reward").values())
+            if not reward or not base_r or not target or np.mean(target) <= np.mean(base_r):
+                continue
+            b, t = float(np.mean(base_r)), float(np.mean(target))
+            share = stats.mean_ci([(v - b) / (t - b) for v in reward.values()])
+            gains = []
+            for curve in curves_by_rep(data, task, method).values():
+                if len(curve) >= 2:
+                    half = curve[-1][0] / 2
+                    mid = min(curve, key=lambda point: abs(point[0] - half))
+                    gains.append(curve[-1][1] - mid[1])
+            lines.append(f"| {task} | {method} | {fmt(b)} | {fmt(t)} | {fmt_values(list(reward.values()))} | "
+                         f"{fmt_est(share)} | {fmt_est(stats.mean_ci(gains)) if gains else '— (training-free)'} | "
+                         f"{len(reward)} |")
+            rows += 1
+    return lines + [""] if rows else []
+
+
 def plot_grid(data, task: str, methods: list[str], path: Path) -> bool:
     """Rows: solvers; columns: the ten captions; each tile: the first stored samples of the first seed."""
     import matplotlib
@@ -169,7 +205,7 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     present = set(runs.method)
     methods = [m for m in ORDER if m in present] + sorted(present - set(ORDER))
     tasks = sorted(set(runs.task))
-    lines = base_lines(data) + cost_lines(data, tasks, methods) + matched_lines(data, tasks)
+    lines = base_lines(data) + cost_lines(data, tasks, methods) + matched_lines(data, tasks) + gap_lines(data, tasks)
     lines += ["## Samples", "",
               "First seed, first samples of each caption (\"a handwritten digit <word>\"); every row starts from "
               "the same noise.", ""]
