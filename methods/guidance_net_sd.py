@@ -13,7 +13,9 @@ values are needed, never reward gradients.  Sampling adds its gradient to the gu
 
     eps'(z_t, t, c) = eps_cfg(z_t, t, c) - gamma sqrt(1 - abar_t) grad_z f_phi(z_t, t, c).
 
-The prompt enters f through the mean of the pipeline's prompt token embeddings.
+The prompt enters f through the mean of the pipeline's prompt token embeddings.  The training states are
+the pool's final latents noised by the forward process, not the sampler's own intermediate states (the
+estimator's assumption: the base sampler's marginals match the forward process's).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tiltbench.benchmarks.t2i_sd import pipelines
-from tiltbench.benchmarks.t2i_sd.track import base_pool, eval_batch, finish, load_base, sample_images, scorer
+from tiltbench.benchmarks.t2i_sd.track import base_pool, eval_batch, finish, load_base, sample_images, score, scorer
 
 KIND = "sd"
 
@@ -91,9 +93,7 @@ def guidance_net_sd(task, config: dict, seed: int) -> dict:
     prompts = task.prompts()
     cond = pipelines.Conditioning(pipe, KIND, prompts, device)
     pool = base_pool(task, KIND, "train", device, pipe)
-    with torch.no_grad():
-        r = torch.cat([scorer(task, device)(pool["images"][part].to(device), [prompts[i] for i in pool["idx"][part]])
-                       .cpu() for part in torch.arange(len(pool["idx"])).split(16)])
+    r = score(scorer(task, device), pool["images"], [prompts[i] for i in pool["idx"].tolist()], device)
     w = tilt_weights(r, pool["idx"], task.lam)
     alphas = pipe.scheduler.alphas_cumprod.float()
     net = LatentGuidanceNet(pool["z"].shape[1], cond.cond.shape[-1], config["width"]).to(device)
@@ -124,5 +124,5 @@ def guidance_net_sd(task, config: dict, seed: int) -> dict:
         fix = guided_correction(net, cond, idx[part].to(device), config["gamma"], alphas)
         images.append(sample_images(pipe, KIND, task, cond, idx[part], noise[part], correct=fix)[0])
     rate = len(idx) / (time.perf_counter() - t0)
-    return finish(task, KIND, torch.cat(images), idx, {"train_s": train_s, "samples_per_s": rate},
+    return finish(task, KIND, torch.cat(images), idx, device, {"train_s": train_s, "samples_per_s": rate},
                   {"train_loss": list(enumerate(losses, 1))})

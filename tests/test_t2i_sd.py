@@ -130,6 +130,73 @@ def test_guidance_with_zero_strength_is_the_base_sampler_and_positive_strength_m
     assert torch.allclose(z0, z_base) and not torch.allclose(z1, z_base)
 
 
+def test_the_guidance_networks_gradient_pushes_the_samples_up_its_slope():
+    """A network f(z) = <d, z> guides every DDIM step toward +d: the final latents move along d."""
+    from tiltbench.methods.guidance_net_sd import guided_correction
+
+    class Linear(torch.nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.d = d
+
+        def forward(self, z, t, text):
+            return (z * self.d).sum(dim=(1, 2, 3))
+
+    pipe = pipelines.tiny_pipeline("sd")
+    cond = pipelines.Conditioning(pipe, "sd", ["a", "b"], "cpu")
+    idx, d = torch.arange(2), torch.randn(1, 4, 4, 4)
+    noise = torch.randn((2, 4, 4, 4), generator=torch.Generator().manual_seed(4))
+    alphas = pipe.scheduler.alphas_cumprod.float()
+    with torch.no_grad():
+        base = pipelines.sample(pipe, "sd", cond, idx, noise, 3, 5.0)
+    guided = pipelines.sample(pipe, "sd", cond, idx, noise, 3, 5.0,
+                              correct=guided_correction(Linear(d), cond, idx, 0.5, alphas))
+    assert ((guided - base) * d).sum(dim=(1, 2, 3)).min() > 0
+
+
+def test_the_track_sampler_is_the_stock_pipelines_sampler():
+    """With no guidance, ``pipelines.sample`` gives the latents the diffusers pipeline itself gives."""
+    for kind, scheduler in (("sd", None), ("sd3", None)):
+        pipe = pipelines.tiny_pipeline(kind)
+        if kind == "sd":
+            from diffusers import DDIMScheduler
+
+            pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        noise = torch.randn((1, 4, 16, 16), generator=torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            stock = pipe("a red apple", num_inference_steps=3, guidance_scale=5.0, latents=noise.clone(),
+                         output_type="latent", height=32, width=32).images
+            cond = pipelines.Conditioning(pipe, kind, ["a red apple"], "cpu")
+            ours = pipelines.sample(pipe, kind, cond, torch.arange(1), noise.clone(), 3, 5.0)
+        assert torch.allclose(stock, ours, atol=1e-5), kind
+
+
+def test_bfloat16_pipelines_run_the_methods_and_score_in_float32(tmp_path, monkeypatch):
+    from tiltbench.baselines.draft_lora_sd import draft_lora_sd
+    from tiltbench.methods.velocity_guidance_sd3 import velocity_guidance_sd3
+
+    monkeypatch.setenv("TILTBENCH_CACHE", str(tmp_path))
+    task = track.make_task("tiny-lam0.1", {"n_prompts": 2, "n_eval": 1, "n_ref": 2, "sample_steps": 2,
+                                           "dtype": "bfloat16", "feature_pool": 1}, 0)
+    vg = velocity_guidance_sd3(task, {"gamma": 1.0, "jac": True, "t_min": 0.2}, 0)
+    ft = draft_lora_sd(task, {"steps": 1, "batch": 1, "k": 1, "rank": 2, "alpha": 2.0, "lr": 1e-3,
+                              "max_grad_norm": 1.0, "checkpointing": True}, 0)
+    for out in (vg, ft):
+        assert out["x"].dtype == torch.float32 and out["x"].device.type == "cpu"
+        metrics = track.evaluate(task, out)
+        assert set(metrics) >= {"reward", "heldout_reward"} and all(torch.isfinite(torch.tensor(v))
+                                                                    for v in metrics.values())
+    assert track.scorer(task).clip.dtype == torch.float32
+
+
+def test_a_v_prediction_sd_folder_is_refused(tmp_path):
+    pipe = pipelines.tiny_pipeline("sd")
+    pipe.scheduler.register_to_config(prediction_type="v_prediction")
+    pipe.save_pretrained(tmp_path / "v")
+    with pytest.raises(ValueError, match="predicts 'v_prediction'"):
+        pipelines.load_pipeline(str(tmp_path / "v"), "sd")
+
+
 def test_the_tilt_weights_are_softmax_within_each_prompt():
     from tiltbench.methods.guidance_net_sd import tilt_weights
 
@@ -153,8 +220,9 @@ def test_one_velocity_guided_euler_step_raises_the_reward_at_first_order():
     sigma, step = 0.5, -0.01
     with torch.no_grad():
         u = cond.predict(net, z, sigma * 1000.0, idx, 5.0)
-    fix = guided_velocity(pipe, cond, idx, texts, scorer, lam=0.01, gamma=1.0, jac=False, t_min=0.2, scale=5.0)
-    u_guided = fix(u, z, sigma)
+    fix = guided_velocity(pipe, texts, scorer, lam=0.01, gamma=1.0, jac=False, t_min=0.2)
+    assert fix.wants_graph  # the sampler hands it u attached to z (which requires grad)
+    u_guided = fix(u, z.clone().requires_grad_(True), sigma)
 
     def reward_after(v):
         z_next = z + step * v
@@ -179,7 +247,11 @@ def test_lora_draft_trains_only_the_adapters_and_its_gradient_reaches_them():
     assert all(p.grad is not None for p in params) and sum(float(p.grad.abs().sum()) for p in params) > 0
     opt.step()
     assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if "lora" not in n)
-    assert not any("lora" in n for n, _ in pipe.unet.named_parameters())  # the adapters sit on a copy
+    # truncation: with k = 1 of 3 steps, no gradient reaches the initial noise
+    noise = torch.randn(1, 4, 4, 4, requires_grad=True)
+    z = pipelines.sample(pipe, "sd", cond, torch.arange(1), noise, 3, 5.0, net=model, grad_steps=1)
+    scorer(pipelines.decode(pipe, "sd", z), ["a red apple"]).sum().backward()
+    assert noise.grad is None
 
 
 PROFILE = """

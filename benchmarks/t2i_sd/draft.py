@@ -7,7 +7,9 @@ sd3, classifier-free guidance kept), backpropagates minus the reward of the deco
 last ``k`` sampler steps and the VAE decoder into LoRA adapters on the denoiser's attention projections
 (peft, through diffusers' ``add_adapter``), and takes an AdamW step on them.  Gradient checkpointing keeps
 the memory of the differentiated steps down on a real model.  The base weights never change; the LoRA
-rank and scale are the config's ``rank`` and ``alpha``.
+rank and scale are the config's ``rank`` and ``alpha``.  The loss is the reward alone: lambda plays no
+part (DRaFT maximises reward; its KL to the base is set by where it stops, the ``steps`` a grid tunes), so
+its rows are the same on tasks that differ only in lambda.
 
 It lives in the track because the two baselines (baselines/draft_lora_sd.py, draft_lora_sd3.py) never import
 each other.
@@ -15,7 +17,6 @@ each other.
 
 from __future__ import annotations
 
-import copy
 import time
 
 import torch
@@ -28,10 +29,11 @@ TRAIN_STREAM = 21
 
 
 def add_lora(net, rank: int, alpha: float):
-    """A copy of ``net`` with LoRA adapters on its attention projections; only they require gradients."""
+    """``net`` itself (no copy: a paper-scale denoiser would double its memory) with LoRA adapters on its
+    attention projections; only they require gradients.  The base weights stay as they were."""
     from peft import LoraConfig
 
-    model = copy.deepcopy(net)
+    model = net
     model.requires_grad_(False)
     model.add_adapter(LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights="gaussian",
                                  target_modules=list(TARGET_MODULES)))
@@ -92,5 +94,5 @@ def finetune(task, config: dict, seed: int, kind: str, solver: str) -> dict:
     t0 = time.perf_counter()
     images, _ = sample_images(pipe, kind, task, cond, idx, noise, net=model)
     rate = len(idx) / (time.perf_counter() - t0)
-    return finish(task, kind, images, idx, {"train_s": train_s, "samples_per_s": rate},
+    return finish(task, kind, images, idx, device, {"train_s": train_s, "samples_per_s": rate},
                   {"train_reward": list(enumerate(history, 1)), "reward_vs_ms": curve})

@@ -3,8 +3,8 @@
 Metadata only (no torch, no diffusers imported here).  The code is in track.py, pipelines.py, rewards.py,
 prompts.py, draft.py, reference.py, methods/guidance_net_sd.py, methods/velocity_guidance_sd3.py and
 baselines/draft_lora_sd.py, draft_lora_sd3.py.  Which profiles run it: ``gpu-smoke`` on tiny random
-pipelines (every GPU code path), ``gpu`` on the folders its section names (see the README's "Running on a
-GPU" for how to fetch the weights); the tests run the tiny pipelines on the CPU.
+pipelines (every GPU code path), ``gpu`` on the folders its section names (the README's section on this
+track says how to fetch the weights); the tests run the tiny pipelines on the CPU.
 """
 
 from tiltbench.registry import Metric, Track, register_solver, register_track

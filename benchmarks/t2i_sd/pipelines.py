@@ -3,8 +3,9 @@ ones for tests and smoke runs, and the two samplers every solver shares.
 
 Two kinds, each a diffusers pipeline:
 
-- ``"sd"``: ``StableDiffusionPipeline`` (an epsilon-prediction latent diffusion UNet, e.g. SD 1.5 / 2.1),
-  sampled by DDIM with classifier-free guidance;
+- ``"sd"``: ``StableDiffusionPipeline`` (an epsilon-prediction latent diffusion UNet, e.g. SD 1.5 or
+  SD 2.1-base; a v-prediction model such as SD 2.1-768 is refused), sampled by DDIM with classifier-free
+  guidance;
 - ``"sd3"``: ``StableDiffusion3Pipeline`` (a rectified-flow MMDiT, e.g. SD 3 / 3.5), sampled by Euler on the
   scheduler's shifted sigmas, with classifier-free guidance.
 
@@ -131,6 +132,9 @@ def load_pipeline(path: str, kind: str, device: str = "cpu", dtype: str = "float
         absent = {part: None for part in ("text_encoder_3", "tokenizer_3")
                   if kind == "sd3" and not any(spec.get(part) or [None])}
         pipe = getattr(diffusers, KINDS[kind]).from_pretrained(folder, torch_dtype=torch_dtype, **absent)
+    if kind == "sd" and pipe.scheduler.config.get("prediction_type", "epsilon") != "epsilon":
+        raise ValueError(f"t2i-sd sd pipeline {path!r} predicts {pipe.scheduler.config.prediction_type!r}; the guidance "
+                         "network's correction is written for epsilon-prediction models (e.g. SD 1.5, SD 2.1-base)")
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     for part in ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
@@ -205,13 +209,19 @@ def sample(pipe, kind: str, cond: Conditioning, idx: torch.Tensor, noise: torch.
     """Final latents from ``noise`` (on the pipeline's device) for the prompts ``idx`` of ``cond``.
 
     ``correct(out, z, step)`` may change the guided model output at each step (a guidance term): for sd
-    ``step`` is the integer DDPM timestep, for sd3 the flow sigma (1 = noise, 0 = data).  ``net`` replaces
-    the pipeline's denoiser (a finetuned copy); gradients flow through the last ``grad_steps`` steps only."""
+    ``step`` is the integer DDPM timestep, for sd3 the flow sigma (1 = noise, 0 = data).  A ``correct``
+    with ``wants_graph = True`` gets ``out`` still attached to ``z`` (which then requires grad), so it can
+    differentiate through the model without a second forward pass; it returns a detached output.  ``net``
+    replaces the pipeline's denoiser (a finetuned one); gradients flow through the last ``grad_steps``
+    steps only."""
     net = net if net is not None else denoiser(pipe, kind)
     sched, sigmas = schedule(pipe, kind, steps)
     z = noise * (sched.init_noise_sigma if kind == "sd" else 1.0)
     for i, t in enumerate(sched.timesteps):
-        with torch.set_grad_enabled(i >= steps - grad_steps and torch.is_grad_enabled()):
+        graph = correct is not None and getattr(correct, "wants_graph", False)
+        with torch.set_grad_enabled(graph or (i >= steps - grad_steps and torch.is_grad_enabled())):
+            if graph:
+                z = z.detach().requires_grad_(True)
             out = cond.predict(net, z, t, idx, scale)
             if kind == "sd":
                 if correct is not None:
@@ -221,7 +231,7 @@ def sample(pipe, kind: str, cond: Conditioning, idx: torch.Tensor, noise: torch.
                 if correct is not None:
                     out = correct(out, z, float(sigmas[i]))
                 z = z + (sigmas[i + 1] - sigmas[i]) * out
-        if i < steps - grad_steps - 1:
+        if i < steps - grad_steps - 1 or graph:
             z = z.detach()
     return z
 
@@ -232,7 +242,3 @@ def decode(pipe, kind: str, z: torch.Tensor) -> torch.Tensor:
     z = z / vae.config.scaling_factor + (getattr(vae.config, "shift_factor", None) or 0.0)
     return vae.decode(z.to(vae.dtype)).sample.clamp(-1, 1)
 
-
-def alpha_bar(pipe, t: int, device) -> torch.Tensor:
-    """The DDPM schedule's cumulative alpha at integer timestep ``t`` (sd)."""
-    return pipe.scheduler.alphas_cumprod.to(device)[int(t)]

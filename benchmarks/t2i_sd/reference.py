@@ -16,7 +16,8 @@ def base_row(task, config: dict, seed: int, kind: str) -> dict:
     idx, noise = eval_batch(task, pipe, kind, seed)
     t0 = time.perf_counter()
     images, _ = sample_images(pipe, kind, task, cond, idx, noise)
-    return finish(task, kind, images, idx, {"train_s": 0.0, "samples_per_s": len(idx) / (time.perf_counter() - t0)})
+    return finish(task, kind, images, idx, device,
+                  {"train_s": 0.0, "samples_per_s": len(idx) / (time.perf_counter() - t0)})
 
 
 def base_sd(task, config: dict, seed: int) -> dict:

@@ -41,8 +41,8 @@ class ClipScorer(nn.Module):
         self._text_cache: dict[tuple[str, ...], torch.Tensor] = {}
 
     def image_embeds(self, images: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate((images.float() + 1) / 2, size=(self.size, self.size), mode="bilinear",
-                          align_corners=False)
+        x = F.interpolate((images.float() + 1) / 2, size=(self.size, self.size), mode="bicubic",
+                          align_corners=False, antialias=True)  # as CLIP's processor resizes (bicubic)
         mean = torch.tensor(CLIP_MEAN, device=x.device)[None, :, None, None]
         std = torch.tensor(CLIP_STD, device=x.device)[None, :, None, None]
         dtype = next(self.clip.parameters()).dtype

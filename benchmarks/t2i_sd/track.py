@@ -121,8 +121,17 @@ def load_base(task: SDTask, kind: str, device: str = "cpu"):
 
 
 def scorer(task: SDTask, device: str = "cpu", heldout: bool = False) -> sd_rewards.ClipScorer:
-    return sd_rewards.load_scorer(task.heldout_path if heldout else task.reward_path, device,
-                                  pipelines.check_dtype(task.dtype))
+    """The training (or held-out) scorer on ``device``, in float32 whatever the pipelines' dtype: a reward
+    scored in bfloat16 carries noise of about 1e-3, the size of the differences between methods."""
+    return sd_rewards.load_scorer(task.heldout_path if heldout else task.reward_path, device, torch.float32)
+
+
+def score(reward: sd_rewards.ClipScorer, images: torch.Tensor, texts: list[str], device: str,
+          batch: int = 16) -> torch.Tensor:
+    """Rewards (CPU) of CPU ``images``, scored on ``device`` in batches."""
+    with torch.no_grad():
+        return torch.cat([reward(images[i:i + batch].to(device), texts[i:i + batch]).cpu()
+                          for i in range(0, len(images), batch)])
 
 
 def noise_for(pipe, kind: str, task: SDTask, n: int, stream: int, seed: int) -> torch.Tensor:
@@ -133,8 +142,9 @@ def noise_for(pipe, kind: str, task: SDTask, n: int, stream: int, seed: int) -> 
 
 def sample_images(pipe, kind: str, task: SDTask, cond, idx: torch.Tensor, noise: torch.Tensor, batch: int = 8,
                   **kw) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images in [-1, 1], final latents) for prompt indices ``idx``, in batches; ``kw`` goes to
-    ``pipelines.sample`` (a guidance ``correct``, a finetuned ``net``)."""
+    """(images in [-1, 1], final latents), both float32 on the CPU (a paper-scale pool would not fit on the
+    GPU), for prompt indices ``idx``, in batches; ``kw`` goes to ``pipelines.sample`` (a guidance
+    ``correct``, a finetuned ``net``)."""
     device = next(pipelines.denoiser(pipe, kind).parameters()).device
     dtype = pipelines.check_dtype(task.dtype)
     images, latents = [], []
@@ -142,8 +152,8 @@ def sample_images(pipe, kind: str, task: SDTask, cond, idx: torch.Tensor, noise:
         z = pipelines.sample(pipe, kind, cond, idx[part].to(device), noise[part].to(device, dtype),
                              task.sample_steps, task.cfg(kind), **kw)
         with torch.no_grad():
-            images.append(pipelines.decode(pipe, kind, z.detach()).float())
-        latents.append(z.detach().float())
+            images.append(pipelines.decode(pipe, kind, z.detach()).float().cpu())
+        latents.append(z.detach().float().cpu())
     return torch.cat(images), torch.cat(latents)
 
 
@@ -154,9 +164,11 @@ def eval_batch(task: SDTask, pipe, kind: str, seed: int) -> tuple[torch.Tensor, 
 
 
 def base_pool(task: SDTask, kind: str, role: str, device: str = "cpu", pipe=None) -> dict:
-    """The base pipeline's ``role`` pool (cached on disk; drawn on ``device`` when missing):
-    {'z' final latents, 'images', 'idx' prompt indices, 'sample_s'}; 'train' holds ``n_pool`` samples per
-    prompt, 'reference' ``n_ref``, each from its own noise."""
+    """The base pipeline's ``role`` pool (cached on disk; drawn on ``device`` when missing; CPU tensors):
+    {'z' final latents, 'images' in [-1, 1] (stored as 8-bit), 'idx' prompt indices, 'sample_s'}; 'train'
+    holds ``n_pool`` samples per prompt, 'reference' ``n_ref``, each from its own noise (the same noise for
+    every seed: a cell's spread leaves out the pool's).  The cache key holds the folder's path, not its
+    contents: replacing the weights in place needs a fresh $TILTBENCH_CACHE."""
     if role not in POOLS:
         raise ValueError(f"unknown t2i-sd pool role {role!r}; valid: {', '.join(POOLS)}")
     path = task.path(kind)
@@ -175,17 +187,23 @@ def base_pool(task: SDTask, kind: str, role: str, device: str = "cpu", pipe=None
             t0 = time.perf_counter()
             with torch.no_grad():
                 images, z = sample_images(pipe, kind, task, cond, idx, noise)
-            torch.save({"z": z.cpu(), "images": images.cpu(), "idx": idx, "sample_s": time.perf_counter() - t0},
+            pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+            torch.save({"z": z, "pixels": pixels, "idx": idx, "sample_s": time.perf_counter() - t0},
                        target.with_suffix(".tmp"))
             target.with_suffix(".tmp").rename(target)
-    return torch.load(target, map_location="cpu", weights_only=True)
+    pool = torch.load(target, map_location="cpu", weights_only=True)
+    pool["images"] = pool.pop("pixels").float() / 127.5 - 1
+    return pool
 
 
-def finish(task: SDTask, kind: str, images: torch.Tensor, idx: torch.Tensor, metrics: dict, curves=None) -> dict:
-    """A solver's output: its evaluation images, which prompt each shows, which base it used, cost metrics."""
+def finish(task: SDTask, kind: str, images: torch.Tensor, idx: torch.Tensor, device: str, metrics: dict,
+           curves=None) -> dict:
+    """A solver's output: its evaluation images (CPU), which prompt each shows, which base it used, the device
+    it ran on (evaluation scores there), cost metrics."""
     if not torch.isfinite(images).all():
         raise FloatingPointError(f"t2i-sd: the {kind} samples hold NaN or inf")
-    return {"x": images.detach(), "idx": idx, "base": kind, "metrics": metrics, "curves": curves or {}}
+    return {"x": images.detach().cpu(), "idx": idx, "base": kind, "device": device, "metrics": metrics,
+            "curves": curves or {}}
 
 
 # -- evaluation -------------------------------------------------------------------------------------------
@@ -201,14 +219,12 @@ def features(pipe, images: torch.Tensor, side: int, batch: int = 16) -> np.ndarr
 
 
 def evaluate(task: SDTask, output: dict) -> dict:
-    """Reward, held-out reward, and divergences to the base pipeline's reference pool (on the samples' device)."""
-    x, kind, idx = output["x"], output["base"], output["idx"]
-    device = str(x.device)
+    """Reward, held-out reward, and divergences to the base pipeline's reference pool (on the solver's device)."""
+    x, kind, idx, device = output["x"], output["base"], output["idx"], output["device"]
     prompts = task.prompts()
     texts = [prompts[i] for i in idx.tolist()]
-    with torch.no_grad():
-        r = scorer(task, device)(x, texts)
-        held = scorer(task, device, heldout=True)(x, texts)
+    r = score(scorer(task, device), x, texts, device)
+    held = score(scorer(task, device, heldout=True), x, texts, device)
     pipe = load_base(task, kind, device)
     reference = base_pool(task, kind, "reference", device, pipe)
     f, f_ref = features(pipe, x, task.feature_pool), features(pipe, reference["images"], task.feature_pool)
