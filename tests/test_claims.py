@@ -353,12 +353,21 @@ def test_read_off_takes_the_first_point_that_reaches_the_level():
 
 
 def test_a_read_off_claim_pairs_each_seed_with_the_comparators_curve():
-    from tiltbench.claims import _read_off_pairs, claims
+    from tiltbench.claims import _read_off_pairs
 
-    claim = next(c for c in claims("t2i") if c.read_off)
+    claim = Claim(track="t2i", id="c-read", statement="-", source="-", metric="train_s", method="guidance-net",
+                  comparator="reward-finetune", relation="less", factor=0.4, read_off="reward_vs_ms",
+                  read_metric="reward", read_scale=0.001)
     values = {("train_s", claim.method): {0: 10.0, 1: 12.0, 2: 11.0},
               ("reward", claim.method): {0: 0.5, 1: 0.6, 2: 0.9}}
     curves = {"t": {0: [(20000.0, 0.3), (40000.0, 0.55)], 1: [(30000.0, 0.6)], 2: [(50000.0, 0.8)]}}
     a, b, detail = _read_off_pairs(claim, "t", lambda m, t, s, tr: values[(m, s)], curves)
     assert a == values[("train_s", claim.method)] and b == {0: 40.0, 1: 30.0}  # ms -> s; seed 2 never got there
     assert "reached on 2 of 3 seed(s)" in detail and "favours" in detail
+    # read_level "curve": the level is the end of the method's own curve (the same probe batch), not its metric
+    own = {"t": {0: [(5000.0, 0.2), (9000.0, 0.25)], 1: [(9000.0, 0.58)], 2: [(9000.0, 0.7)]}}
+    on_curve = Claim(**{**claim.__dict__, "id": "c-read-curve", "read_level": "curve"})
+    a, b, detail = _read_off_pairs(on_curve, "t", lambda m, t, s, tr: values[(m, s)], curves, own)
+    assert b == {0: 20.0, 1: 30.0, 2: 50.0} and "the end of guidance-net's own `reward_vs_ms`" in detail
+    with pytest.raises(TiltbenchError, match="read_level of claim c-bad"):
+        claims_mod.register_claim(Claim(**{**claim.__dict__, "id": "c-bad", "read_level": "probe"}))

@@ -71,6 +71,7 @@ if TYPE_CHECKING:  # importing the store pulls in duckdb and pandas; registering
     from .store import Store
 
 RELATIONS = ("less", "greater", "within", "noworse", "trend")
+READ_LEVELS = ("metric", "curve")
 MARGINED = ("within", "noworse")  # relations judged against a margin
 RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
 MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
@@ -186,6 +187,10 @@ class Claim:
     read_off: str = ""
     read_metric: str = ""
     read_scale: float = 1.0
+    # read_off: where the level comes from.  "metric": the method's final ``read_metric`` (its evaluation);
+    # "curve": the last value of the method's own ``read_off`` curve, so both sides are read on the same
+    # measurement (e.g. one fixed probe batch) and the level carries none of the gap between the two
+    read_level: str = "metric"
 
     @property
     def bounds(self) -> tuple[SlopeBound, ...]:
@@ -215,6 +220,8 @@ def register_claim(claim: Claim) -> Claim:
     if claim.read_off and (claim.relation not in ("less", "greater") or not claim.read_metric or claim.matched):
         raise TiltbenchError(f"claim {claim.id}: read_off needs a less/greater claim with a read_metric, and no "
                              "matched")
+    if claim.read_level not in READ_LEVELS:
+        raise unknown(f"read_level of claim {claim.id}", claim.read_level, READ_LEVELS)
     for gate in claim.gates:
         if gate.kind not in GATE_KINDS:
             raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
@@ -312,10 +319,21 @@ def read_off(curve: list[tuple[float, float]], level: float, higher_is_better: b
     return None
 
 
-def _read_off_pairs(claim: Claim, task: str, lookup, curves: dict) -> tuple[dict, dict, str]:
-    """(method's values, comparator's values read off its curve, detail) by rep, for a ``read_off`` claim."""
+def _read_at(claim: Claim) -> str:
+    """Where a ``read_off`` claim takes its level, in words."""
+    if claim.read_level == "curve":
+        return f"the end of {claim.method}'s own `{claim.read_off}`"
+    return f"{claim.method}'s {claim.read_metric}"
+
+
+def _read_off_pairs(claim: Claim, task: str, lookup, curves: dict, own: dict | None = None) -> tuple[dict, dict, str]:
+    """(method's values, comparator's values read off its curve, detail) by rep, for a ``read_off`` claim;
+    ``own``: the method's own curves, whose last values are the levels when ``read_level`` is "curve"."""
     a = lookup(claim.metric, task, claim.method, claim.track)
-    level = lookup(claim.read_metric, task, claim.method, claim.track)
+    if claim.read_level == "curve":
+        level = {rep: curve[-1][1] for rep, curve in (own or {}).get(task, {}).items() if curve}
+    else:
+        level = lookup(claim.read_metric, task, claim.method, claim.track)
     higher = registry.get_track(claim.track).metric(claim.read_metric).higher_is_better is not False
     b, missing = {}, 0
     for rep, q in level.items():
@@ -326,7 +344,7 @@ def _read_off_pairs(claim: Claim, task: str, lookup, curves: dict) -> tuple[dict
             missing += 1
         else:
             b[rep] = x * claim.read_scale
-    detail = (f"{claim.comparator}'s `{claim.read_off}` read at {claim.method}'s {claim.read_metric}: reached on "
+    detail = (f"{claim.comparator}'s `{claim.read_off}` read at {_read_at(claim)}: reached on "
               f"{len(b)} of {len(b) + missing} seed(s)" + (" (seeds that never reach it are left out, which favours "
                                                             f"{claim.comparator})" if missing else ""))
     return a, b, detail
@@ -451,8 +469,11 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                 a, b, detail, unmatched = _at_matched(claim, points[task])
             elif claim.read_off:
                 if claim.id not in read_curves:
-                    read_curves[claim.id] = _curves(store, profile, claim.track, claim.comparator, claim.read_off)
-                a, b, detail = _read_off_pairs(claim, task, lookup, read_curves[claim.id])
+                    read_curves[claim.id] = (
+                        _curves(store, profile, claim.track, claim.comparator, claim.read_off),
+                        _curves(store, profile, claim.track, claim.method, claim.read_off)
+                        if claim.read_level == "curve" else {})
+                a, b, detail = _read_off_pairs(claim, task, lookup, *read_curves[claim.id])
                 unmatched = ""
             else:
                 a = lookup(claim.metric, task, claim.method, claim.track)
@@ -693,8 +714,7 @@ def describe(claim: Claim) -> str:
         scaled = claim.comparator if claim.factor == 1 else f"{claim.factor:g}·{claim.comparator}"
         text = f"{claim.method} {op} {scaled} on {claim.metric}"
     if claim.read_off:
-        text += (f", {claim.comparator}'s read off its `{claim.read_off}` curve at {claim.method}'s "
-                 f"{claim.read_metric}")
+        text += f", {claim.comparator}'s read off its `{claim.read_off}` curve at {_read_at(claim)}"
     return text + (f" at matched {claim.matched} (frontiers over grid points)" if claim.matched else "")
 
 

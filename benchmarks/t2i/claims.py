@@ -43,9 +43,18 @@ register_claim(Claim(
               "the reward the guidance network ends at (read off finetuning's training curve, per seed)",
     source=f"{PAPER}: the guidance network saves at least 60% of the computational cost of finetuning",
     metric="train_s", method="guidance-net", comparator="reward-finetune", relation="less", factor=0.4,
-    read_off="reward_vs_ms", read_metric="reward", read_scale=0.001,
-    gates=(Gate.beats("guidance-net", "base-ddpm", "reward", why="the guidance network must raise the reward"),)))
+    read_off="reward_vs_ms", read_metric="reward", read_scale=0.001, read_level="curve",
+    gates=(Gate.beats("guidance-net", "base-ddpm", "reward", why="the guidance network must raise the reward"),
+           DDPM_TARGET_ESS)))
 
+# Changed 2026-11-28, after a sceptical review of the complete 5-seed board (both read-off claims):
+# - the level is the end of the method's own training curve (read_level "curve"), not its evaluated reward:
+#   both curves score the same fixed probe batch, and the evaluation batch read 0.025 lower than the
+#   guidance network's own final probe on correct-lam0.1, nearly its whole gain over the base, so the old
+#   level put the two sides on different measurements;
+# - the target ESS gate of the older compute claim: reward finetuning stops at the exact target's reward,
+#   so where that estimate is unreliable (bright-lam0.03: smallest per-caption ESS 2.7) its curve's end and
+#   its train_s are set by noise.
 # Added 2026-11-28 (a later session), after the board's read-off table had been published: the issue's
 # "and the reverse".  The same paper claim read off the guidance network's own curve: per seed, the seconds
 # the guidance network needed to first reach the reward finetuning ends at, against finetuning's whole
@@ -58,8 +67,9 @@ register_claim(Claim(
               "seconds (read off the guidance network's training curve, per seed)",
     source=f"{PAPER}: the guidance network saves at least 60% of the computational cost of finetuning",
     metric="train_s", method="reward-finetune", comparator="guidance-net", relation="greater", factor=2.5,
-    read_off="reward_vs_ms", read_metric="reward", read_scale=0.001,
-    gates=(Gate.beats("reward-finetune", "base-ddpm", "reward", why="reward finetuning must raise the reward"),)))
+    read_off="reward_vs_ms", read_metric="reward", read_scale=0.001, read_level="curve",
+    gates=(Gate.beats("reward-finetune", "base-ddpm", "reward", why="reward finetuning must raise the reward"),
+           DDPM_TARGET_ESS)))
 
 register_claim(Claim(
     track="t2i", id="guidance-net-beats-base",
@@ -104,4 +114,6 @@ register_claim(Claim(
               "probability higher than naive reward-gradient guidance does",
     source=f"{PAPER}: naive gradient guidance produces adversarial artifacts; the learned guidance avoids them",
     metric="heldout_reward", method="guidance-net", comparator="naive-guidance", relation="greater",
-    matched="reward"))
+    matched="reward",
+    # added 2026-11-28 after the review: the gate, as on the older no-hacking claim
+    gates=(Gate.beats("naive-guidance", "base-ddpm", "reward", why="naive guidance must raise the reward it hacks"),)))

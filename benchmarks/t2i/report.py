@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tiltbench import stats
+from tiltbench import registry, stats
 from tiltbench.report import fmt, fmt_est, fmt_values, metric_values, values_by_rep
 
 ORDER = ("guidance-net", "velocity-guidance", "reward-finetune", "reward-finetune-flow", "guidance-net-tweedie",
@@ -44,7 +44,8 @@ def cost_lines(data, tasks: list[str], methods: list[str]) -> list[str]:
              "`train_s`: the solver's own training seconds on one core (the guidance network includes sampling the "
              "base pool it trains on; reward finetuning stops when its running batch reward reaches the exact tilted "
              "target's). `ratio`: train_s over reward-finetune's, per seed (paired), mean [95% CI]; the paper claims "
-             "at most 0.4. `samples/s`: the sampler's throughput.", ""]
+             "at most 0.4, for the same result: where the rewards differ, this ratio compares costs of different "
+             "results (the section below reads them at matched reward). `samples/s`: the sampler's throughput.", ""]
     for task in tasks:
         ft = values_by_rep(data, task, FINETUNE, "train_s")
         lines += [f"**{task}**", "", "| solver | train_s | ratio vs reward-finetune | samples/s | finetune steps |",
@@ -84,22 +85,23 @@ def matched_lines(data, tasks: list[str]) -> list[str]:
     lines = ["## Cost at matched reward", "",
              f"Read off the training curves (`{CURVE}`: seconds of training so far against the reward reached; "
              f"{GUIDANCE}: mean reward of a fixed probe batch, pool sampling included, probes not charged; "
-             f"{FINETUNE}: the same probe batch sampled by the current finetuned model, probes not charged; rows "
-             f"run before 2026-11-28, marked stale, stored the running mean of its batch rewards instead, which lags "
-             f"the model by up to `window` steps). "
+             f"{FINETUNE}: the same probe batch sampled by the current finetuned model, probes not charged). "
              f"Per seed (paired): `{FINETUNE} at {GUIDANCE}'s reward` is the seconds {FINETUNE} needed to first "
-             f"reach the reward {GUIDANCE} ends at (its evaluated `reward`), and `ratio` is {GUIDANCE}'s train_s "
-             f"over that: the paper's claim is a ratio of at most 0.4. The reverse row reads {GUIDANCE}'s curve "
-             f"at {FINETUNE}'s final reward; seeds whose curve never gets there are counted, not averaged. "
-             "Mean [95% CI] over the seeds that got there.", ""]
+             f"reach the reward {GUIDANCE}'s curve ends at (both on the probe batch), and `ratio` is {GUIDANCE}'s "
+             f"train_s over that: the paper's claim is a ratio of at most 0.4. The reverse row reads {GUIDANCE}'s "
+             f"curve at the reward {FINETUNE}'s curve ends at; seeds whose curve never gets there are counted, not "
+             f"averaged. Mean [95% CI] over the seeds that got there. A curve's first point is its first probe, so "
+             f"a level the solver passes before it reads as that probe's time. {GUIDANCE}'s train_s includes "
+             f"sampling the base pool it trains on (the same pool, and time, for every seed and reward); "
+             f"`train_s` is wall time of one single-threaded process, which other work on the machine lengthens.", ""]
     any_rows = False
     for task in tasks:
         g_train = values_by_rep(data, task, GUIDANCE, "train_s")
         f_train = values_by_rep(data, task, FINETUNE, "train_s")
-        g_reward = values_by_rep(data, task, GUIDANCE, "reward")
-        f_reward = values_by_rep(data, task, FINETUNE, "reward")
         g_curve, f_curve = curves_by_rep(data, task, GUIDANCE), curves_by_rep(data, task, FINETUNE)
-        reps = sorted(set(g_train) & set(f_train) & set(g_curve) & set(f_curve))
+        g_reward = {rep: curve[-1][1] for rep, curve in g_curve.items() if curve}  # same probe batch both ways
+        f_reward = {rep: curve[-1][1] for rep, curve in f_curve.items() if curve}
+        reps = sorted(set(g_train) & set(f_train) & set(g_reward) & set(f_reward))
         if not reps:
             continue
         any_rows = True
@@ -203,7 +205,8 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     if not len(runs):
         return []
     present = set(runs.method)
-    methods = [m for m in ORDER if m in present] + sorted(present - set(ORDER))
+    known = {solver.name for solver in registry.solvers("t2i")}  # stored rows of a renamed solver stay out
+    methods = [m for m in ORDER if m in present] + sorted((present & known) - set(ORDER))
     tasks = sorted(set(runs.task))
     lines = base_lines(data) + cost_lines(data, tasks, methods) + matched_lines(data, tasks) + gap_lines(data, tasks)
     lines += ["## Samples", "",
