@@ -222,7 +222,7 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
     fn: "module:function", imported on the solver's first call; this is how the packaged tracks
     register (``benchmarks/<track>/manifest.py``), so that registering imports no heavy library.
     Without ``fn`` this is a decorator, which registers the function it decorates.
-    description: defaults to the first line of the function's docstring.
+    description: defaults to the first paragraph of the function's docstring, on one line.
     depends: modules besides the solver's own whose code shapes its results (a shared training
     loop, say); they enter the cell's code version, so changing them invalidates stored cells.
     tunable: the config keys that are hyperparameters a fair comparison tunes on the solver's own scale
@@ -237,7 +237,7 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
 
     def wrap(fn):
         text = fn.doc() if isinstance(fn, LazyFunction) else fn.__doc__
-        doc = description or ((text or "").strip().splitlines() or [""])[0]
+        doc = description or " ".join((text or "").strip().split("\n\n")[0].split())  # the first paragraph
         _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends),
                                          tuple(tunable))
         return fn

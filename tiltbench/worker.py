@@ -78,7 +78,10 @@ def limit_resources(threads: int, memory_limit_gb: float) -> None:
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              "TRL_EXPERIMENTAL_SILENCE": "1",  # TRL's notice that DPO/SimPO import trl.experimental
              # vLLM's INFO/WARNING log (engine config dumps, CPU-platform notices; TRL may import vLLM first)
-             "VLLM_LOGGING_LEVEL": "ERROR"}
+             "VLLM_LOGGING_LEVEL": "ERROR",
+             # transformers' and diffusers' warnings (e.g. an image processor falling back without
+             # torchvision, a deprecated keyword): one line each per cell otherwise; errors still show
+             "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error"}
 
 
 def quiet_progress_bars() -> None:

