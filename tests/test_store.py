@@ -36,6 +36,21 @@ def test_write_and_read_back(store_path):
     assert s.query("SELECT max(version) AS v FROM schema_version").v[0] == SCHEMA_VERSION
 
 
+def test_queries_inside_reading_share_one_sandboxed_connection_and_release_it(store_path):
+    s = Store(store_path)
+    s.write_run(run("r1"), {"acc": 0.5}, {}, ENV)
+    with s.reading():
+        first = s._reader
+        assert s.query("SELECT count(*) AS n FROM runs").n[0] == 1 and s._reader is first
+        with pytest.raises(TiltbenchError, match="read-only|exactly one"):
+            s.query("DELETE FROM runs")  # still refused on the shared connection
+        with pytest.raises(TiltbenchError):
+            s.query("SELECT * FROM read_csv('/etc/passwd')")  # and still sandboxed
+    assert s._reader is None
+    s.write_run(run("r2", key="k2", rep=1), {"acc": 0.7}, {}, ENV)  # the read lock is gone: a writer gets in
+    assert len(s.query("SELECT * FROM runs")) == 2
+
+
 @pytest.mark.parametrize("sql", ["DROP TABLE runs", "DELETE FROM runs", "INSERT INTO metrics VALUES ('a','b',1)",
                                  "UPDATE runs SET status = 'x'", "SELECT 1; DROP TABLE runs"])
 def test_query_refuses_writes_and_loses_nothing(store_path, sql):

@@ -162,7 +162,8 @@ def cmd_report(args) -> int:
     if args.profile not in store.profiles():  # never overwrite a published index with an empty one
         raise TiltbenchError(f"no runs of profile {args.profile!r} in {args.store}; nothing rendered "
                              f"(profiles with runs: {', '.join(store.profiles()) or 'none'})")
-    written, notes = render_with_notes(store, args.profile, out, args.track)
+    with store.reading():  # one connection for the many reads of a report
+        written, notes = render_with_notes(store, args.profile, out, args.track)
     for path in written:
         print(path)
     for track, note in notes.items():
@@ -233,7 +234,8 @@ def cmd_claims(args) -> int:
     not_judged = 0
     for track, family in by_track.items():
         # one Holm family per track, over the tasks the profile runs now (as in its report)
-        judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile))
+        with store.reading():  # one connection for the family's many reads
+            judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile))
         for claim in family:
             print(f"[{track}] {claim.id}: {claims.describe(claim)}")
             print(f"    {claim.statement}")

@@ -501,7 +501,8 @@ def missing_module_note(exc: ModuleNotFoundError) -> str:
 
 
 def render(store: Store, profile: str, out: Path, tracks: list[str] | None = None) -> list[Path]:
-    return render_with_notes(store, profile, out, tracks)[0]
+    with store.reading():  # one connection for the many reads of a report
+        return render_with_notes(store, profile, out, tracks)[0]
 
 
 def render_with_notes(store: Store, profile: str, out: Path,

@@ -494,14 +494,32 @@ class Store:
 
     def query(self, sql: str, params=None) -> pd.DataFrame:
         """Run one read-only statement on a sandboxed read-only connection (no file, network or
-        extension access); anything but a plain query is refused before it is executed."""
-        con = self._connect(read_only=True, sandbox=True)
+        extension access); anything but a plain query is refused before it is executed.  Inside
+        ``reading()`` the statements share that block's one connection."""
+        shared = getattr(self, "_reader", None)
+        con = shared or self._connect(read_only=True, sandbox=True)
         try:
             with self._errors("query"):
                 check_read_only(con, sql)
                 return con.execute(sql, params or []).df()
         finally:
-            con.close()
+            if shared is None:
+                con.close()
+
+    @contextmanager
+    def reading(self):
+        """One sandboxed read-only connection for every ``query`` in the block (a command that reads many
+        times, like ``tiltbench claims``, pays the opening and integrity check once).  It holds the file's
+        read lock for the block: keep the block short."""
+        if getattr(self, "_reader", None) is not None:
+            yield self
+            return
+        self._reader = self._connect(read_only=True, sandbox=True)
+        try:
+            yield self
+        finally:
+            self._reader.close()
+            self._reader = None
 
     # -- exchange ----------------------------------------------------------------------------
     def profiles(self) -> list[str]:
