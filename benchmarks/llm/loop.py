@@ -416,10 +416,12 @@ def evaluate_policy(model, tokenizer, task: LLMTask, ref: dict, seed: int, train
             chunk = slice(start, start + task.gen_batch)
             ids, attn, comp = (t.to(device) for t in encode(tokenizer, ref_prompts[chunk], out["ref_text"][chunk],
                                                             ref_cut[chunk]))
-            with torch.no_grad():
-                ratios += (seq_logps(model, ids, attn, comp) - seq_logps(model, ids, attn, comp, True)).tolist()
+            if task.ref_length_bias:  # the diagnostic's two forward passes over every reference completion
+                with torch.no_grad():
+                    ratios += (seq_logps(model, ids, attn, comp) - seq_logps(model, ids, attn, comp, True)).tolist()
             ref_lengths += comp.sum(-1).tolist()
-        out["ref_logratio"], out["ref_length"] = ratios, ref_lengths
+        out["ref_length"] = ref_lengths  # the length bias z-scores each sample among these
+        out["ref_logratio"] = ratios if task.ref_length_bias else None
     return out
 
 

@@ -37,7 +37,7 @@ register_track(Track(
                "log pi_theta/pi_ref) over the policy's own held-out samples, trimmed as the QRPO code does"),
         Metric("length_bias_abs", "", False, "|length_bias|: how strongly the implicit reward tracks length"),
         Metric("ref_length_bias", "", None, "Spearman(raw length, log pi_theta/pi_ref) over the fixed held-out "
-               "reference completions (diagnostic)"),
+               "reference completions (diagnostic; only with the track config's ref_length_bias = true)"),
         Metric("n_pairs", "", None, "training pairs with a strict preference (best vs worst reference)"),
         Metric("gen_tok_per_s", "1/s", True, "tokens/s of the policy's held-out generation", kind="cost"),
         Metric("ref_gen_tok_per_s", "1/s", True, "tokens/s of the reference generation (0 when it was cached)",

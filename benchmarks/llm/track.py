@@ -21,7 +21,8 @@ samples on the held-out prompts and their log-probability ratios; this module sc
   reward log pi_theta(y|x) / pi_ref(y|x), trimmed as the QRPO code does (``policy_length_bias``); a
   length-biased method has a large positive value.  ``length_bias_abs`` is its magnitude;
 - ``ref_length_bias``: the same correlation over the fixed held-out reference completions, raw
-  lengths (the measure of the 2026-11-27 board, kept as a diagnostic).
+  lengths (the measure of the 2026-11-27 board, kept as a diagnostic; only with the track config's
+  ``ref_length_bias = true``, since it costs two forward passes over every reference completion).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class LLMTask:
     max_new_tokens: int = 32
     temperature: float = 1.0
     eval_samples: int = 2  # policy completions per held-out prompt
+    # the old diagnostic ref_length_bias: two forward passes over every held-out reference completion (on
+    # 2 cores about 10 of a cpu cell's minutes); off unless asked for
+    ref_length_bias: bool = False
     steps: int = 64
     batch: int = 8  # preference pairs per step (2 x batch sequences)
     lr: float = 1e-4
@@ -217,12 +221,13 @@ def evaluate(task: LLMTask, output: dict) -> dict:
         "kl_k3": float(np.mean(output["k3"])),
         "length": float(np.mean(output["length"])),
     }
-    if output.get("ref_logratio") is not None:  # a trained policy (the untrained one has log-ratio 0)
+    if output.get("ref_length") is not None:  # a trained policy (the untrained one has log-ratio 0)
         ref_lengths = np.asarray(output["ref_length"], float).reshape(len(test), n)
         bias = policy_length_bias(output["prompt"], output["length"], output["k1"], ref_lengths)
         if np.isfinite(bias):
             out["length_bias"], out["length_bias_abs"] = bias, abs(bias)
-        ref_bias = length_bias(output["ref_length"], output["ref_logratio"])
-        if np.isfinite(ref_bias):
-            out["ref_length_bias"] = ref_bias
+        if output.get("ref_logratio") is not None:  # the diagnostic, when the track config asks for it
+            ref_bias = length_bias(output["ref_length"], output["ref_logratio"])
+            if np.isfinite(ref_bias):
+                out["ref_length_bias"] = ref_bias
     return out
