@@ -24,8 +24,9 @@ def split_grid(data: dict) -> tuple[dict, dict]:
 
 
 def _points(grid, task: str, solver: str) -> list[str]:
-    runs = grid["runs"]
-    labels = runs[(runs.task == task)].method
+    """The solver's grid points on ``task`` that ran, ok or failed (a point whose every seed failed is listed
+    too, with its reason)."""
+    labels = set(grid["runs"][grid["runs"].task == task].method) | set(grid["failed"][grid["failed"].task == task].method)
     return sorted({m for m in labels if tuning.base_name(m) == solver}, key=tuning.point_order)
 
 
@@ -58,7 +59,8 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
     for s in solvers:
         n_points = len({m for m in grid["runs"].method if tuning.base_name(m) == s}
                        | {m for m in grid["failed"].method if tuning.base_name(m) == s})
-        n_seeds = grid["runs"][grid["runs"].method.map(tuning.base_name) == s].rep.nunique()
+        n_seeds = len(set(grid["runs"][grid["runs"].method.map(tuning.base_name) == s].rep)
+                      | set(grid["failed"][grid["failed"].method.map(tuning.base_name) == s].rep))
         sizes.append(f"`{s}`: {n_points} point(s) × {n_seeds} tuning seed(s)")
     lines += ["Tuning budget per solver: " + "; ".join(sizes) + ".", ""]
     for task in tasks:
