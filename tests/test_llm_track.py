@@ -260,6 +260,17 @@ def test_every_solver_runs_and_is_scored(tiny, name):
         assert metrics["kl_k1"] == 0 and "length_bias" not in metrics
     else:
         assert metrics["kl_k3"] > 0 and metrics["step_s"] > 0 and metrics["n_pairs"] >= 1
+        assert "ref_length_bias" not in metrics  # the diagnostic is off unless the track config asks
+
+
+def test_the_reference_length_bias_diagnostic_runs_when_asked(tiny):
+    track = registry.get_track("llm")
+    task = track.make_task("minilm", {**TINY, "ref_length_bias": True}, 1)
+    solver = registry.get_solver("llm", "rebel")
+    out = solver.fn(task, registry.solver_config(solver, "smoke"), 1)
+    assert len(out["ref_logratio"]) == len(out["ref_length"]) == task.n_test * task.n_ref
+    metrics = track.evaluate(task, out)
+    assert "ref_length_bias" not in metrics or -1 <= metrics["ref_length_bias"] <= 1
 
 
 def test_profile_method_selection_leaves_out_the_vllm_cell():
