@@ -168,3 +168,17 @@ def test_export_never_silently_drops_rows_of_an_earlier_export(tmp_path):
     (tmp_path / "exp" / "runs.parquet").write_bytes(b"not parquet")
     with pytest.raises(TiltbenchError, match="exists but cannot be read .*--replace"):
         a.export(tmp_path / "exp")
+
+
+def test_a_report_drops_a_failure_that_a_later_ok_run_of_the_cell_superseded(store_path):
+    """A cell that timed out, then ran ok after a code change (another content key), is not "failed" on
+    the board; a failure after the ok run still shows."""
+    from tiltbench.report import load
+
+    s = Store(store_path)
+    s.write_run(run("old-fail", key="k-old", status="failed", finished_at=datetime(2026, 1, 1)), {}, {}, ENV)
+    s.write_run(run("new-ok", key="k-new", finished_at=datetime(2026, 1, 2)), {"acc": 0.5}, {}, ENV)
+    s.write_run(run("other-fail", key="k-other", status="failed", rep=1, finished_at=datetime(2026, 1, 3)), {}, {},
+                ENV)
+    data = load(s, "p", "t")
+    assert data["runs"].run_id.tolist() == ["new-ok"] and data["failed"].run_id.tolist() == ["other-fail"]

@@ -73,6 +73,10 @@ def load(store: Store, profile: str, track: str) -> dict[str, pd.DataFrame]:
              [profile, track])
     failed = q("SELECT f.* FROM failures f WHERE profile = ? AND track = ? ORDER BY task, method, rep",
                [profile, track])
+    if len(failed) and len(runs):  # a failure a later ok run of the same cell (e.g. after a fix) superseded
+        later = failed.merge(runs[["task", "method", "rep", "finished_at"]], on=["task", "method", "rep"],
+                             how="left", suffixes=("", "_ok"))
+        failed = failed[~(later.finished_at_ok > later.finished_at).to_numpy()].reset_index(drop=True)
     metrics = q("SELECT m.run_id, m.name, m.value FROM metrics m JOIN latest_runs r USING (run_id) "
                 "WHERE r.profile = ? AND r.track = ? ORDER BY m.run_id, m.name", [profile, track])
     curves = q("SELECT r.task, r.method, r.rep, c.name, c.step, c.value FROM curves c JOIN latest_runs r "
