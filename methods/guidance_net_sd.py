@@ -119,10 +119,8 @@ def guidance_net_sd(task, config: dict, seed: int) -> dict:
     net.eval().requires_grad_(False)
     idx, noise = eval_batch(task, pipe, KIND, seed)
     t0 = time.perf_counter()
-    images = []
-    for part in torch.arange(len(idx)).split(8):
-        fix = guided_correction(net, cond, idx[part].to(device), config["gamma"], alphas)
-        images.append(sample_images(pipe, KIND, task, cond, idx[part], noise[part], correct=fix)[0])
+    images, _ = sample_images(pipe, KIND, task, cond, idx, noise, correct_for=lambda sub: guided_correction(
+        net, cond, sub.to(device), config["gamma"], alphas))
     rate = len(idx) / (time.perf_counter() - t0)
-    return finish(task, KIND, torch.cat(images), idx, device, {"train_s": train_s, "samples_per_s": rate},
+    return finish(task, KIND, images, idx, device, {"train_s": train_s, "samples_per_s": rate},
                   {"train_loss": list(enumerate(losses, 1))})

@@ -55,10 +55,7 @@ def velocity_guidance_sd3(task, config: dict, seed: int) -> dict:
     reward = scorer(task, device)
     idx, noise = eval_batch(task, pipe, KIND, seed)
     t0 = time.perf_counter()
-    images = []
-    for part in torch.arange(len(idx)).split(8):
-        fix = guided_velocity(pipe, [prompts[i] for i in idx[part].tolist()], reward, task.lam, config["gamma"],
-                              config["jac"], float(t_min))
-        images.append(sample_images(pipe, KIND, task, cond, idx[part], noise[part], correct=fix)[0])
+    images, _ = sample_images(pipe, KIND, task, cond, idx, noise, correct_for=lambda sub: guided_velocity(
+        pipe, [prompts[i] for i in sub.tolist()], reward, task.lam, config["gamma"], config["jac"], float(t_min)))
     rate = len(idx) / (time.perf_counter() - t0)
-    return finish(task, KIND, torch.cat(images), idx, device, {"train_s": 0.0, "samples_per_s": rate})
+    return finish(task, KIND, images, idx, device, {"train_s": 0.0, "samples_per_s": rate})

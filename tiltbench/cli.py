@@ -162,8 +162,7 @@ def cmd_report(args) -> int:
     if args.profile not in store.profiles():  # never overwrite a published index with an empty one
         raise TiltbenchError(f"no runs of profile {args.profile!r} in {args.store}; nothing rendered "
                              f"(profiles with runs: {', '.join(store.profiles()) or 'none'})")
-    with store.reading():  # one connection for the many reads of a report
-        written, notes = render_with_notes(store, args.profile, out, args.track)
+    written, notes = render_with_notes(store, args.profile, out, args.track)
     for path in written:
         print(path)
     for track, note in notes.items():

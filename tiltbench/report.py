@@ -505,14 +505,19 @@ def missing_module_note(exc: ModuleNotFoundError) -> str:
 
 
 def render(store: Store, profile: str, out: Path, tracks: list[str] | None = None) -> list[Path]:
-    with store.reading():  # one connection for the many reads of a report
-        return render_with_notes(store, profile, out, tracks)[0]
+    return render_with_notes(store, profile, out, tracks)[0]
 
 
 def render_with_notes(store: Store, profile: str, out: Path,
                       tracks: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
     """Render every track (and the index); a track whose report needs an optional package that is not
-    installed is skipped with a note (in the index and in the returned dict), and the others render."""
+    installed is skipped with a note (in the index and in the returned dict), and the others render.
+    Every read goes through one store connection (``Store.reading``)."""
+    with store.reading():
+        return _render_all(store, profile, out, tracks)
+
+
+def _render_all(store: Store, profile: str, out: Path, tracks: list[str] | None) -> tuple[list[Path], dict[str, str]]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     notes: dict[str, str] = {}

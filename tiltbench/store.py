@@ -195,6 +195,7 @@ class Store:
 
     def __init__(self, path: str | Path, lock_wait_s: float | None = None):
         self.path = Path(path)
+        self._reader = None  # the connection ``reading()`` holds open, if any
         self.lock_wait_s = default_lock_wait_s() if lock_wait_s is None else lock_wait_s
 
     @property
@@ -496,7 +497,7 @@ class Store:
         """Run one read-only statement on a sandboxed read-only connection (no file, network or
         extension access); anything but a plain query is refused before it is executed.  Inside
         ``reading()`` the statements share that block's one connection."""
-        shared = getattr(self, "_reader", None)
+        shared = self._reader
         con = shared or self._connect(read_only=True, sandbox=True)
         try:
             with self._errors("query"):
@@ -511,7 +512,7 @@ class Store:
         """One sandboxed read-only connection for every ``query`` in the block (a command that reads many
         times, like ``tiltbench claims``, pays the opening and integrity check once).  It holds the file's
         read lock for the block: keep the block short."""
-        if getattr(self, "_reader", None) is not None:
+        if self._reader is not None:
             yield self
             return
         self._reader = self._connect(read_only=True, sandbox=True)

@@ -95,7 +95,7 @@ def make_task(name: str, config: dict, seed: int) -> SDTask:
     known = {f.name: f for f in fields(SDTask) if f.name not in ("name", "prompt_set", "lam")}
     kwargs = {}
     for key, value in config.items():
-        if key in ("tasks", "reps", "solvers", "methods", "tune_reps", "report_with"):
+        if key in ("tasks", "reps", "solvers"):  # the core strips the other selection keys
             continue
         if key not in known:
             raise unknown("t2i-sd track config key", key, known)
@@ -141,16 +141,17 @@ def noise_for(pipe, kind: str, task: SDTask, n: int, stream: int, seed: int) -> 
 
 
 def sample_images(pipe, kind: str, task: SDTask, cond, idx: torch.Tensor, noise: torch.Tensor, batch: int = 8,
-                  **kw) -> tuple[torch.Tensor, torch.Tensor]:
+                  correct_for=None, **kw) -> tuple[torch.Tensor, torch.Tensor]:
     """(images in [-1, 1], final latents), both float32 on the CPU (a paper-scale pool would not fit on the
-    GPU), for prompt indices ``idx``, in batches; ``kw`` goes to ``pipelines.sample`` (a guidance
-    ``correct``, a finetuned ``net``)."""
+    GPU), for prompt indices ``idx``, in batches; ``correct_for(batch's prompt indices)`` gives a batch its
+    guidance ``correct``; ``kw`` goes to ``pipelines.sample`` (e.g. a finetuned ``net``)."""
     device = next(pipelines.denoiser(pipe, kind).parameters()).device
     dtype = pipelines.check_dtype(task.dtype)
     images, latents = [], []
     for part in torch.arange(len(idx)).split(batch):
+        guide = {"correct": correct_for(idx[part])} if correct_for is not None else {}
         z = pipelines.sample(pipe, kind, cond, idx[part].to(device), noise[part].to(device, dtype),
-                             task.sample_steps, task.cfg(kind), **kw)
+                             task.sample_steps, task.cfg(kind), **guide, **kw)
         with torch.no_grad():
             images.append(pipelines.decode(pipe, kind, z.detach()).float().cpu())
         latents.append(z.detach().float().cpu())
