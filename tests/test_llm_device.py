@@ -63,13 +63,13 @@ def test_trl_trainers_are_told_the_cells_device(gpu_smoke_cells):
     assert trl_args(task, 0, "out", "cuda")["use_cpu"] is False
 
 
-def test_reference_sets_of_another_device_are_cached_apart_and_cpu_keys_are_unchanged(gpu_smoke_cells):
-    from tiltbench.benchmarks.llm.loop import _ref_key
+def test_reference_sets_of_another_device_are_cached_apart(gpu_smoke_cells):
+    from tiltbench.benchmarks.llm.loop import _gen_key
 
     task = registry.get_track("llm").make_task("minilm", gpu_smoke_cells["qrpo"].track_config, 0)
-    cpu = _ref_key(task, "/m", 3)
-    assert cpu == _ref_key(task, "/m", 3, "cpu") and cpu != _ref_key(task, "/m", 3, "cuda")
-    assert _ref_key(task, "/m", 3, "cuda") == _ref_key(task, "/m", 3, "cuda:0")
+    cpu = _gen_key(task, "/m", "train", 4, 3)
+    assert cpu == _gen_key(task, "/m", "train", 4, 3, "cpu") and cpu != _gen_key(task, "/m", "train", 4, 3, "cuda")
+    assert _gen_key(task, "/m", "train", 4, 3, "cuda") == _gen_key(task, "/m", "train", 4, 3, "cuda:0")
 
 
 def test_the_vllm_memory_share_is_a_validated_track_key():

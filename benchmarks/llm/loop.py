@@ -4,7 +4,8 @@ baselines/simpo.py, baselines/rebel.py, benchmarks/llm/reference.py) differ only
 
 Reference completions are sampled once per (model, prompts, n, sampling settings, seed, device type)
 from the untrained policy and cached as JSON under $TILTBENCH_CACHE/llm_refs (a file lock stops two
-workers from generating the same set); every solver of a (task, rep) reads the same file.
+workers from generating the same set); every solver of a (task, rep) reads the same files, and with the
+track's ``ref_seed`` every cell of the board does.
 
 Every solver gets the cell's device (``config["device"]``, "cpu" or "cuda"): the policy is loaded
 there, and every batch, log-probability and evaluation goes where the model's weights are.  TRL's
@@ -29,16 +30,25 @@ from tiltbench.benchmarks.llm.generate import HFBackend, VLLMBackend, chat_promp
 
 
 # ---------------------------------------------------------------- reference completions and pairs
-def _ref_key(task: LLMTask, path, seed: int, device: str = "cpu") -> str:
-    fields = [str(path), task.dtype, task.backend, task.gen_batch, task.n_train, task.n_heldout, task.n_ref,
-              task.max_new_tokens, task.temperature, seed, "split-v2", task.train_samples, task.n_quantile,
-              llm_data.POOL_VERSION, task.split, task.name]
-    if task.prompts_file:  # bring-your-own inputs (the generated prompts' keys stay as they were)
-        fields += [str(task.prompts_file), task.prompts_layout, str(task.reward_model)]
+def _gen_key(task: LLMTask, path, part: str, n: int, seed: int, device: str = "cpu") -> str:
+    """Cache key of one generated part: "train" (the training completions and the quantile pool of every
+    train prompt, whichever split the cell scores) or the held-out split's reference completions.  It
+    names what the samples depend on, not the training reward: both tasks of a board share them."""
+    n_prompts = task.n_train if part == "train" else task.n_heldout
+    fields = ["v3", part, str(path), task.dtype, task.backend, task.gen_batch, n_prompts, n, task.max_new_tokens,
+              task.temperature, seed, llm_data.POOL_VERSION]
+    if task.prompts_file:
+        fields += [str(task.prompts_file), task.prompts_layout]
     kind = torch.device(device).type
     if kind != "cpu":  # samples drawn on another device differ (its own RNG and kernels)
         fields.append(kind)
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+
+
+def ref_seed(task: LLMTask, seed: int) -> int:
+    """The seed the reference completions are drawn with: the track's ``ref_seed`` when set (one set for
+    the whole board: the data set, generated once as the QRPO paper does), else the cell's own seed."""
+    return task.ref_seed if task.ref_seed >= 0 else seed
 
 
 def _score_rows(task: LLMTask, reward: str, prompts, rows: list[list[str]], device: str) -> list[list[float]]:
@@ -52,9 +62,42 @@ def _score_rows(task: LLMTask, reward: str, prompts, rows: list[list[str]], devi
     return out
 
 
+def _cached_json(file, make) -> tuple[dict, bool]:
+    """(content, made): ``file`` read if present, else ``make()`` written atomically; a lock per file
+    keeps two workers from making the same one."""
+    with llm_model.file_lock(file.parent / f".{file.stem}.lock"):
+        if file.exists():
+            return json.loads(file.read_text()), False
+        data = make()
+        tmp = file.with_suffix(".part")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, file)
+        return data, True
+
+
+def _generate(task: LLMTask, path, prompts, n: int, seed: int, model, tokenizer, device: str) -> dict:
+    """``n`` completions per prompt of the untrained policy: {"texts", "truncated", "backend", "tok_per_s"}."""
+    if task.backend == "vllm":
+        backend = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory, task.vllm_max_len)
+    else:
+        if model is None:
+            model, tokenizer = llm_model.load(path, task.dtype, device)
+        backend = HFBackend(model, tokenizer, task.gen_batch)
+    try:
+        texts = [chat_prompt(backend.tokenizer, p.text) for p in prompts]
+        done = backend.generate(texts, n, task.max_new_tokens, task.temperature, seed)
+    finally:
+        backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
+    rows = [done[i * n:(i + 1) * n] for i in range(len(prompts))]
+    return {"texts": [[c.text for c in row] for row in rows], "truncated": [[c.truncated for c in row] for row in rows],
+            "backend": backend.name, "tok_per_s": backend.tokens_per_s}
+
+
 def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: str = "cpu") -> dict:
-    """Completions of the untrained policy, sampled once per (task settings, seed, device type) on ``device``
-    (with the hf backend: by ``model``, which is on it, or a fresh copy loaded there) and cached:
+    """Completions of the untrained policy, drawn on ``device`` (with the hf backend: by ``model``, which
+    is on it, or a fresh copy loaded there) with ``ref_seed(task, seed)`` and cached in two parts under
+    $TILTBENCH_CACHE/llm_refs, each generated once: the train prompts' completions (shared by every cell,
+    split and training reward of the board) and the held-out split's.  Returns
 
     - "train": ``train_samples`` completion texts per train prompt, the texts every solver trains on;
     - "quantile": ``n_quantile`` further completions per train prompt, drawn in the same batch (so i.i.d.
@@ -63,48 +106,39 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
     - "test": ``n_ref`` completions per held-out prompt (the win rate's and length bias's references);
     - "truncated": {part: [[bool per completion]]}, True where a completion hit max_new_tokens
       before its EOS (it is trained on without an EOS);
-    - "rewards": {the training reward: {"train"/"quantile": [[...]]}}; "tok_per_s": generation speed (0 when
-      read from the cache)."""
+    - "rewards": {the training reward: {"train"/"quantile": [[...]]}} (cached per reward); "tok_per_s":
+      generation speed of what this call generated (0 when all was read from the cache)."""
     path = llm_model.resolve(task.model)
     root = llm_model.cache_dir() / "llm_refs"
-    file = root / f"{_ref_key(task, path, seed, device)}.json"
-    with llm_model.file_lock(root / f".{file.stem}.lock"):
-        if file.exists():
-            data = json.loads(file.read_text())
-            data["tok_per_s"] = 0.0
-            return data
-        train, test = task.prompts()
-        if task.backend == "vllm":
-            backend = VLLMBackend(path, task.dtype, seed, task.gen_batch, device, task.vllm_gpu_memory,
-                                  task.vllm_max_len)
-        else:
-            if model is None:
-                model, tokenizer = llm_model.load(path, task.dtype, device)
-            backend = HFBackend(model, tokenizer, task.gen_batch)
-        tok = backend.tokenizer
-        data = {"model": str(path), "backend": backend.name, "truncated": {}}
-        k = task.train_samples  # a train prompt's first k completions are trained on; the rest: its quantile pool
-        parts = (("train", train, k + task.n_quantile, {"train": slice(0, k), "quantile": slice(k, None)}),
-                 ("test", test, task.n_ref, {"test": slice(None)}))
-        try:
-            for split, prompts, n, cuts in parts:
-                texts = [chat_prompt(tok, p.text) for p in prompts]
-                done = backend.generate(texts, n, task.max_new_tokens, task.temperature, seed + (split == "test"))
-                rows = [done[i * n:(i + 1) * n] for i in range(len(prompts))]
-                for name, cut in cuts.items():
-                    data[name] = [[c.text for c in row[cut]] for row in rows]
-                    data["truncated"][name] = [[c.truncated for c in row[cut]] for row in rows]
-        finally:
-            backend.close()  # vLLM: shut the engine down, free its (GPU) memory before training
-        # only what the solvers read: the training reward of the training completions and of the quantile
-        # pool (the held-out reward and the test completions are scored in evaluation, on what is evaluated)
-        data["rewards"] = {task.name: {name: _score_rows(task, task.name, train, data[name], device)
-                                       for name in ("train", "quantile")}}
-        data["tok_per_s"] = backend.tokens_per_s
-        tmp = file.with_suffix(".part")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, file)
+    seed = ref_seed(task, seed)
+    train, held = task.prompts()
+    k = task.train_samples  # a train prompt's first k completions are trained on; the rest: its quantile pool
+    n_train = k + task.n_quantile
+    made = []
+
+    def part(name, prompts, n, part_seed):
+        file = root / f"gen-{_gen_key(task, path, name, n, part_seed, device)}.json"
+        data, new = _cached_json(file, lambda: _generate(task, path, prompts, n, part_seed, model, tokenizer, device))
+        if new:
+            made.append(data["tok_per_s"])
         return data
+
+    gen_train = part("train", train, n_train, seed)
+    gen_held = part(task.split, held, task.n_ref, seed + 1)
+    data = {"model": str(path), "backend": gen_train["backend"],
+            "train": [row[:k] for row in gen_train["texts"]], "quantile": [row[k:] for row in gen_train["texts"]],
+            "test": gen_held["texts"],
+            "truncated": {"train": [row[:k] for row in gen_train["truncated"]],
+                          "quantile": [row[k:] for row in gen_train["truncated"]], "test": gen_held["truncated"]}}
+    # only what the solvers read: the training reward of the training completions and of the quantile
+    # pool (the held-out reward and the test completions are scored in evaluation, on what is evaluated)
+    score_key = _gen_key(task, path, "train", n_train, seed, device) + f"-{task.name}-{task.reward_model}"
+    score_file = root / f"score-{hashlib.sha256(score_key.encode()).hexdigest()[:16]}.json"
+    scores, _ = _cached_json(score_file, lambda: {name: _score_rows(task, task.name, train, data[name], device)
+                                                  for name in ("train", "quantile")})
+    data["rewards"] = {task.name: scores}
+    data["tok_per_s"] = float(np.mean(made)) if made else 0.0
+    return data
 
 
 @dataclass

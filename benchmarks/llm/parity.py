@@ -58,14 +58,14 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int, aga
     return np.concatenate(gaps) if gaps else np.zeros(0)
 
 
-def sft_policy(task, seed: int, device: str):
-    """(peft model, tokenizer): LoRA adapters trained for ``task.steps`` steps of supervised finetuning on
+def sft_policy(task, seed: int, device: str, steps: int = 0):
+    """(peft model, tokenizer): LoRA adapters trained for ``steps`` (0: ``task.steps``) steps of supervised finetuning on
     each training pair's chosen completion (the shared pairs and batch order; no preference loss, so that
     the parity cell imports no method)."""
     model, tokenizer = lora_policy(task, seed, device)
     ref = reference_set(task, seed, model, tokenizer, device)
     pairs = best_vs_worst(ref, task.name)
-    order = batch_order(len(pairs), task.steps, task.batch, seed)
+    order = batch_order(len(pairs), steps or task.steps, task.batch, seed)
     train_pairs(model, tokenizer, task, pairs, order, lambda logp, _ref, batch: -logp[:len(batch)].mean())
     return model, tokenizer
 
@@ -86,10 +86,15 @@ def compare(task, test, prompts, hf_done, v_done, model, tokenizer, device, pref
 def vllm_parity(task, config: dict, seed: int) -> dict:
     """vLLM vs HF generate on the held-out prompts, for the untrained and a trained (LoRA) policy: per-token
     log-prob gaps, reward distributions, tokens/s.  vLLM gets the trained policy as the evaluation of every
-    trained solver does (``policy_samples``, the task's ``vllm_adapter``)."""
+    trained solver does (``policy_samples``, the task's ``vllm_adapter``).  Solver config: ``prompts``, the
+    first that many held-out prompts (0: all); ``sft_steps``, the trained policy's steps (0: the task's)."""
     device = config.get("device", "cpu")
+    n_prompts, sft_steps = int(config.get("prompts", 0)), int(config.get("sft_steps", 0))
+    if n_prompts < 0 or sft_steps < 0:
+        raise ValueError(f"vllm-parity prompts = {n_prompts}, sft_steps = {sft_steps}: each must be >= 0 (0: the task's)")
     _, test = task.prompts()
-    model, tokenizer = sft_policy(task, seed, device)
+    test = test[:n_prompts] if n_prompts else test
+    model, tokenizer = sft_policy(task, seed, device, sft_steps)
     prompts = [chat_prompt(tokenizer, p.text) for p in test]
     hf = HFBackend(model, tokenizer, task.gen_batch)
     with model.disable_adapter():  # the untrained policy

@@ -62,6 +62,10 @@ class LLMTask:
     max_new_tokens: int = 32
     temperature: float = 1.0
     eval_samples: int = 2  # policy completions per held-out prompt
+    # the seed of the reference completions: -1, each cell's own (the train completions, quantile pool and
+    # held-out references drawn afresh per seed); >= 0, one set for every cell of the board, both training
+    # rewards and every seed (the data set, generated once, as the QRPO paper pre-computes it)
+    ref_seed: int = -1
     # the old diagnostic ref_length_bias: two forward passes over every held-out reference completion (on
     # 2 cores about 10 of a cpu cell's minutes); off unless asked for
     ref_length_bias: bool = False
@@ -140,6 +144,9 @@ def make_task(name: str, config: dict, seed: int, split: str = "test") -> LLMTas
     if task.n_val < 0:
         raise ValueError(f"llm track config n_val = {task.n_val}: must be >= 0 (0: the tuning cells score n_test "
                          f"validation prompts)")
+    if task.ref_seed < -1:
+        raise ValueError(f"llm track config ref_seed = {task.ref_seed}: must be >= 0 (one reference set for the "
+                         f"board) or -1 (each cell's own seed)")
     if task.n_ref < 1:
         raise ValueError(f"llm track config n_ref = {task.n_ref}: must be >= 1")
     if task.train_samples < 2:
