@@ -35,7 +35,7 @@ def random_policy(task: RLTask, config: dict, seed: int) -> dict:
     """Uniformly random actions, evaluated like SAC's final policy (no training)."""
     from tiltbench.benchmarks.rl.track import score_episodes
 
-    eval_env = make_env(task.name, seed + 1)  # SAC's evaluation environment (benchmarks/rl/loop.py)
+    eval_env = make_env(task.name, seed + 1, task.action_repeat)  # SAC's evaluation environment (benchmarks/rl/loop.py)
     t0 = time.perf_counter()
     returns, feats = evaluate_policy(eval_env, RandomPolicy(eval_env.action_dim, seed), task.final_episodes)
     scores = score_episodes(task, returns, feats)

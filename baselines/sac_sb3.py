@@ -23,20 +23,20 @@ from tiltbench.benchmarks.rl.loop import evaluate_at
 from tiltbench.benchmarks.rl.track import RLTask
 
 
-def gym_env(task: str, seed: int):
+def gym_env(task: str, seed: int, action_repeat: int = 1):
     """Our dm_control wrapper as a gymnasium.Env (flat float32 observations, actions in [-1, 1])."""
     import gymnasium as gym
 
     class DMCGym(gym.Env):
         def __init__(self):
-            self.env = make_env(task, seed)
+            self.env = make_env(task, seed, action_repeat)
             self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.env.obs_dim,), np.float32)
             self.action_space = gym.spaces.Box(-1.0, 1.0, (self.env.action_dim,), np.float32)
 
         def reset(self, *, seed=None, options=None):
             super().reset(seed=seed)
             if seed is not None:  # a seeded reset starts the task's random stream over (gymnasium's contract)
-                self.env = make_env(task, seed)
+                self.env = make_env(task, seed, action_repeat)
             return self.env.reset(), {}
 
         def step(self, action):
@@ -65,7 +65,7 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
         raise RuntimeError(f"sac-sb3 needs stable-baselines3 (pip install 'tiltbench[rl]'); import failed: {exc}") \
             from None
 
-    eval_env = make_env(task.name, seed + 1)
+    eval_env = make_env(task.name, seed + 1, task.action_repeat)
     curves = {"norm_return": [], "pass_all": []}
 
     class Evaluate(BaseCallback):
@@ -77,8 +77,8 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
                 evaluate_at(eval_env, _Policy(self.model), task, task.eval_episodes, t, curves)
             return True
 
-    model = SAC("MlpPolicy", gym_env(task.name, seed), learning_rate=task.lr, buffer_size=task.steps,
-                learning_starts=task.random_steps, batch_size=task.batch, tau=0.005, gamma=0.99,
+    model = SAC("MlpPolicy", gym_env(task.name, seed, task.action_repeat), learning_rate=task.lr,
+                buffer_size=task.steps, learning_starts=task.random_steps, batch_size=task.batch, tau=0.005, gamma=0.99,
                 train_freq=task.update_every, gradient_steps=1, ent_coef="auto", target_entropy="auto",
                 policy_kwargs={"net_arch": [task.width, task.width]}, seed=seed,
                 device=config.get("device", "cpu"), verbose=0)

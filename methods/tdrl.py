@@ -371,6 +371,6 @@ def tdrl(task, config: dict, seed: int) -> dict:
     from tiltbench.benchmarks.rl.env import make_env
 
     device = config.get("device", "cpu")
-    probe = make_env(task.name, seed)
+    probe = make_env(task.name, seed, task.action_repeat)
     source = TdRLReward(task, config, probe.obs_dim, probe.action_dim, seed, device)
     return train(task, seed, source, device=device)

@@ -12,6 +12,8 @@ stable-baselines3 is not a dependency of tiltbench; install it to compare (pip i
 from __future__ import annotations
 
 import argparse
+import copy
+import os
 import platform
 import time
 from pathlib import Path
@@ -20,20 +22,152 @@ import numpy as np
 import torch
 
 
-def ours(obs_dim: int, act_dim: int, width: int, batch: int, updates: int) -> float:
-    from tiltbench.benchmarks.rl.sac import SAC, ReplayBuffer
+def _filled_buffer(obs_dim: int, act_dim: int, seed: int = 0):
+    from tiltbench.benchmarks.rl.sac import ReplayBuffer
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     buf = ReplayBuffer(obs_dim, act_dim, 100_000)
     for _ in range(20_000):
         buf.add(rng.standard_normal(obs_dim), rng.uniform(-1, 1, act_dim), rng.uniform(), rng.standard_normal(obs_dim), 0.0)
-    agent = SAC(obs_dim, act_dim, width)
-    for _ in range(50):  # warm-up
+    return buf, rng
+
+
+# ------------------------------------------------------------------ variants tried for speed (not used by the track)
+def stacked_critic(agent):
+    """The agent's twin critics as one module: their weights stacked on a leading axis
+    (``torch.func.stack_module_state``) and evaluated with ``vmap`` over ``functional_call``, so each layer is
+    one batched product for both critics.  Same initial weights as ``agent.critic``."""
+    from torch import nn
+    from torch.func import functional_call, stack_module_state, vmap
+
+    class StackedQ(nn.Module):
+        def __init__(self, nets):
+            super().__init__()
+            params, _ = stack_module_state(nets)
+            self.names = list(params)
+            self.params = nn.ParameterList([nn.Parameter(params[n].detach().clone()) for n in self.names])
+            self.base = copy.deepcopy(nets[0]).to("meta")
+
+        def forward(self, obs, act):  # -> (2, B)
+            x = torch.cat([obs, act], -1)
+            call = lambda p, x: functional_call(self.base, dict(zip(self.names, p)), (x,)).squeeze(-1)  # noqa: E731
+            return vmap(call, in_dims=(0, None))(list(self.params), x)
+
+    return StackedQ([agent.critic.q1, agent.critic.q2])
+
+
+def variant(obs_dim: int, act_dim: int, width: int, kind: str):
+    """Our SAC with its update rewritten: "stacked" (the critics as one vmapped ensemble), "compiled"
+    (``torch.compile`` of the two losses), or "plain" (the same rewrite, neither trick: a control)."""
+    from torch.nn import functional as F  # noqa: F401
+    from tiltbench.benchmarks.rl.sac import SAC
+
+    class Variant(SAC):
+        def __init__(self):
+            super().__init__(obs_dim, act_dim, width)
+            if kind == "stacked":
+                self.critic = stacked_critic(self)
+                self.target = copy.deepcopy(self.critic).requires_grad_(False)
+                self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=3e-4, fused=True)
+                self._critic_params, self._target_params = list(self.critic.parameters()), list(self.target.parameters())
+            self.q = (lambda o, a: self.critic(o, a)) if kind == "stacked" else (lambda o, a: torch.stack(self.critic(o, a)))
+            self.q_target = ((lambda o, a: self.target(o, a)) if kind == "stacked"
+                             else (lambda o, a: torch.stack(self.target(o, a))))
+            if kind == "compiled":  # eager's random generator, so the same seed draws the same noise
+                import torch._inductor.config
+
+                torch._inductor.config.fallback_random = True
+            wrap = torch.compile if kind == "compiled" else (lambda f: f)
+            self.critic_loss, self.actor_loss = wrap(self._critic_loss), wrap(self._actor_loss)
+
+        def _critic_loss(self, b, alpha):
+            with torch.no_grad():
+                next_act, next_logp = self.actor(b["next_obs"])
+                y = b["rew"] + self.gamma * (1 - b["done"]) * (self.q_target(b["next_obs"], next_act).min(0).values
+                                                               - alpha * next_logp)
+            return ((self.q(b["obs"], b["act"]) - y) ** 2).mean(-1).sum()
+
+        def _actor_loss(self, b, alpha):
+            act, logp = self.actor(b["obs"])
+            return (alpha * logp - self.q(b["obs"], act).min(0).values).mean(), logp
+
+        def update(self, b):
+            alpha = self.log_alpha.exp().detach()
+            critic_loss = self.critic_loss(b, alpha)
+            self.opt_critic.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            self.opt_critic.step()
+            self.critic.requires_grad_(False)
+            actor_loss, logp = self.actor_loss(b, alpha)
+            self.opt_actor.zero_grad()
+            actor_loss.backward()
+            self.opt_actor.step()
+            self.critic.requires_grad_(True)
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.opt_alpha.zero_grad()
+            alpha_loss.backward()
+            self.opt_alpha.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(self._target_params, self._critic_params, self.tau)
+            return {"critic": critic_loss.item(), "actor": actor_loss.item(), "alpha": alpha.item()}
+
+    return Variant()
+
+
+def same_learning(obs_dim: int, act_dim: int, width: int, kind: str, updates: int = 20) -> float:
+    """Largest |difference| of the losses over ``updates`` updates between our SAC and a variant started
+    from the same weights on the same batches: the rewrite must change the speed, not the learning."""
+    from tiltbench.benchmarks.rl.sac import SAC
+
+    buf, _ = _filled_buffer(obs_dim, act_dim)
+    torch.manual_seed(0)
+    plain = SAC(obs_dim, act_dim, width)
+    torch.manual_seed(0)
+    other = variant(obs_dim, act_dim, width, kind)
+    gap = 0.0
+    for i in range(updates):
+        batch = buf.sample(128, np.random.default_rng(i))
+        torch.manual_seed(i)
+        a = plain.update(batch)
+        torch.manual_seed(i)
+        b = other.update(batch)
+        gap = max(gap, *(abs(a[k] - b[k]) for k in a))
+    return gap
+
+
+def timed(agent, obs_dim: int, act_dim: int, batch: int, updates: int) -> float:
+    buf, rng = _filled_buffer(obs_dim, act_dim)
+    for _ in range(50):  # warm-up (and compilation)
         agent.update(buf.sample(batch, rng))
     t0 = time.perf_counter()
     for _ in range(updates):
         agent.update(buf.sample(batch, rng))
     return updates / (time.perf_counter() - t0)
+
+
+def ours(obs_dim: int, act_dim: int, width: int, batch: int, updates: int) -> float:
+    from tiltbench.benchmarks.rl.sac import SAC
+
+    return timed(SAC(obs_dim, act_dim, width), obs_dim, act_dim, batch, updates)
+
+
+def gemm_floor(obs_dim: int, act_dim: int, width: int, batch: int) -> float:
+    """Updates/s if an update cost nothing but its matrix products, at this machine's measured rate for the
+    largest of them: the ceiling any rewrite of the same (fp32) arithmetic can reach here.  Per update, in
+    forward-pass equivalents of one network (x 2 B d_in d_out flops per layer): target actor + 2 target
+    critics (3); 2 critics forward and backward with weight gradients (2 x 3); actor forward, 2 critics
+    forward and backward to the action only (1 + 2 x 2), actor backward with weight gradients (2): 16."""
+    a, b = torch.randn(batch, width), torch.randn(width, width)
+    for _ in range(20):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(200):
+        a @ b
+    rate = 2 * batch * width * width / ((time.perf_counter() - t0) / 200)
+    q = 2 * batch * ((obs_dim + act_dim) * width + width * width + width)
+    actor = 2 * batch * (obs_dim * width + width * width + width * 2 * act_dim)
+    flops = (actor + 2 * q) + 2 * 3 * q + (actor + 2 * 2 * q) + 2 * actor
+    return rate / flops
 
 
 def sb3(obs_dim: int, act_dim: int, width: int, batch: int, updates: int) -> float:
@@ -60,7 +194,8 @@ def sb3(obs_dim: int, act_dim: int, width: int, batch: int, updates: int) -> flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--updates", type=int, default=2000, help="timed gradient updates per implementation")
+    ap.add_argument("--updates", type=int, default=1000, help="timed gradient updates per implementation and round")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table gives each one's median")
     ap.add_argument("--obs", type=int, default=24, help="observation size (walker: 24, cartpole: 5)")
     ap.add_argument("--act", type=int, default=6, help="action size (walker: 6, cartpole: 1)")
     ap.add_argument("--width", type=int, default=256)
@@ -74,18 +209,43 @@ def main() -> None:
         sb3_name = f"stable-baselines3 {stable_baselines3.__version__}"
     except ImportError:
         sb3_name = None
+    dims = (args.obs, args.act, args.width)
+    gaps = {kind: same_learning(*dims, kind) for kind in ("plain", "stacked", "compiled")}
+    names = {"ours": "tiltbench (benchmarks/rl/sac.py, what the track runs)",
+             "plain": "the same update rewritten with both critics stacked per call (control)",
+             "stacked": "twin critics as one vmapped ensemble (torch.func stack_module_state + vmap)",
+             "compiled": "the two losses through torch.compile (inductor, C++ kernels)",
+             "sb3": sb3_name or "stable-baselines3 (not installed)"}
     rows = []
     for batch in args.batch:
-        shape = (args.obs, args.act, args.width, batch, args.updates)
-        rows.append(("tiltbench (benchmarks/rl/sac.py)", batch, ours(*shape)))
-        rows.append((sb3_name or "stable-baselines3 (not installed)", batch,
-                     sb3(*shape) if sb3_name else float("nan")))
+        agents = {"ours": None, **{k: variant(*dims, k) for k in ("plain", "stacked", "compiled")}}
+        times: dict[str, list[float]] = {k: [] for k in names}
+        for _ in range(args.rounds):  # interleaved, so a busy spell slows every implementation alike
+            for key in names:
+                if key == "ours":
+                    times[key].append(ours(*dims, batch, args.updates))
+                elif key == "sb3":
+                    times[key].append(sb3(*dims, batch, args.updates) if sb3_name else float("nan"))
+                else:
+                    times[key].append(timed(agents[key], args.obs, args.act, batch, args.updates))
+        sb3_ups = float(np.median(times["sb3"]))
+        for key, values in times.items():
+            ups = float(np.median(values))
+            rows.append((names[key], batch, ups, ups / sb3_ups, gaps.get(key)))
+        floor = gemm_floor(*dims, batch)
+        rows.append(("matrix products alone at this machine's GEMM rate (a ceiling, not an implementation)", batch,
+                     floor, floor / sb3_ups, None))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = ["# SAC updates per second", "",
-             f"`python scripts/bench_sac.py --updates {args.updates} --obs {args.obs} --act {args.act}` on "
-             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; networks "
-             f"{args.width}x{args.width}; each update = critic, actor and temperature steps plus Polyak targets.", "",
-             "| implementation | batch | updates/s |", "|---|---|---|"]
-    lines += [f"| {name} | {batch} | {ups:.1f} |" for name, batch, ups in rows]
+             f"`python scripts/bench_sac.py --updates {args.updates} --rounds {args.rounds} --obs {args.obs} --act "
+             f"{args.act}` on {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, "
+             f"load average {load:.1f} when it finished; networks {args.width}x{args.width}; each update = critic, "
+             f"actor and temperature steps plus Polyak targets.  Median of {args.rounds} interleaved rounds.  "
+             "The last column is the largest loss difference from our SAC over 20 updates from the same weights "
+             "and batches (the rewrites change speed, not learning).", "",
+             "| implementation | batch | updates/s | vs SB3 | same learning (max loss gap) |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {batch} | {ups:.1f} | {ratio:.2f}x | {'—' if gap is None else f'{gap:.1e}'} |"
+              for name, batch, ups, ratio, gap in rows]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

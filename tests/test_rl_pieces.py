@@ -85,3 +85,50 @@ def test_unknown_rl_task_names_the_valid_ones():
 
     with pytest.raises(ValueError, match="unknown rl task 'walker-fly'; valid: cartpole-swingup"):
         make_env("walker-fly", 0)
+
+
+def test_action_repeat_holds_the_action_and_sums_every_dm_control_reward():
+    """An agent step of action_repeat k is k dm_control steps with that action: the same rewards (summed)
+    and the same final state as stepping k times by hand; an episode is 1000 / k agent steps."""
+    pytest.importorskip("dm_control")
+    from tiltbench.benchmarks.rl.env import make_env
+
+    actions = np.random.default_rng(3).uniform(-1, 1, (250, 2))
+    repeated, plain = make_env("reacher-easy", 4, action_repeat=4), make_env("reacher-easy", 4)
+    repeated.reset(), plain.reset()
+    total_r, total_p, steps, done = 0.0, 0.0, 0, False
+    while not done:
+        obs_r, r, done, feats = repeated.step(actions[steps])
+        total_r += r
+        for _ in range(4):
+            obs_p, p, done_p, feats_p = plain.step(actions[steps])
+            total_p += p
+        steps += 1
+        np.testing.assert_allclose(obs_r, obs_p)
+        assert feats["finger_dist"] == feats_p["finger_dist"]
+        assert done == done_p
+    assert steps == 250 and total_r == pytest.approx(total_p) and total_p > 0  # the random arm touched the target
+
+
+def test_action_repeat_must_divide_the_episode_and_leave_whole_segments():
+    from tiltbench.benchmarks.rl.track import make_task
+
+    assert make_task("reacher-easy", {"action_repeat": 4}, 0).episode_len == 250
+    with pytest.raises(ValueError, match=r"action_repeat = 3 must be >= 1 and divide dm_control's episode length 1000"):
+        make_task("reacher-easy", {"action_repeat": 3}, 0)
+    with pytest.raises(ValueError, match=r"segment_len = 50 must divide the episode length 125 agent steps"):
+        make_task("reacher-easy", {"action_repeat": 8}, 0)
+
+
+def test_the_training_loop_runs_whole_episodes_at_an_action_repeat():
+    """Two 250-step episodes of reacher at action repeat 4 (500 agent steps, 2000 dm_control steps); the
+    evaluation episodes are 250 agent steps too and their returns sum every dm_control reward."""
+    pytest.importorskip("dm_control")
+    from tiltbench.benchmarks.rl.loop import HandcraftedReward, train
+    from tiltbench.benchmarks.rl.track import make_task
+
+    task = make_task("reacher-easy", {"steps": 500, "random_steps": 400, "batch": 32, "width": 16,
+                                      "eval_every": 250, "final_episodes": 1, "action_repeat": 4}, 0)
+    out = train(task, 0, HandcraftedReward())
+    assert [step for step, _ in out["curves"]["norm_return"]] == [250, 500]
+    assert len(out["eval_features"][0]["finger_dist"]) == 250 and 0 <= out["eval_returns"][0] <= 1000

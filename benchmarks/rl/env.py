@@ -3,6 +3,11 @@
 ``make_env("walker-walk", seed)`` returns an environment whose ``step`` gives the flat observation,
 the task's own (handcrafted) reward, and a dict of features (see benchmarks/rl/tests.py) that
 the test functions consume.  Real MuJoCo physics through dm_control; no rendering is needed.
+
+``make_env(task, seed, action_repeat=k)`` holds each action for k dm_control steps and returns their
+summed reward and the features of the last one: the action repeat of the PlaNet benchmark (Hafner et
+al. 2019), used by DrQ, CURL and SAC-AE on these tasks.  An episode is then 1000 / k agent steps and
+its return is still the sum of all 1000 dm_control rewards.
 """
 
 from __future__ import annotations
@@ -46,9 +51,12 @@ def _features(domain: str, physics, action: np.ndarray) -> dict[str, float]:
 class DMCEnv:
     """A dm_control task with flat float32 observations and actions in [-1, 1]."""
 
-    def __init__(self, task: str, seed: int):
+    def __init__(self, task: str, seed: int, action_repeat: int = 1):
         if task not in TASKS:
             raise ValueError(f"unknown rl task {task!r}; valid: {', '.join(TASKS)}")
+        if not (isinstance(action_repeat, int) and action_repeat >= 1):
+            raise ValueError(f"action_repeat = {action_repeat!r}: must be an integer >= 1")
+        self.action_repeat = action_repeat
         from dm_control import suite
 
         self.task = task
@@ -76,12 +84,18 @@ class DMCEnv:
         return self._flat(self._env.reset().observation)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, dict]:
-        """Returns (observation, handcrafted reward, episode over, features of the new state)."""
+        """Returns (observation, handcrafted reward, episode over, features of the new state); with an
+        action repeat, the reward summed over the repeated steps and the state after the last."""
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         scaled = self._low + (action + 1.0) * 0.5 * (self._high - self._low)
-        ts = self._env.step(scaled)
-        return self._flat(ts.observation), float(ts.reward or 0.0), ts.last(), _features(self.domain, self._env.physics, action)
+        reward = 0.0
+        for _ in range(self.action_repeat):
+            ts = self._env.step(scaled)
+            reward += float(ts.reward or 0.0)
+            if ts.last():
+                break
+        return self._flat(ts.observation), reward, ts.last(), _features(self.domain, self._env.physics, action)
 
 
-def make_env(task: str, seed: int) -> DMCEnv:
-    return DMCEnv(task, seed)
+def make_env(task: str, seed: int, action_repeat: int = 1) -> DMCEnv:
+    return DMCEnv(task, seed, action_repeat)

@@ -5,10 +5,10 @@ is the *reward source*: an object deciding what reward each stored transition ca
 
 - ``label(env_reward)``: the reward stored for a new transition (the handcrafted source stores the
   environment's reward; TdRL stores nothing it could learn from and relabels later);
-- ``update(t, rollouts)``: called after every environment step; may relabel ``rollouts.buffer.rew``;
+- ``update(t, rollouts)``: called after every agent step; may relabel ``rollouts.buffer.rew``;
 - ``batch(batch, t)``: may rewrite a sampled batch's rewards (TdRL's exploration phase);
 - ``curves`` / ``metrics``: what it wants stored besides the loop's own figures;
-- ``snapshot`` (optional): ``(step, metric)``: after that many environment steps the loop scores the
+- ``snapshot`` (optional): ``(step, metric)``: after that many agent steps the loop scores the
   policy once more, on the final evaluation's episodes (a fresh evaluation environment with the same
   seed, so the final evaluation itself is unchanged), and stores its ``norm_return`` as ``metric``
   (TdRL: the policy its exploration phase left, before any learned reward).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tiltbench.benchmarks.rl.track import EPISODE_LEN, RLTask, score_episodes
+from tiltbench.benchmarks.rl.track import RLTask, score_episodes
 from tiltbench.benchmarks.rl.env import make_env
 
 from .sac import SAC, ReplayBuffer
@@ -92,7 +92,7 @@ def evaluate_policy(env, agent, episodes: int) -> tuple[list[float], list[dict]]
 
 
 def evaluate_at(env, agent, task: RLTask, episodes: int, step: int, curves: dict) -> tuple[list[float], list[dict]]:
-    """``evaluate_policy`` at environment step ``step``: the episodes' returns and features, with their
+    """``evaluate_policy`` at agent step ``step``: the episodes' returns and features, with their
     ``norm_return`` and ``pass_all`` appended to the learning ``curves``."""
     returns, feats = evaluate_policy(env, agent, episodes)
     scores = score_episodes(task, returns, feats)
@@ -106,7 +106,7 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     learning curves and timings for the track to score and the store to keep.  The agent and its
     batches live on ``device``; a source with networks of its own is built on the same device."""
     rng = np.random.default_rng(seed)
-    env, eval_env = make_env(task.name, seed), make_env(task.name, seed + 1)
+    env, eval_env = make_env(task.name, seed, task.action_repeat), make_env(task.name, seed + 1, task.action_repeat)
     agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr, device=device)
     true_reward = np.zeros(task.steps, np.float32)  # kept for diagnostics only
     rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps), handcrafted=true_reward)
@@ -122,8 +122,9 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
         else:
             action = agent.act(obs)
         next_obs, reward, done, feats = env.step(action)
-        if done and (t + 1) % EPISODE_LEN:
-            raise RuntimeError(f"episode ended after {(t + 1) % EPISODE_LEN} steps; segments assume {EPISODE_LEN}")
+        if done and (t + 1) % task.episode_len:
+            raise RuntimeError(f"episode ended after {(t + 1) % task.episode_len} steps; segments assume "
+                               f"{task.episode_len}")
         true_reward[t] = reward
         rollouts.add_features(t, feats, task.steps)
         # dm_control episodes end only by the time limit: not a terminal state, so done = 0.
@@ -139,7 +140,8 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
             update_s += time.perf_counter() - t0
             updates += 1
         if snapshot and t + 1 == snapshot[0]:
-            returns, feats_ep = evaluate_policy(make_env(task.name, seed + 1), agent, task.final_episodes)
+            returns, feats_ep = evaluate_policy(make_env(task.name, seed + 1, task.action_repeat), agent,
+                                                task.final_episodes)
             snapshot_scores[snapshot[1]] = score_episodes(task, returns, feats_ep)["norm_return"]
         if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:
             evaluate_at(eval_env, agent, task, task.eval_episodes, t + 1, curves)

@@ -47,7 +47,7 @@ register_track(Track(
                "before any learned reward (scored on the final evaluation's episodes)"),
         Metric("anchor_stops", "", None, "TdRL: return-network steps the anchoring rule cut (before 2026-11-27: "
                "steps it skipped; since: steps left when it stopped a round)"),
-        Metric("env_steps_per_s", "1/s", True, "environment steps per second of training (incl. updates)",
+        Metric("env_steps_per_s", "1/s", True, "agent steps (each action_repeat dm_control steps) per second of training (incl. updates)",
                kind="cost"),
         Metric("updates_per_s", "1/s", True, "SAC gradient updates per second of update time", kind="cost"),
         Metric("reward_s", "s", False, "TdRL: seconds spent learning the reward and relabelling", kind="cost"),

@@ -110,7 +110,7 @@ def cost_table(data, methods: list[str]) -> list[str]:
     wide = vals.pivot_table(index=["task", "method"], columns="name", values="value")
     wall = runs.groupby(["task", "method"]).wall_s.mean()
     lines = ["Cost per cell (means over seeds; one torch thread per cell):", "",
-             "| task | method | wall s | env steps/s | SAC updates/s | reward learning s | wall vs sac-handcrafted |",
+             "| task | method | wall s | agent steps/s | SAC updates/s | reward learning s | wall vs sac-handcrafted |",
              "|---|---|---|---|---|---|---|"]
     for task in sorted(set(runs.task)):
         for method in methods:
@@ -193,7 +193,7 @@ def _plot_learning_curves(data, path: Path) -> bool:
                 lo, hi = bootstrap_band(v, np.random.default_rng(SEED))
                 ax.fill_between(wide.index, lo, hi, color=f"C{j}", alpha=0.2)
         ax.set_title(task, fontsize=9)
-        ax.set_xlabel("environment steps")
+        ax.set_xlabel("agent steps (x action repeat = dm_control steps)")
         ax.set_ylabel("handcrafted return / 1000")
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7)

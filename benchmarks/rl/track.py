@@ -6,7 +6,8 @@ episodes (handcrafted rewards and physical features per step); this module score
 solver grades itself:
 
 - ``norm_return``: mean undiscounted handcrafted return of the evaluation episodes / 1000
-  (dm_control episodes are 1000 steps with rewards in [0, 1], so 1 is the maximum);
+  (dm_control episodes are 1000 steps with rewards in [0, 1], so 1 is the maximum; with an action
+  repeat the return still sums all 1000 steps' rewards);
 - ``pass_<test>``: share of evaluation segments (``segment_len`` steps) passing that pass-fail
   test of the task (benchmarks/rl/tests.py), ``pass_all`` passing all of them.
 
@@ -35,20 +36,28 @@ class RLTask:
     """One dm_control task and the budget both sides share (set by the profile's track config)."""
 
     name: str
-    steps: int = 50_000  # environment steps of training
+    steps: int = 50_000  # agent steps of training (each action_repeat dm_control steps)
     random_steps: int = 5_000  # uniform random actions before the policy acts
+    # each action is held for this many dm_control steps, rewards summed (PlaNet's action repeat); an
+    # episode is 1000 / action_repeat agent steps.  1: every dm_control step is an agent step
+    action_repeat: int = 1
     width: int = 256  # hidden width of actor and critics (two hidden layers)
     batch: int = 256
     lr: float = 3e-4
-    update_every: int = 1  # one SAC update every this many environment steps
-    eval_every: int = 10_000  # environment steps between evaluations (learning curves)
+    update_every: int = 1  # one SAC update every this many agent steps
+    eval_every: int = 10_000  # agent steps between evaluations (learning curves)
     eval_episodes: int = 2  # deterministic episodes per evaluation during training
     final_episodes: int = 5  # deterministic episodes scored on the leaderboard
-    segment_len: int = 50  # steps per trajectory segment seen by the tests
+    segment_len: int = 50  # agent steps per trajectory segment seen by the tests
 
     @property
     def tests(self):
         return SUITES[self.name]
+
+    @property
+    def episode_len(self) -> int:
+        """Agent steps per episode."""
+        return EPISODE_LEN // self.action_repeat
 
 
 def make_task(name: str, config: dict, seed: int) -> RLTask:
@@ -63,8 +72,12 @@ def make_task(name: str, config: dict, seed: int) -> RLTask:
             raise unknown("rl track config key", key, known)
         kwargs[key] = check_type(f"rl track config {key}", value, known[key].default)
     task = RLTask(name, **kwargs)
-    if EPISODE_LEN % task.segment_len:
-        raise ValueError(f"segment_len = {task.segment_len} must divide the episode length {EPISODE_LEN}")
+    if task.action_repeat < 1 or EPISODE_LEN % task.action_repeat:
+        raise ValueError(f"action_repeat = {task.action_repeat} must be >= 1 and divide dm_control's episode "
+                         f"length {EPISODE_LEN} (e.g. 1, 2, 4, 5, 8)")
+    if task.episode_len % task.segment_len:
+        raise ValueError(f"segment_len = {task.segment_len} must divide the episode length {task.episode_len} "
+                         f"agent steps ({EPISODE_LEN} / action_repeat {task.action_repeat})")
     if not 0 <= task.random_steps < task.steps:
         raise ValueError(f"random_steps = {task.random_steps} must lie in [0, steps = {task.steps})")
     return task
