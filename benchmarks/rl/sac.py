@@ -105,21 +105,29 @@ class SAC:
         action, _ = self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None], deterministic)
         return action[0].cpu().numpy()
 
-    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        alpha = self.log_alpha.exp().detach()
+    def critic_loss(self, b: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
+        """Both critics' squared soft Bellman errors (Haarnoja et al. 2018, eq. 5, twin-Q target)."""
         with torch.no_grad():
             next_act, next_logp = self.actor(b["next_obs"])
             target_q = torch.min(*self.target(b["next_obs"], next_act)) - alpha * next_logp
             y = b["rew"] + self.gamma * (1 - b["done"]) * target_q
         q1, q2 = self.critic(b["obs"], b["act"])
-        critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
+        return F.mse_loss(q1, y) + F.mse_loss(q2, y)
+
+    def actor_loss(self, b: dict[str, torch.Tensor], alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E[alpha log pi(a|s) - min_j Q_j(s, a)], log pi(a|s)) with a ~ pi(.|s) (eq. 7)."""
+        act, logp = self.actor(b["obs"])
+        return (alpha * logp - torch.min(*self.critic(b["obs"], act))).mean(), logp
+
+    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        alpha = self.log_alpha.exp().detach()
+        critic_loss = self.critic_loss(b, alpha)
         self.opt_critic.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.opt_critic.step()
 
-        act, logp = self.actor(b["obs"])
         self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients
-        actor_loss = (alpha * logp - torch.min(*self.critic(b["obs"], act))).mean()
+        actor_loss, logp = self.actor_loss(b, alpha)
         self.opt_actor.zero_grad()
         actor_loss.backward()
         self.opt_actor.step()
