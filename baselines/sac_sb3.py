@@ -4,7 +4,7 @@ It shows whether our SAC (benchmarks/rl/sac.py, which both `sac-handcrafted` and
 same task, same environment wrapper (benchmarks/rl/env.py, seen through a gymnasium adapter), same budget
 (environment steps, uniformly random steps first, width, batch, learning rate, one update per
 ``update_every`` steps, gamma 0.99, tau 0.005, automatic temperature with target entropy -|A|), same
-evaluation environment (seed + 1), evaluation schedule and final deterministic episodes, scored by the
+evaluation environments (curves on seed + 2, the final episodes on a fresh seed + 1), evaluation schedule and final deterministic episodes, scored by the
 same code (benchmarks/rl/track.py).
 
 What differs is SB3's own: its actor's log-std is clipped to [-20, 2] and its initialisation and
@@ -65,7 +65,7 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
         raise RuntimeError(f"sac-sb3 needs stable-baselines3 (pip install 'tiltbench[rl]'); import failed: {exc}") \
             from None
 
-    eval_env = make_env(task.name, seed + 1, task.action_repeat)
+    curve_env = make_env(task.name, seed + 2, task.action_repeat)  # as benchmarks/rl/loop.py: curves on their own
     curves = {"norm_return": [], "pass_all": []}
 
     class Evaluate(BaseCallback):
@@ -74,7 +74,7 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
         def _on_step(self) -> bool:
             t = self.num_timesteps
             if t % task.eval_every == 0 and t < task.steps:
-                evaluate_at(eval_env, _Policy(self.model), task, task.eval_episodes, t, curves)
+                evaluate_at(curve_env, _Policy(self.model), task, task.eval_episodes, t, curves)
             return True
 
     model = SAC("MlpPolicy", gym_env(task.name, seed, task.action_repeat), learning_rate=task.lr,
@@ -85,6 +85,7 @@ def sac_sb3(task: RLTask, config: dict, seed: int) -> dict:
     t0 = time.perf_counter()
     model.learn(total_timesteps=task.steps, callback=Evaluate(), progress_bar=False)
     train_s = time.perf_counter() - t0
-    returns, feats = evaluate_at(eval_env, _Policy(model), task, task.final_episodes, task.steps, curves)
+    final_env = make_env(task.name, seed + 1, task.action_repeat)  # the final evaluation's start states
+    returns, feats = evaluate_at(final_env, _Policy(model), task, task.final_episodes, task.steps, curves)
     return {"eval_returns": returns, "eval_features": feats, "curves": curves,
             "metrics": {"env_steps_per_s": task.steps / train_s}}

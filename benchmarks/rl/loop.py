@@ -9,9 +9,13 @@ is the *reward source*: an object deciding what reward each stored transition ca
 - ``batch(batch, t)``: may rewrite a sampled batch's rewards (TdRL's exploration phase);
 - ``curves`` / ``metrics``: what it wants stored besides the loop's own figures;
 - ``snapshot`` (optional): ``(step, metric)``: after that many agent steps the loop scores the
-  policy once more, on the final evaluation's episodes (a fresh evaluation environment with the same
-  seed, so the final evaluation itself is unchanged), and stores its ``norm_return`` as ``metric``
+  policy once more, on the final evaluation's episodes, and stores its ``norm_return`` as ``metric``
   (TdRL: the policy its exploration phase left, before any learned reward).
+
+Evaluation episodes: the learning curve's evaluations during training play an environment of their own
+(seed + 2); the final evaluation, a snapshot and the random row (baselines/random_policy.py) each play
+the first ``final_episodes`` episodes of a fresh environment seeded seed + 1, so they are scored on the
+same start states and their paired comparisons are paired by episode, not only by seed.
 
 The loop returns the final evaluation episodes for the track to score (benchmarks/rl/track.py).
 The agent computes on ``device`` (the cell's); dm_control, the replay buffer and the features the
@@ -106,7 +110,7 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
     learning curves and timings for the track to score and the store to keep.  The agent and its
     batches live on ``device``; a source with networks of its own is built on the same device."""
     rng = np.random.default_rng(seed)
-    env, eval_env = make_env(task.name, seed, task.action_repeat), make_env(task.name, seed + 1, task.action_repeat)
+    env, curve_env = make_env(task.name, seed, task.action_repeat), make_env(task.name, seed + 2, task.action_repeat)
     agent = SAC(env.obs_dim, env.action_dim, width=task.width, lr=task.lr, device=device)
     true_reward = np.zeros(task.steps, np.float32)  # kept for diagnostics only
     rollouts = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, task.steps), handcrafted=true_reward)
@@ -144,11 +148,12 @@ def train(task: RLTask, seed: int, source, progress: bool = False, device: str =
                                                 task.final_episodes)
             snapshot_scores[snapshot[1]] = score_episodes(task, returns, feats_ep)["norm_return"]
         if (t + 1) % task.eval_every == 0 and t + 1 < task.steps:
-            evaluate_at(eval_env, agent, task, task.eval_episodes, t + 1, curves)
+            evaluate_at(curve_env, agent, task, task.eval_episodes, t + 1, curves)
             if progress:
                 print(f"[{task.name}] step {t + 1}: norm_return {curves['norm_return'][-1][1]:.3f}", flush=True)
     train_s = time.perf_counter() - t_start
-    returns, feats_ep = evaluate_at(eval_env, agent, task, task.final_episodes, task.steps, curves)
+    final_env = make_env(task.name, seed + 1, task.action_repeat)  # the start states the snapshot and random row see
+    returns, feats_ep = evaluate_at(final_env, agent, task, task.final_episodes, task.steps, curves)
     metrics = {"env_steps_per_s": task.steps / train_s, "updates_per_s": updates / max(update_s, 1e-9),
                **snapshot_scores, **source.metrics}
     if hasattr(source, "diagnose"):

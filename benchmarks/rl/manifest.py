@@ -74,7 +74,9 @@ def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
 
 register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
                 defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
-                          "cpu": _defaults(5000, 5000, 1024, 64, 300, 256, 150),
+                          # 2026-11-28, before the action-repeat board: a round every 2500 agent steps (8 rounds
+                          # in 30k steps; at 5000 the shorter budget left 4)
+                          "cpu": _defaults(5000, 2500, 1024, 64, 300, 256, 150),
                           "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)},
                 tunable=("return_lr", "reward_lr", "anchor_ratio"),  # ind_order, anchor: algorithm variants
                 fn="tiltbench.methods.tdrl:tdrl")
