@@ -76,6 +76,23 @@ def backend_lines(data, methods: list[str]) -> list[str]:
     return [f"**Generation backend** of the reference completions and the held-out samples: {text}.", ""]
 
 
+def data_lines(data) -> list[str]:
+    """What a seed varies: with the track's ``ref_seed`` the reference completions are one data set for the
+    whole board, so the intervals cover training randomness on that data set, not a redraw of it."""
+    import json
+
+    seeds = {json.loads(c or "{}").get("track", {}).get("ref_seed", -1) for c in data["runs"].config}
+    shared = sorted(s for s in seeds if s >= 0)
+    if not shared:
+        return ["**Data per seed**: each seed drew its own reference completions (training texts, quantile pools, "
+                "held-out references), so the intervals cover a redraw of those samples too.", ""]
+    return [f"**One data set for the board** (`ref_seed` {', '.join(map(str, shared))}): the training completions, "
+            "QRPO's quantile pools and the held-out reference completions were drawn once and are shared by every "
+            "seed and both training rewards, as the QRPO paper pre-computes them. A seed varies the LoRA "
+            "initialisation, the batch order, the tie-breaks and the policy's held-out samples, so every interval "
+            "here covers that training randomness on this one draw of the data, not a redraw of it.", ""]
+
+
 def cost_lines(data, methods: list[str]) -> list[str]:
     lines = ["## Training and generation cost", "",
              "Mean over all cells of a solver: seconds per optimiser step (2 x batch sequences, LoRA), "
@@ -119,7 +136,7 @@ def plot_reward_kl(data, methods: list[str], path: Path) -> bool:
 def section(data, plot_dir: Path, prefix: str) -> list[str]:
     runs = data["runs"]
     methods = [m for m in ("qrpo", "dpo", "simpo", "rebel", "reference") if m in set(runs.method)]
-    lines = backend_lines(data, methods) + parity_lines(data)
+    lines = backend_lines(data, methods) + (data_lines(data) if len(runs) else []) + parity_lines(data)
     if methods:
         lines += cost_lines(data, methods)
         if plot_reward_kl(data, methods, plot_dir / "reward_kl.png"):
