@@ -47,12 +47,18 @@ register_track(Track(
                "before any learned reward (scored on the final evaluation's episodes)"),
         Metric("anchor_stops", "", None, "TdRL: return-network steps the anchoring rule cut (before 2026-11-27: "
                "steps it skipped; since: steps left when it stopped a round)"),
-        Metric("env_steps_per_s", "1/s", True, "agent steps (each action_repeat dm_control steps) per second of training (incl. updates)",
+        Metric("env_steps_per_s", "1/s", True, "agent steps (each action_repeat dm_control steps) per second of "
+               "training (incl. updates)",
                kind="cost"),
         Metric("updates_per_s", "1/s", True, "SAC gradient updates per second of update time", kind="cost"),
         Metric("reward_s", "s", False, "TdRL: seconds spent learning the reward and relabelling", kind="cost"),
     ],
     primary="norm_return",
+    # tuning seeds: a validation cell trains and is scored with seeds of the validation stream (other network
+    # initialisations, exploration noise and dm_control start states); the final episodes it is scored on
+    # are never a test cell's
+    validation="other seeds of the same task: training, exploration and evaluation episodes drawn from the "
+               "validation seed stream",
     make_task="tiltbench.benchmarks.rl.track:make_task",
     evaluate="tiltbench.benchmarks.rl.track:evaluate",
     pairs={"tdrl": ["sac-handcrafted"]},
