@@ -88,10 +88,10 @@ def test_bad_grids_fail_before_anything_runs(grid, message):
 
 
 def test_a_grid_needs_a_validation_split():
-    with pytest.raises(TiltbenchError, match="track 'rl' has no validation split"):
+    with pytest.raises(TiltbenchError, match="track 't2i-sd' has no validation split"):
         plan(Profile("g", "-", 7, 1, 1, 30.0, 0.0, 0, solver_defaults="smoke",
-                     tracks={"rl": {"tasks": ["cartpole-swingup"], "reps": 1,
-                                    "solvers": {"sac-handcrafted": {"grid": {}}, "tdrl": {"grid": {"pairs": [64, 128]}}}}}))
+                     tracks={"t2i-sd": {"tasks": ["tiny-lam0.1"], "reps": 1,
+                                        "solvers": {"guidance-net-sd": {"grid": {"gamma": [1.0, 2.0]}}}}}))
 
 
 def test_sweep_tunes_then_evaluates_the_selected_point(store_path, tmp_path):
