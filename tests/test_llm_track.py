@@ -227,6 +227,32 @@ def test_a_board_ref_seed_shares_one_reference_set_across_seeds_tasks_and_splits
         make_task("minilm", {**TINY, "ref_seed": -2}, 0)
 
 
+def test_cached_reference_logps_train_as_the_in_step_pass_does(tiny):
+    """pi_ref's log-probabilities of the training texts, computed once and cached, equal the in-step
+    forward pass with the adapters off (float rounding aside), so our loop trains the same with them."""
+    from tiltbench.benchmarks.llm.loop import (best_vs_worst, batch_order, lora_policy, reference_logps,
+                                               reference_set, train_pairs)
+    task = make_task("minilm", {**TINY, "ref_seed": 21}, 0)
+    model, tok = lora_policy(task, 0)
+    ref = reference_set(task, 0, model, tok)
+    table = reference_logps(model, tok, task, ref)
+    assert len(table) == 12 and len(table[0]) == 2 and table == reference_logps(model, tok, task, ref)  # cached
+    pairs = best_vs_worst(ref, "minilm")
+    order = batch_order(len(pairs), 3, 2, 0)
+    seen = {}
+
+    def loss(logp, ref_logp, batch, key):
+        seen.setdefault(key, []).append(ref_logp.detach().clone())
+        return (logp - ref_logp).pow(2).mean()
+
+    torch.manual_seed(0)
+    train_pairs(model, tok, task, pairs, order, lambda a, b, c: loss(a, b, c, "step"))
+    model, tok = lora_policy(task, 0)
+    train_pairs(model, tok, task, pairs, order, lambda a, b, c: loss(a, b, c, "table"), ref_table=table)
+    for in_step, cached in zip(seen["step"], seen["table"], strict=True):
+        torch.testing.assert_close(cached, in_step, atol=1e-4, rtol=1e-5)
+
+
 def test_truncated_completions_get_no_eos(tiny):
     """A completion that hit max_new_tokens is trained on without an EOS, in our loop and in TRL's trainers."""
     from tiltbench.benchmarks.llm.loop import Pair, encode, lora_policy, preference_dataset, sequential

@@ -126,6 +126,7 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
     gen_train = part("train", train, n_train, seed)
     gen_held = part(task.split, held, task.n_ref, seed + 1)
     data = {"model": str(path), "backend": gen_train["backend"],
+            "train_key": _gen_key(task, path, "train", n_train, seed, device),
             "train": [row[:k] for row in gen_train["texts"]], "quantile": [row[k:] for row in gen_train["texts"]],
             "test": gen_held["texts"],
             "truncated": {"train": [row[:k] for row in gen_train["truncated"]],
@@ -151,6 +152,8 @@ class Pair:
     ref_rewards: list[float]  # the prompt's quantile-pool rewards (QRPO's reference distribution)
     chosen_truncated: bool = False  # stopped at max_new_tokens: trained on without an EOS
     rejected_truncated: bool = False
+    chosen_index: int = -1  # which of the prompt's training completions (the reference log-probability cache's column)
+    rejected_index: int = -1
 
 
 def best_vs_worst(ref: dict, reward: str) -> list[Pair]:
@@ -164,7 +167,7 @@ def best_vs_worst(ref: dict, reward: str) -> list[Pair]:
         if rewards[hi] > rewards[lo]:
             cut = ref["truncated"]["train"][i]
             pairs.append(Pair(i, texts[hi], texts[lo], rewards[hi], rewards[lo], list(rewards_all["quantile"][i]),
-                              bool(cut[hi]), bool(cut[lo])))
+                              bool(cut[hi]), bool(cut[lo]), hi, lo))
     if not pairs:
         raise ValueError(f"no train prompt has training completions of different {reward} reward: nothing to "
                          f"learn from (raise train_samples or max_new_tokens)")
@@ -238,13 +241,43 @@ def seq_logps(model, ids, attn, comp, reference: bool = False) -> torch.Tensor:
     return token_logps(model, ids, attn, comp).sum(-1)
 
 
+def reference_logps(model, tokenizer, task: LLMTask, ref: dict) -> list[list[float]]:
+    """Summed log pi_ref(y | x) of every training completion (train prompt i, its j-th completion): pi_ref
+    is the LoRA model with its adapters disabled, the same for every seed, so these are computed once per
+    set of training texts (``ref["train_key"]``) and cached beside them; our loop then reads pi_ref's
+    log-probabilities instead of a second forward pass each step.  Batched as the training steps are
+    (2 x batch sequences, right-padded), so the values match an in-step pass up to float rounding."""
+    device = device_of(model)
+    root = llm_model.cache_dir() / "llm_refs"
+    key = hashlib.sha256(json.dumps(["reflogp-v1", ref["train_key"], torch.device(device).type]).encode())
+    train, _ = task.prompts()
+
+    def compute():
+        rows = [(i, j) for i, texts in enumerate(ref["train"]) for j in range(len(texts))]
+        out = [[0.0] * len(texts) for texts in ref["train"]]
+        step = 2 * task.batch
+        for start in range(0, len(rows), step):
+            chunk = rows[start:start + step]
+            ids, attn, comp = (t.to(device) for t in encode(
+                tokenizer, [chat_prompt(tokenizer, train[i].text) for i, _ in chunk],
+                [ref["train"][i][j] for i, j in chunk], [ref["truncated"]["train"][i][j] for i, j in chunk]))
+            for (i, j), v in zip(chunk, seq_logps(model, ids, attn, comp, reference=True).tolist(), strict=True):
+                out[i][j] = v
+        return {"logps": out}
+
+    data, _ = _cached_json(root / f"reflogp-{key.hexdigest()[:16]}.json", compute)
+    return data["logps"]
+
+
 # ---------------------------------------------------------------- training
-def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_fn) -> list[float]:
+def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_fn,
+                ref_table: list[list[float]] | None = None) -> list[float]:
     """Our own loop for the losses TRL lacks (QRPO, REBEL), with the optimiser TRL's trainers use:
     AdamW (betas 0.9/0.999, eps 1e-8, no weight decay), constant lr, no warm-up, gradient clipping.
 
     loss_fn(policy_logp, ref_logp, batch_pairs) -> scalar, where the log-probabilities are the
-    summed ones of [chosen..., rejected...] (2B,).  Returns the seconds of each step."""
+    summed ones of [chosen..., rejected...] (2B,).  With ``ref_table`` (``reference_logps``) pi_ref's are
+    read from it, else computed each step.  Returns the seconds of each step."""
     train, _ = task.prompts()
     device = device_of(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -258,7 +291,11 @@ def train_pairs(model, tokenizer, task: LLMTask, pairs: list[Pair], order, loss_
         ids, attn, comp = (t.to(device) for t in encode(
             tokenizer, prompts, [b.chosen for b in batch] + [b.rejected for b in batch],
             [b.chosen_truncated for b in batch] + [b.rejected_truncated for b in batch]))
-        ref = seq_logps(model, ids, attn, comp, reference=True)
+        if ref_table is None:
+            ref = seq_logps(model, ids, attn, comp, reference=True)
+        else:
+            ref = torch.tensor([ref_table[b.prompt][b.chosen_index] for b in batch]
+                               + [ref_table[b.prompt][b.rejected_index] for b in batch], device=device)
         loss = loss_fn(seq_logps(model, ids, attn, comp), ref, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss {loss.item()} at step {step}")
@@ -474,7 +511,8 @@ def own_loop_solver(task: LLMTask, seed: int, loss_fn, device: str = "cpu") -> d
     ref = reference_set(task, seed, model, tokenizer, device)
     pairs = best_vs_worst(ref, task.name)
     order = batch_order(len(pairs), task.steps, task.batch, seed)
-    times = train_pairs(model, tokenizer, task, pairs, order, loss_fn)
+    table = reference_logps(model, tokenizer, task, ref)
+    times = train_pairs(model, tokenizer, task, pairs, order, loss_fn, ref_table=table)
     return finish(model, tokenizer, task, ref, seed, pairs, times)
 
 

@@ -95,7 +95,9 @@ def data_lines(data) -> list[str]:
 
 def cost_lines(data, methods: list[str]) -> list[str]:
     lines = ["## Training and generation cost", "",
-             "Mean over all cells of a solver: seconds per optimiser step (2 x batch sequences, LoRA), "
+             "Mean over all cells of a solver: seconds per optimiser step (2 x batch sequences, LoRA; QRPO and "
+             "REBEL read pi_ref's log-probabilities of the fixed training texts from a cache computed once per "
+             "data set, TRL's DPO computes them each step and SimPO needs none), "
              "tokens/s of the held-out generation (by the backend above, the cell's threads; with vLLM, engine start "
              "excluded), tokens/s of the reference "
              "generation (only the cell that generated the shared set; cached reads are excluded), pairs with a "
