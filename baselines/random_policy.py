@@ -3,8 +3,8 @@
 Actions are drawn uniformly from [-1, 1]^d (the range the SAC agent's tanh squashes into), on the
 same evaluation environment (seed + 1), with the same number of final episodes and the same
 scoring (benchmarks/rl/track.py) as SAC and TdRL.  It sets the floor a learning agent must beat.
-That floor is not always near 0: measured here on 2026-11-27 (5 episodes, seed 0, action repeat 1), the random policy
-scores 0.32 on cartpole-balance (the smooth reward pays a pole that starts upright while it falls) and
+That floor is not always near 0: measured here on 2026-11-27 (5 episodes, seed 0, action repeat 1), the
+random policy scores 0.32 on cartpole-balance (the smooth reward pays a pole that starts upright while it falls) and
 at most 0.03 on ball_in_cup-catch, reacher-easy, point_mass-easy, finger-spin, cartpole-swingup and
 walker-walk.  So the claims gate on beating this row, not on a fixed number alone.
 """

@@ -4,8 +4,8 @@ It shows whether our SAC (benchmarks/rl/sac.py, which both `sac-handcrafted` and
 same task, same environment wrapper (benchmarks/rl/env.py, seen through a gymnasium adapter), same budget
 (environment steps, uniformly random steps first, width, batch, learning rate, one update per
 ``update_every`` steps, gamma 0.99, tau 0.005, automatic temperature with target entropy -|A|), same
-evaluation environments (curves on seed + 2, the final episodes on a fresh seed + 1), evaluation schedule and final deterministic episodes, scored by the
-same code (benchmarks/rl/track.py).
+evaluation environments (curves on seed + 2, the final episodes on a fresh seed + 1), evaluation
+schedule and final deterministic episodes, scored by the same code (benchmarks/rl/track.py).
 
 What differs is SB3's own: its actor's log-std is clipped to [-20, 2] and its initialisation and
 optimiser defaults are its own.  dm_control episodes end only by their time limit, which the adapter

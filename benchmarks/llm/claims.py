@@ -42,7 +42,8 @@ register_claim(Claim(
 
 # Added 2026-11-28, before the cpu-quantile board ran: the paper's "pre-computation scaling".  Over the
 # levels of the quantile pool (tasks verifiable-q4, -q16, -q64, the paper's levels: n_quantile reference
-# completions per train prompt; first set to 4, 8, 16 and changed the same day, before any of its cells ran), QRPO's tuned test reward must grow: the least-squares slope of log(reward) on log(n_quantile),
+# completions per train prompt; first set to 4, 8, 16 and changed the same day, before any of its cells
+# ran), QRPO's tuned test reward must grow: the least-squares slope of log(reward) on log(n_quantile),
 # fitted to the mean at each level, is above 0 (a one-sided t-test with levels - 2 degrees of freedom, so
 # three levels give a weak test).  QRPO must have learned at every level (it beats the untrained row).
 register_claim(Claim(

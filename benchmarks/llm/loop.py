@@ -116,24 +116,24 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
     n_train = k + task.n_quantile
     made = []
 
-    def part(name, prompts, n, part_seed):
-        file = root / f"gen-{_gen_key(task, path, name, n, part_seed, device)}.json"
-        data, new = _cached_json(file, lambda: _generate(task, path, prompts, n, part_seed, model, tokenizer, device))
+    def part(key, prompts, n, part_seed):
+        data, new = _cached_json(root / f"gen-{key}.json",
+                                 lambda: _generate(task, path, prompts, n, part_seed, model, tokenizer, device))
         if new:
             made.append(data["tok_per_s"])
         return data
 
-    gen_train = part("train", train, n_train, seed)
-    gen_held = part(task.split, held, task.n_ref, seed + 1)
-    data = {"model": str(path), "backend": gen_train["backend"],
-            "train_key": _gen_key(task, path, "train", n_train, seed, device),
+    train_key = _gen_key(task, path, "train", n_train, seed, device)
+    gen_train = part(train_key, train, n_train, seed)
+    gen_held = part(_gen_key(task, path, task.split, task.n_ref, seed + 1, device), held, task.n_ref, seed + 1)
+    data = {"model": str(path), "backend": gen_train["backend"], "train_key": train_key,
             "train": [row[:k] for row in gen_train["texts"]], "quantile": [row[k:] for row in gen_train["texts"]],
             "test": gen_held["texts"],
             "truncated": {"train": [row[:k] for row in gen_train["truncated"]],
                           "quantile": [row[k:] for row in gen_train["truncated"]], "test": gen_held["truncated"]}}
     # only what the solvers read: the training reward of the training completions and of the quantile
     # pool (the held-out reward and the test completions are scored in evaluation, on what is evaluated)
-    score_key = _gen_key(task, path, "train", n_train, seed, device) + f"-{task.name}-{task.reward_model}"
+    score_key = f"{train_key}-{task.name}-{task.reward_model}"
     score_file = root / f"score-{hashlib.sha256(score_key.encode()).hexdigest()[:16]}.json"
     scores, _ = _cached_json(score_file, lambda: {name: _score_rows(task, task.name, train, data[name], device)
                                                   for name in ("train", "quantile")})

@@ -59,8 +59,8 @@ def logp_gaps(model, tokenizer, prompts: list[str], completions, batch: int, aga
 
 
 def sft_policy(task, seed: int, device: str, steps: int = 0):
-    """(peft model, tokenizer): LoRA adapters trained for ``steps`` (0: ``task.steps``) steps of supervised finetuning on
-    each training pair's chosen completion (the shared pairs and batch order; no preference loss, so that
+    """(peft model, tokenizer): LoRA adapters trained for ``steps`` (0: ``task.steps``) steps of supervised
+    finetuning on each training pair's chosen completion (the shared pairs and batch order; no preference loss, so that
     the parity cell imports no method)."""
     model, tokenizer = lora_policy(task, seed, device)
     ref = reference_set(task, seed, model, tokenizer, device)
@@ -91,7 +91,8 @@ def vllm_parity(task, config: dict, seed: int) -> dict:
     device = config.get("device", "cpu")
     n_prompts, sft_steps = int(config.get("prompts", 0)), int(config.get("sft_steps", 0))
     if n_prompts < 0 or sft_steps < 0:
-        raise ValueError(f"vllm-parity prompts = {n_prompts}, sft_steps = {sft_steps}: each must be >= 0 (0: the task's)")
+        raise ValueError(f"vllm-parity prompts = {n_prompts}, sft_steps = {sft_steps}: each must be >= 0 "
+                         f"(0: the task's)")
     _, test = task.prompts()
     test = test[:n_prompts] if n_prompts else test
     model, tokenizer = sft_policy(task, seed, device, sft_steps)

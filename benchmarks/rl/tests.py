@@ -20,8 +20,8 @@ The fast-learning tasks (written 2026-11-27, before any solver ran them).  Each 
 dm_control's own notion of success, held on at least 80% of a segment's steps (``FRACTION``, as
 above); where the handcrafted reward is that success indicator itself (ball_in_cup, reacher, finger),
 a segment passes exactly when its mean step reward is >= 0.8 (at action repeat 1; with a repeat the
-tests see the state after each agent step, every k-th dm_control step, an even sample of it).  Constants are copied from the
-dm_control source (``dm_control/suite/<domain>.py`` and ``.xml``); tests/test_rl_task_tests.py checks
+tests see the state after each agent step, every k-th dm_control step, an even sample of it).
+Constants are copied from the dm_control source (``dm_control/suite/<domain>.py`` and ``.xml``); tests/test_rl_task_tests.py checks
 them against the loaded physics model:
 - cartpole-balance, "balanced": |cart x| < 0.25 m and cos(pole angle) > 0.995 (about 5.7 degrees):
   ``Balance._CART_RANGE = (-.25, .25)`` and ``_ANGLE_COSINE_RANGE = (.995, 1)``, the bounds of
