@@ -227,6 +227,26 @@ def test_a_board_ref_seed_shares_one_reference_set_across_seeds_tasks_and_splits
         make_task("minilm", {**TINY, "ref_seed": -2}, 0)
 
 
+def test_a_shipped_data_set_folder_is_written_once_and_then_read_instead_of_generating(tmp_path):
+    """With ref_dir the board's data set lands in that folder (gzipped JSON per part) and is read from it,
+    not regenerated, on a machine whose cache lacks it: later sessions train on the same texts."""
+    from tiltbench.benchmarks.llm import model as llm_model
+    from tiltbench.benchmarks.llm.loop import reference_set
+
+    folder = tmp_path / "refsets"
+    task = make_task("minilm", {**TINY, "ref_seed": 31, "ref_dir": str(folder)}, 0)
+    first = reference_set(task, 0)
+    shipped = sorted(folder.glob("gen-*.json.gz"))
+    assert len(shipped) == 2  # the train part and the held-out test part
+    cache = llm_model.cache_dir() / "llm_refs"
+    for f in shipped:  # a new machine: its cache has none of the parts
+        (cache / f.name.removesuffix(".gz")).unlink()
+    again = reference_set(task, 5)
+    assert (again["train"], again["quantile"], again["test"]) == (first["train"], first["quantile"], first["test"])
+    assert not any((cache / f.name.removesuffix(".gz")).exists() for f in shipped)  # read, not regenerated
+    assert sorted(folder.glob("gen-*.json.gz")) == shipped and not list(folder.glob("*.part"))
+
+
 def test_cached_reference_logps_train_as_the_in_step_pass_does(tiny):
     """pi_ref's log-probabilities of the training texts, computed once and cached, equal the in-step
     forward pass with the adapters off (float rounding aside), so our loop trains the same with them."""

@@ -14,12 +14,14 @@ trainers are told the same device (``use_cpu`` on a cpu cell; on a cuda cell the
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,7 +37,8 @@ def _gen_key(task: LLMTask, path, part: str, n: int, seed: int, device: str = "c
     train prompt, whichever split the cell scores) or the held-out split's reference completions.  It
     names what the samples depend on, not the training reward: both tasks of a board share them."""
     n_prompts = task.n_train if part == "train" else task.n_heldout
-    fields = ["v4", part, str(path), task.dtype, task.backend, task.gen_batch, n_prompts, n, task.max_new_tokens,
+    model = task.model if task.model in llm_model.SPECS else str(path)  # a built-in model by name, not its cache path
+    fields = ["v5", part, model, task.dtype, task.backend, task.gen_batch, n_prompts, n, task.max_new_tokens,
               task.temperature, seed, llm_data.POOL_VERSION]
     if task.prompts_file:
         fields += [str(task.prompts_file), task.prompts_layout]
@@ -75,6 +78,21 @@ def _cached_json(file, make) -> tuple[dict, bool]:
         return data, True
 
 
+def _shipped(folder, key: str, make) -> tuple[dict, bool]:
+    """(content, made): the part ``gen-<key>.json.gz`` of a data-set folder if present, else ``make()``
+    (the cache's copy or a fresh generation) written there atomically."""
+    folder = Path(folder)
+    file = folder / f"gen-{key}.json.gz"
+    if file.exists():
+        return json.loads(gzip.decompress(file.read_bytes())), False
+    data, made = make()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.part")  # one per process: two workers may both write it
+    tmp.write_bytes(gzip.compress(json.dumps(data).encode(), mtime=0))
+    os.replace(tmp, file)
+    return data, made
+
+
 def _generate(task: LLMTask, path, prompts, n: int, seed: int, model, tokenizer, device: str) -> dict:
     """``n`` completions per prompt of the untrained policy: {"texts", "truncated", "backend", "tok_per_s"}."""
     if task.backend == "vllm":
@@ -97,7 +115,9 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
     """Completions of the untrained policy, drawn on ``device`` (with the hf backend: by ``model``, which
     is on it, or a fresh copy loaded there) with ``ref_seed(task, seed)`` and cached in two parts under
     $TILTBENCH_CACHE/llm_refs, each generated once: the train prompts' completions (shared by every cell,
-    split and training reward of the board) and the held-out split's.  Returns
+    split and training reward of the board) and the held-out split's.  With the track's ``ref_dir`` a
+    part is read from (or, once generated, also written to) that folder: the board's data set, committed
+    beside its results so that later sessions train on the same texts.  Returns
 
     - "train": ``train_samples`` completion texts per train prompt, the texts every solver trains on;
     - "quantile": ``n_quantile`` further completions per train prompt, drawn in the same batch (so i.i.d.
@@ -117,8 +137,10 @@ def reference_set(task: LLMTask, seed: int, model=None, tokenizer=None, device: 
     made = []
 
     def part(key, prompts, n, part_seed):
-        data, new = _cached_json(root / f"gen-{key}.json",
-                                 lambda: _generate(task, path, prompts, n, part_seed, model, tokenizer, device))
+        def cached():
+            return _cached_json(root / f"gen-{key}.json",
+                                lambda: _generate(task, path, prompts, n, part_seed, model, tokenizer, device))
+        data, new = _shipped(task.ref_dir, key, cached) if task.ref_dir else cached()
         if new:
             made.append(data["tok_per_s"])
         return data

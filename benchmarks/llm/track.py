@@ -66,6 +66,10 @@ class LLMTask:
     # held-out references drawn afresh per seed); >= 0, one set for every cell of the board, both training
     # rewards and every seed (the data set, generated once, as the QRPO paper pre-computes it)
     ref_seed: int = -1
+    # a folder that ships the board's data set (gen-<key>.json.gz, relative to where `tiltbench run` starts):
+    # a part found there is read instead of generated, a part generated is also written there, so a board
+    # that runs across sessions and machines trains every cell on the same texts ("": the cache only)
+    ref_dir: str = ""
     # the old diagnostic ref_length_bias: two forward passes over every held-out reference completion (on
     # 2 cores about 10 of a cpu cell's minutes); off unless asked for
     ref_length_bias: bool = False
