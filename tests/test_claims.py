@@ -96,7 +96,7 @@ def test_beats_gate_can_compare_a_solver_with_another_metric_of_itself(tmp_path)
     by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(gates=(gate,)))}
     assert by_task["t"].verdict != "not judged"  # value - rep = 5, 5.1, 5.2: clearly above
     assert by_task["u"].verdict == "not judged"  # value - rep = 0.2, 0, 0.5: no clear win
-    assert "good does not clearly beat good on value vs its noise" in by_task["u"].reason
+    assert "good's value does not clearly beat its own noise" in by_task["u"].reason
     assert claims_mod.describe_gate(_claim(), gate) == "value of good beats noise of good"
     with pytest.raises(TiltbenchError, match="unknown metric .*'explore'.*valid: .*value"):
         claims_mod.validate(_claim(gates=(Gate.beats("good", "good", "value", other_metric="explore"),)))

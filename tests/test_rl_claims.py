@@ -44,5 +44,5 @@ def test_a_tdrl_that_does_not_improve_on_its_exploration_withholds_the_verdict()
     table = {**GOOD, ("norm_return", "tdrl"): {s: 0.14 + 0.007 * s for s in SEEDS},
              ("explore_return", "tdrl"): {s: 0.17 + 0.01 * s for s in SEEDS}}
     [reason] = _failures(table)
-    assert "tdrl does not clearly beat tdrl on norm_return vs its explore_return" in reason
+    assert "tdrl's norm_return does not clearly beat its own explore_return" in reason
     assert "must improve on the policy its exploration phase left" in reason
