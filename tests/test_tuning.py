@@ -195,3 +195,30 @@ def test_matched_at_an_achievement_keeps_the_points_that_reach_more_of_it():
     assert 0.33 < x_star < 0.40 and set(qa) == set(qb) == set(seeds)
     assert all(qa[r] > qb[r] for r in seeds)
     assert math.isnan(tuning.at_matched_x(a, b, True, lower_x=True)[0])
+
+
+def test_a_solver_can_be_tuned_on_a_metric_of_its_own(tmp_path):
+    """select_point picks by the metric it is given; TdRL is tuned on its own tests' pass rate, never on the
+    handcrafted return it must not see, while the rl baselines keep the track's selection metric."""
+    import types
+    import uuid
+
+    from tiltbench import registry
+    from tiltbench.runner import select_point
+
+    store, cells = Store(tmp_path / "s.duckdb"), []
+    env = {"env_id": "e", "fingerprint": "{}"}
+    for offset, value, noise in ((0.0, 1.0, 5.0), (2.0, 3.0, 1.0)):
+        method = tuning.label("good", {"offset": offset})
+        for rep in range(2):
+            key = f"{method}/{rep}"
+            store.write_run({"run_id": uuid.uuid4().hex[:16], "content_key": key, "profile": "p", "track": "toy",
+                             "task": "const-1", "method": method, "role": "method", "rep": rep, "seed": rep,
+                             "status": "ok", "finished_at": "2026-01-01 00:00:00"},
+                            {"value": value + rep, "noise": noise}, {}, env)
+            cells.append(types.SimpleNamespace(content_key=key, method=method, grid={"offset": offset}))
+    assert select_point(store, registry.Metric("value", "", True), cells) == {"offset": 2.0}
+    assert select_point(store, registry.Metric("noise", "", True), cells) == {"offset": 0.0}
+    rl = registry.get_track("rl")
+    assert registry.get_solver("rl", "tdrl").selection_metric(rl).name == "pass_all"
+    assert registry.get_solver("rl", "sac-handcrafted").selection_metric(rl).name == rl.primary == "norm_return"

@@ -169,6 +169,7 @@ class Solver:
     description: str = ""
     depends: tuple[str, ...] = ()  # further modules whose code decides its results (hashed too)
     tunable: tuple[str, ...] = ()  # config keys a fair comparison tunes (hyperparameters, not budgets)
+    selection: str = ""  # the metric its grid is tuned on, when not the track's (see register_solver)
 
     @property
     def module(self) -> str:
@@ -178,6 +179,10 @@ class Solver:
     def modules(self) -> tuple[str, ...]:
         """Every module whose code is part of this solver's code version."""
         return (self.module, *self.depends)
+
+    def selection_metric(self, track: "Track") -> "Metric":
+        """The metric this solver's grid points are selected on: its own ``selection``, else the track's."""
+        return track.metric(self.selection or track.selection or track.primary)
 
     def code_modules(self, track: "Track") -> tuple[str, ...]:
         """The modules a cell of this solver on ``track`` runs: its own, the ones it depends on, and
@@ -216,7 +221,7 @@ def _check_protocol(track: Track) -> None:
 
 def register_solver(track: str, name: str, role: str, citation: str, defaults: dict[str, dict],
                     description: str = "", depends: tuple[str, ...] = (), fn: str | None = None,
-                    tunable: tuple[str, ...] = ()):
+                    tunable: tuple[str, ...] = (), selection: str = ""):
     """Register ``fn(task, config, seed) -> output`` as a solver of ``track``.
 
     fn: "module:function", imported on the solver's first call; this is how the packaged tracks
@@ -227,7 +232,9 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
     loop, say); they enter the cell's code version, so changing them invalidates stored cells.
     tunable: the config keys that are hyperparameters a fair comparison tunes on the solver's own scale
     (not budgets or convergence controls).  A claim's verdict *against* a tunable solver needs it tuned
-    (a grid in the profile), else it is not judged (tiltbench/claims.py)."""
+    (a grid in the profile), else it is not judged (tiltbench/claims.py).
+    selection: the metric this solver's grid is tuned on, when it must not be the track's (a method that
+    never sees the track's score: TdRL tunes on its own tests' pass rate, not on the handcrafted return)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} for solver {name!r}; valid: {', '.join(ROLES)}")
     known = set().union(*defaults.values()) if defaults else set()
@@ -239,7 +246,7 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
         text = fn.doc() if isinstance(fn, LazyFunction) else fn.__doc__
         doc = description or " ".join((text or "").strip().split("\n\n")[0].split())  # the first paragraph
         _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends),
-                                         tuple(tunable))
+                                         tuple(tunable), selection)
         return fn
 
     if fn is not None:

@@ -45,11 +45,13 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
 
     if not len(grid["runs"]) and not len(grid["failed"]):
         return []
-    metric = track.metric(track.selection or track.primary)
-    better = "higher" if metric.higher_is_better else "lower"
+    default = track.metric(track.selection or track.primary)
+    own = {s.name: s.selection_metric(track) for s in registry.solvers(track.name) if s.selection}
+    better = "higher" if default.higher_is_better else "lower"
+    others = "".join(f"; `{name}` on its `{m.name}`" for name, m in sorted(own.items()))
     lines = ["## Tuning", "",
              f"Grid points run on the validation split ({cell(track.validation)}) with tuning seeds of their own; "
-             f"the point with the best mean `{metric.name}` ({better} is better) is selected (✓) and its "
+             f"the point with the best mean `{default.name}` ({better} is better{others}) is selected (✓) and its "
              "configuration runs the evaluation seeds on the test split under the solver's plain name, which is "
              "what the leaderboard and the claims compare (✓ marks the point those rows record). A point with a "
              "failed seed is left out of the selection. Grid sizes differ between solvers, so tuning budgets "
@@ -66,18 +68,19 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
     for task in tasks:
         rows = []
         for s in solvers:
+            metric = own.get(s, default)
             labels = _points(grid, task, s)
             scores = {m: list(values_by_rep(grid, task, m, metric.name).values()) for m in labels}
             recorded = _recorded_choice(tuned_runs, task, s) if tuned_runs is not None else None
             chosen = recorded or tuning.select(scores, bool(metric.higher_is_better))
             for m in labels:
                 fails = grid["failed"][(grid["failed"].task == task) & (grid["failed"].method == m)]
-                rows.append(f"| {s} | `{m}` | {fmt_est(stats.mean_ci(scores[m]))} | {len(scores[m])} | "
+                rows.append(f"| {s} | `{m}` | {metric.name} | {fmt_est(stats.mean_ci(scores[m]))} | {len(scores[m])} | "
                             f"{'✓' if m == chosen else ''} | {cell(fails.reason.iloc[0][:60]) if len(fails) else ''} |")
         if rows:
             lines += [f"### {task}: grid points", "",
-                      f"| solver | grid point | validation {metric.name} [95% CI] | seeds | selected | failed |",
-                      "|---|---|---|---|---|---|", *rows, ""]
+                      "| solver | grid point | selected on | validation score [95% CI] | seeds | selected | failed |",
+                      "|---|---|---|---|---|---|---|", *rows, ""]
         if track.frontier:
             lines += frontier_lines(track, grid, task, solvers, plot_dir, prefix)
     return lines

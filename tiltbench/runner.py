@@ -204,16 +204,15 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                 cells += tuning_cells
                 # once every tuning cell has finished (a failed point is left out of the selection)
                 if store is not None and all(c.content_key in finished for c in tuning_cells):
-                    chosen = select_point(store, track, tuning_cells)
+                    chosen = select_point(store, solver.selection_metric(track), tuning_cells)
                     if chosen is not None:
                         tuned = configs[tuning.label(solver.name, chosen)]
                         cells += [cell(task, rep, tuned, point=chosen) for rep in range(n_reps)]
     return cells
 
 
-def select_point(store: Store, track: registry.Track, tuning_cells: list[Cell]) -> dict | None:
-    """The grid point whose tuning cells have the best mean of the track's selection metric."""
-    metric = track.metric(track.selection or track.primary)
+def select_point(store: Store, metric: registry.Metric, tuning_cells: list[Cell]) -> dict | None:
+    """The grid point whose tuning cells have the best mean of ``metric`` (the solver's selection metric)."""
     keys = [c.content_key for c in tuning_cells]
     marks = ", ".join("?" * len(keys))
     df = store.query("SELECT r.content_key, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
