@@ -151,6 +151,10 @@ class Track:
         if self.task_regex and not re.fullmatch(self.task_regex, task):
             raise ValueError(f"task names look like {self.task_pattern}")
 
+    def selection_metric(self) -> Metric:
+        """The metric a grid is tuned on unless a solver names its own: ``selection``, else the primary."""
+        return self.metric(self.selection or self.primary)
+
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
             if m.name == name:
@@ -182,7 +186,7 @@ class Solver:
 
     def selection_metric(self, track: "Track") -> "Metric":
         """The metric this solver's grid points are selected on: its own ``selection``, else the track's."""
-        return track.metric(self.selection or track.selection or track.primary)
+        return track.metric(self.selection) if self.selection else track.selection_metric()
 
     def code_modules(self, track: "Track") -> tuple[str, ...]:
         """The modules a cell of this solver on ``track`` runs: its own, the ones it depends on, and

@@ -45,7 +45,7 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
 
     if not len(grid["runs"]) and not len(grid["failed"]):
         return []
-    default = track.metric(track.selection or track.primary)
+    default = track.selection_metric()
     own = {s.name: s.selection_metric(track) for s in registry.solvers(track.name) if s.selection}
     better = "higher" if default.higher_is_better else "lower"
     others = "".join(f"; `{name}` on its `{m.name}`" for name, m in sorted(own.items()))
