@@ -112,3 +112,56 @@ def test_fingerprint_names_the_codes_commit_from_any_working_directory(tmp_path,
         pytest.skip("tiltbench is not imported from a git checkout here")
     monkeypatch.chdir(tmp_path)  # not a git checkout
     assert fingerprint("local", 1)["git_commit"] == head.stdout.strip()
+
+
+_HEAD = 'base_seed = 1\nworkers = 1\nthreads_per_worker = 1\ntimeout_s = 20\nmemory_limit_gb = 0\ngpus = 0\n'
+_TOY = f'[p]\nsolver_defaults = "toy"\n{_HEAD}[p.tracks.toy]\ntasks = ["const-1", "const-2"]\nreps = 2\nbudget = 10\n'
+
+
+def test_task_overrides_change_only_their_tasks_cells(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(_TOY)
+    before = {(c.task, c.rep): c for c in plan(load_profiles(path)["p"], tracks=["toy"], methods=["good"])}
+    path.write_text(_TOY + '[p.tracks.toy.task_overrides."const-2"]\nbudget = 20\n')
+    after = {(c.task, c.rep): c for c in plan(load_profiles(path)["p"], tracks=["toy"], methods=["good"])}
+    assert before.keys() == after.keys()
+    for (task, rep), cell in after.items():
+        assert cell.track_config == {"budget": 20 if task == "const-2" else 10}
+        assert "task_overrides" not in cell.track_config
+        same = cell.content_key == before[(task, rep)].content_key
+        assert same == (task == "const-1")  # stored cells of the other task stay valid
+        assert cell.seed == before[(task, rep)].seed  # the seeds do not move
+
+
+@pytest.mark.parametrize("text, message", [
+    (_TOY + '[p.tracks.toy.task_overrides."const-3"]\nbudget = 20\n',
+     r"p.tracks.toy.task_overrides: unknown task 'const-3' .*valid: const-1, const-2"),
+    (_TOY + '[p.tracks.toy.task_overrides."const-2"]\nbudjet = 20\n',
+     r"p.tracks.toy.task_overrides.const-2: unknown key 'budjet' .*valid: budget"),
+    (_TOY + '[p.tracks.toy.task_overrides."const-2"]\nbudget = "long"\n',
+     r"p.tracks.toy.task_overrides.const-2.budget = 'long' \(string\): expected an integer, like the section's "
+     r"budget = 10"),
+    (_TOY.replace("budget = 10\n", "budget = 10\ntask_overrides = 3\n"),
+     r"p.tracks.toy.task_overrides = 3 \(integer\): expected a table of per-task tables"),
+])
+def test_bad_task_overrides_name_the_bad_value_and_the_valid_ones(tmp_path, text, message):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(TiltbenchError, match=message):
+        load_profiles(path)
+
+
+def test_the_report_names_settings_that_differ_by_task(tmp_path, monkeypatch):
+    from conftest import tiltbench
+
+    path = tmp_path / "p.toml"
+    path.write_text(_TOY + '[p.tracks.toy.task_overrides."const-2"]\nbudget = 20\n')
+    monkeypatch.setenv("TILTBENCH_PROFILES", str(path))
+    store = tmp_path / "r.duckdb"
+    tiltbench("run", "--profile", "p", "--method", "good", "--no-progress", store=store, check=True)
+    listed = tiltbench("list", "--profile", "p", check=True).stdout
+    assert "const-2 runs with budget = 20 (task_overrides)" in listed
+    tiltbench("report", "--profile", "p", "--out", tmp_path / "out", store=store, check=True)
+    text = (tmp_path / "out" / "toy.md").read_text()
+    assert ("- settings that differ by task (the profile's `task_overrides`): `const-1`: budget = 10; "
+            "`const-2`: budget = 20") in text

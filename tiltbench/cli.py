@@ -85,6 +85,9 @@ def _list_profile(profile, track: str | None) -> int:
         mine = [c for c in cells if c.track == t]
         cfg = profile.track_config(t)
         print(f"track {t}: tasks {', '.join(cfg['tasks'])}; {cfg['reps']} evaluation seed(s)")
+        for task, overrides in cfg.get("task_overrides", {}).items():
+            print(f"  {task} runs with " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in overrides.items())
+                  + " (task_overrides)")
         for solver in sorted({c.solver for c in mine}):
             rows = [c for c in mine if c.solver == solver]
             points = sorted({c.method for c in rows if tuning.is_grid_point(c.method)})

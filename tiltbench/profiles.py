@@ -49,6 +49,11 @@ class Profile:
                                  f"it covers: {', '.join(sorted(self.tracks)) or '(nothing)'}")
         return {k: v for k, v in self.tracks[track].items() if k != "solvers"}
 
+    def task_overrides(self, track: str, task: str) -> dict:
+        """``[<profile>.tracks.<track>.task_overrides."<task>"]``: the track values this task's cells run
+        with instead of the track's (e.g. a longer budget where an agent needs one); may be empty."""
+        return dict(self.tracks.get(track, {}).get("task_overrides", {}).get(task, {}))
+
     def solver_overrides(self, track: str, solver: str) -> dict:
         """The solver's fixed overrides (its ``grid`` table, if any, apart)."""
         table = self.tracks.get(track, {}).get("solvers", {}).get(solver, {})
@@ -78,7 +83,8 @@ _PROFILE_KEYS = {"description": "a string", "solver_defaults": "a profile name (
                  "tracks": "a table of track sections", **{k: "" for k in (*_BUDGET_KEYS, *_OPTIONAL_KEYS)}}
 _TRACK_SELECTION = {"tasks": "a non-empty list of task names", "reps": f"an integer from 1 to {MAX_REPS}",
                     "methods": "a list of solver names", "solvers": "a table of per-solver tables",
-                    "report_with": "a list of profile names whose results for this track the report appends"}
+                    "report_with": "a list of profile names whose results for this track the report appends",
+                    "task_overrides": "a table of per-task tables of track values"}
 
 
 def _read(path: Path) -> dict:
@@ -198,7 +204,33 @@ def _validate(name: str, body: dict, path: Path, reference) -> dict:
                 if isinstance(value, dict):
                     raise _bad(f"{where}.{key}", value, "a value (number, string, boolean or list)", path)
                 _check_track_key(f"{where}.{key}", value, reference.get((track, key), {}), name, path)
+        _check_task_overrides(f"{name}.tracks.{track}", cfg, path)
     return values
+
+
+def _check_task_overrides(section: str, cfg: dict, path: Path) -> None:
+    """Each override names one of the track's tasks and changes a value the track section sets, with a
+    value of the same type: a misspelt task or key would otherwise silently change nothing."""
+    table = cfg.get("task_overrides", {})
+    where = f"profile {section}.task_overrides"
+    if not isinstance(table, dict):
+        raise _bad(where, table, f'{_TRACK_SELECTION["task_overrides"]}, e.g. [{section}.task_overrides."TASK"]', path)
+    values = sorted(k for k in cfg if k not in _TRACK_SELECTION)
+    for task, overrides in table.items():
+        if task not in cfg["tasks"]:
+            raise TiltbenchError(f"bad config value {where}: unknown task {task!r} (in {path}); valid: "
+                                 f"{', '.join(cfg['tasks'])} (the section's tasks)")
+        if not isinstance(overrides, dict):
+            raise _bad(f"{where}.{task}", overrides, "a table of track values", path)
+        for key, value in overrides.items():
+            if key not in values:
+                raise TiltbenchError(f"bad config value {where}.{task}: unknown key {key!r} (in {path}); valid: "
+                                     f"{', '.join(values) or '(none: the section sets no track values)'}")
+            if isinstance(value, dict) or _type_name(value) != _type_name(cfg[key]) and not (
+                    _type_name(value) == "integer" and _type_name(cfg[key]) == "float"):
+                raise _bad(f"{where}.{task}.{key}", value,
+                           f"{'an' if _type_name(cfg[key])[0] in 'aeiou' else 'a'} {_type_name(cfg[key])}, "
+                           f"like the section's {key} = {cfg[key]!r}", path)
 
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import math
 import re
 from pathlib import Path
@@ -121,6 +122,22 @@ def stamp(data, profile: str) -> list[str]:
             f"- CIs: {stats.CONFIDENCE:.0%} {stats.INTERVAL} intervals over seeds (they undercover heavily skewed "
             "metrics); rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie); "
             "P(method better) is a point estimate"]
+
+
+def task_settings_note(runs: pd.DataFrame) -> list[str]:
+    """A line naming the track settings that differ between the shown tasks (a profile's
+    ``task_overrides``, e.g. a longer budget on one task), read from the rows themselves."""
+    per_task: dict[str, dict[str, set[str]]] = {}
+    for task, config in zip(runs.task, runs.config):
+        for key, value in json.loads(config or "{}").get("track", {}).items():
+            per_task.setdefault(task, {}).setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    keys = sorted({k for values in per_task.values() for k in values})
+    differing = [k for k in keys if len(set().union(*(v.get(k, {"—"}) for v in per_task.values()))) > 1]
+    if not differing:
+        return []
+    parts = [f"`{task}`: " + ", ".join(f"{k} = {' / '.join(sorted(per_task[task].get(k, {'—'})))}" for k in differing)
+             for task in sorted(per_task, key=_task_order)]
+    return [f"- settings that differ by task (the profile's `task_overrides`): {'; '.join(parts)}"]
 
 
 def stale_note(track: registry.Track, runs: pd.DataFrame) -> list[str]:
@@ -338,7 +355,7 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     plot_dir.mkdir(parents=True, exist_ok=True)
     tasks = sorted(set(data["runs"].task) | set(data["failed"].task), key=_task_order)
     lines = [f"# `{track.name}` leaderboard — profile `{profile}`", "", track.description, "", *stamp(data, profile),
-             *stale_note(track, data["runs"]), *dropped, ""]
+             *task_settings_note(data["runs"]), *stale_note(track, data["runs"]), *dropped, ""]
     primary = track.metric(track.primary)
     lines += [f"Primary metric: **{primary.name}** ({primary.description}); "
               f"{'higher' if primary.higher_is_better else 'lower'} is better.", ""]

@@ -29,9 +29,10 @@ from .worker import Cell
 if TYPE_CHECKING:  # duckdb and pandas load with the store, when a sweep opens it
     from .store import Store
 
-# Keys of a track's profile section that choose which cells exist rather than what a cell computes.
-# which cells run (and what the report shows beside them); not part of a cell's config
-_SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps", "report_with")
+# Keys of a track's profile section that choose which cells exist rather than what a cell computes
+# (and what the report shows beside them); not part of a cell's config.  ``task_overrides`` is merged
+# into the config of its task's cells instead.
+_SELECTION_KEYS = ("tasks", "reps", "methods", "tune_reps", "report_with", "task_overrides")
 MAX_CELLS = 100_000  # one sweep; more is almost surely a typo (and would take minutes just to plan)
 
 
@@ -145,12 +146,13 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                                  f"({len(task_list)} task(s) x {len(solver_list)} solver(s) x "
                                  f"{reps or track_cfg['reps']} rep(s) in track {track_name!r} alone); "
                                  "narrow it with --track/--task/--method or lower --reps")
-        body = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
+        shared = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
+        body = {task: {**shared, **profile.task_overrides(track_name, task)} for task in task_list}
         for task in task_list:
             try:  # validate the task name before anything runs, with the config its cells will get
                 track.check_task_name(task)  # metadata only: a typo fails before the track is imported
                 if build_tasks:  # catches bad values (d, lam, n) too, but may cost seconds per task
-                    track.make_task(task, body, 0)
+                    track.make_task(task, body[task], 0)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
         n_reps = reps or track_cfg["reps"]
@@ -180,7 +182,7 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
 
             def cell(task, rep, cfg, method=solver.name, split=tuning.TEST, point=None):
                 fields = dict(profile=profile.name, track=track_name, task=task, method=method,
-                              role=solver.role, rep=rep, config=cfg, track_config=body, code_version=code)
+                              role=solver.role, rep=rep, config=cfg, track_config=body[task], code_version=code)
                 if split == tuning.TEST:
                     fields.update(seed=cell_seed(profile.base_seed, track_name, task, rep),
                                   task_seed=task_seed(profile.base_seed, track_name, track.instance_name(task)))
