@@ -7,6 +7,13 @@ loss and an anchoring penalty; the reward network r(s, a) fitted to R and used t
 buffer; and the schedule that runs them (``TdRLReward``), plugged into the SAC loop both sides of the
 `rl` track share (benchmarks/rl/loop.py).
 
+Reference: the paper, and a public copy of the authors' single-agent TdRL code (the official repository,
+KezhiAdore/TdRL, is not reachable from here; stellaris112358/TDRL_MARL carries its single-agent files
+at commit 9c5c815: reward_model/reward_model_tdrl.py, train_tdrl.py, conf/tdrl.yaml).  The defaults
+follow that code since 2026-11-28 (``anchor = per-pass``, ``ind_order = every-round`` over the last
+``history_episodes`` episodes, ``tol = 0``, ``reward_target = sum``, a reward ensemble); the earlier
+choices stay selectable for ablation.  What still differs is listed in ``TdRLReward``'s docstring.
+
 Device: both networks, their training batches and the relabelling run on the cell's device (each
 function below computes where its network lives); the test results, comparison labels, pair
 indices and the replay buffer stay in host memory, and only the tensors fed to a network move.
@@ -61,8 +68,8 @@ def compare(pf1: np.ndarray, ind1: np.ndarray, pf2: np.ndarray, ind2: np.ndarray
     3. Same tests passed: a segment at least as good on every indicative test and better on one wins.
     4. Otherwise indicative tests are compared one at a time, in ``history.order`` (decreasing
        skewness unless an order was fixed, see ``TdRLReward``), each difference scaled by the test's
-       running standard deviation; the first scaled difference larger than ``tol`` decides.  None
-       does: a tie.
+       running standard deviation; the first scaled difference larger than ``tol`` decides (the
+       authors' code: any difference, ``tol = 0``).  None does: a tie.
     """
     pf1, pf2 = np.asarray(pf1, dtype=bool), np.asarray(pf2, dtype=bool)
     ind1, ind2 = np.asarray(ind1, dtype=float), np.asarray(ind2, dtype=float)
@@ -96,6 +103,7 @@ class ReturnEnsemble(nn.Module):
         self.members = nn.ModuleList(mlp(n_ind, 1, width) for _ in range(members))
         self.register_buffer("shift", torch.zeros(n_ind))
         self.register_buffer("scale", torch.ones(n_ind))
+        self.fitted = False  # shift and scale are set from the first round's segments
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Returns of shape (members, N) for indicative results z of shape (N, n_ind)."""
@@ -176,6 +184,57 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
     return {"ce": float(ce.detach()), "skipped": skipped, "ran": ran, "accuracy": pair_accuracy(r, pairs, mu)}
 
 
+def train_return_passes(net: ReturnEnsemble, opt, z_ind: np.ndarray, pairs: np.ndarray, mu: np.ndarray,
+                        cfg: dict, rng: np.random.Generator) -> dict:
+    """One round of return learning as the authors' code runs it (``anchor = per-pass``): up to
+    ``return_passes`` passes over the round's labelled pairs in minibatches of ``return_batch``.  Each
+    pass snapshots every member's returns and adds the penalty (R_snapshot - R)^2 on the minibatch's
+    segments; a pass ends early at the first step where ||grad penalty|| > ``anchor_ratio`` *
+    ||grad cross-entropy|| (the next pass starts from a new snapshot, so learning goes on), and the
+    round ends once the ensemble orders more than ``acc_threshold`` of the decided pairs as labelled.
+    ``opt`` lives as long as the network (one Adam across rounds, as there)."""
+    device = _device(net)
+    z = torch.as_tensor(z_ind, dtype=torch.float32, device=device)
+    if not net.fitted:  # the input standardisation is fixed by the first round's segments
+        with torch.no_grad():
+            net.shift.copy_(z.mean(0))
+            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1], device=device))
+        net.fitted = True
+    params = list(net.parameters())
+    mu_t = torch.as_tensor(mu, dtype=torch.float32, device=device)
+    ran = cut = passes = 0
+    ce = torch.zeros(())
+    accuracy = 0.0
+    for _ in range(cfg["return_passes"]):
+        passes += 1
+        with torch.no_grad():
+            snapshot = net(z)  # (members, N)
+        order = rng.permutation(len(pairs))
+        for start in range(0, len(order), cfg["return_batch"]):
+            b = order[start:start + cfg["return_batch"]]
+            i1 = torch.as_tensor(pairs[b, 0], device=device)
+            i2 = torch.as_tensor(pairs[b, 1], device=device)
+            out = net(z)
+            ce = bradley_terry_loss(out[:, i1], out[:, i2], mu_t[b])
+            if not torch.isfinite(ce):
+                raise FloatingPointError(f"TdRL return loss became non-finite: {ce.item()}")
+            pen = ((out[:, i1] - snapshot[:, i1]).pow(2) + (out[:, i2] - snapshot[:, i2]).pow(2)).mean()
+            n_ce, _ = _grad_norm(ce, params)
+            n_pen, _ = _grad_norm(pen, params)
+            if n_pen > cfg["anchor_ratio"] * max(n_ce, 1e-8):
+                cut += 1
+                break
+            opt.zero_grad()
+            (ce + pen).backward()
+            opt.step()
+            ran += 1
+        with torch.no_grad():
+            accuracy = pair_accuracy(net(z).mean(0).cpu().numpy(), pairs, mu)
+        if accuracy > cfg["acc_threshold"]:
+            break
+    return {"ce": float(ce.detach()), "skipped": cut, "ran": ran, "passes": passes, "accuracy": accuracy}
+
+
 def pair_accuracy(r: np.ndarray, pairs: np.ndarray, mu: np.ndarray) -> float:
     """Share of the decided pairs (mu != 1/2) that the returns ``r`` order as their label does."""
     decided = mu != 0.5
@@ -185,18 +244,38 @@ def pair_accuracy(r: np.ndarray, pairs: np.ndarray, mu: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------- reward network
+class RewardEnsemble(nn.Module):
+    """r(s, a): the mean of ``members`` MLPs (the authors' code uses 3); each is fitted on its own."""
+
+    def __init__(self, inp: int, members: int, width: int):
+        super().__init__()
+        self.members = nn.ModuleList(mlp(inp, 1, width) for _ in range(members))
+
+    def each(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's r(s, a), shape (members, N, 1)."""
+        return torch.stack([m(x) for m in self.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.each(x).mean(0)
+
+
 def fit_reward(reward_net: nn.Module, opt, obs: np.ndarray, act: np.ndarray, seg_target: np.ndarray, L: int,
-               cfg: dict, rng: np.random.Generator) -> float:
-    """Regress r(s, a) so that each segment's mean step reward matches its target (the learned
-    return, squashed to a per-step scale in (0, 1)); segment k covers steps [k L, (k+1) L)."""
+               cfg: dict, rng: np.random.Generator, reduce: str = "mean") -> float:
+    """Regress r(s, a) on segments: segment k covers steps [k L, (k+1) L) and its target is
+    ``seg_target[k]``.  ``reduce = "sum"`` (the authors' decomposition): the sum of r over the segment
+    matches the learned return; ``"mean"``: the mean step reward matches the target (a return
+    squashed to a per-step scale).  An ensemble's members are each fitted (their losses summed)."""
     device = _device(reward_net)
     loss = torch.zeros(())
     for _ in range(cfg["reward_steps"]):
         segs = rng.integers(0, len(seg_target), min(cfg["reward_batch"], len(seg_target)))
         idx = (segs[:, None] * L + np.arange(L)[None]).ravel()
         x = torch.as_tensor(np.concatenate([obs[idx], act[idx]], 1), device=device)
-        pred = reward_net(x).view(len(segs), L).mean(1)
-        loss = F.mse_loss(pred, torch.as_tensor(seg_target[segs], dtype=torch.float32, device=device))
+        each = reward_net.each(x) if isinstance(reward_net, RewardEnsemble) else reward_net(x)[None]
+        per_seg = each.view(len(each), len(segs), L)
+        pred = per_seg.sum(2) if reduce == "sum" else per_seg.mean(2)
+        target = torch.as_tensor(seg_target[segs], dtype=torch.float32, device=device)
+        loss = F.mse_loss(pred, target.expand_as(pred)) * len(each)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"TdRL reward loss became non-finite: {loss.item()}")
         opt.zero_grad()
@@ -234,16 +313,35 @@ class TdRLReward:
     environment's reward is never stored or read for learning.  Its networks live on ``device``,
     the agent's.
 
+    Against the authors' code (see the module docstring), with this module's defaults:
+    - the same: the comparison (more pass-fail tests passed wins, all passed is a tie, then the hardest
+      differing test, then Pareto on the indicative tests, then the indicative tests by decreasing
+      skewness, scaled by their standard deviation over the window, the first difference deciding:
+      ``tol = 0``); the order and scales recomputed each round over the last 100 episodes' segments
+      (``ind_order = every-round``, ``history_episodes = 100``); a return ensemble of 3 trained with
+      Bradley-Terry plus a per-pass anchoring penalty, early stop at a gradient ratio of 10, up to 50
+      passes, ending at 99% pair accuracy, one Adam across rounds (``anchor = per-pass``); r(s, a) a
+      3-member ensemble whose sum over a segment is regressed on R (``reward_target = sum``); the
+      state-entropy exploration (k = 5) before the first round; relabelling the whole buffer.
+    - different: the round's pairs are drawn once per round (``pairs``), not afresh per minibatch;
+      the return network reads standardised test results; segments are ``segment_len`` agent steps (50
+      there, at action repeat 1); this board's budget is 30k-60k agent steps with a round every 2,500
+      (5,000 there, of 500k-1M); random steps (the track's, shared with SAC) and exploration are 5k each
+      (1k and 9k there), and the critic is not reset after exploration (the shared loop has no hook for
+      it); networks are 2 hidden layers (3 of 256 there) and the return learning rate is its own.
+
     Holding the labels (``cfg['ind_order']``).  The indicative tests are consulted in order of
     decreasing skewness (paper, lexicographic comparison).  With ``every-round`` (the code before
     2026-11-27) that order is recomputed each round over all history: on cartpole-swingup it flipped
     at 25k steps from "pole upright" first to "cart centred" first (skewness 0.77/0.42 at 20k, 0.47/0.58
     at 25k; width 64, seed 0), the new labels agreed with the previous round's on 49% of the same
     pairs, and the anchored return network, held near the old ranking, agreed with them on 42%
-    (the published board's ``return_acc`` collapse).  ``first-round`` (default) fixes the order
+    (the published board's ``return_acc`` collapse).  ``first-round`` fixes the order
     from the first round's segments, so a pair's label changes only through the running standard
-    deviations and pass rates.  Whether the official code recomputes the order could not be checked
-    (KezhiAdore/TdRL is not reachable from here).
+    deviations and pass rates.  The authors' code recomputes the order every round, but over the
+    last 100 episodes only and with a return network that keeps training across passes, so
+    ``every-round`` is the default again since 2026-11-28 (the collapse above came with the
+    round-level anchor that held the return network near the old ranking).
 
     Curves per round: ``return_acc`` (the return network against this round's labels),
     ``label_agreement`` (this round's comparison against the previous round's labels, on the previous
@@ -259,6 +357,13 @@ class TdRLReward:
             raise ValueError(f"tdrl anchor = {cfg['anchor']!r}; valid: {', '.join(ANCHORS)}")
         if cfg["ind_order"] not in IND_ORDERS:
             raise ValueError(f"tdrl ind_order = {cfg['ind_order']!r}; valid: {', '.join(IND_ORDERS)}")
+        if cfg["reward_target"] not in REWARD_TARGETS:
+            raise ValueError(f"tdrl reward_target = {cfg['reward_target']!r}; valid: {', '.join(REWARD_TARGETS)}")
+        for key in ("reward_ensemble", "return_passes"):
+            if cfg[key] < 1:
+                raise ValueError(f"tdrl {key} = {cfg[key]!r}; must be >= 1")
+        if cfg["history_episodes"] < 0:
+            raise ValueError(f"tdrl history_episodes = {cfg['history_episodes']!r}; must be >= 0 (0: every segment)")
         self.task, self.cfg, self.L = task, cfg, task.segment_len
         self.rng = np.random.default_rng(seed)
         self.start = task.random_steps + cfg["explore_steps"]
@@ -267,8 +372,11 @@ class TdRLReward:
         self.device = torch.device(device)
         # built on the CPU, then moved (same initial weights on every device), like the SAC agent's
         self.ret = ReturnEnsemble(len(suite.indicative), cfg["ensemble"], cfg["return_width"]).to(self.device)
-        self.reward_net = mlp(obs_dim + act_dim, 1, cfg["reward_width"]).to(self.device)
+        self.ret_opt = torch.optim.Adam(self.ret.parameters(), lr=cfg["return_lr"])  # per-pass: kept across rounds
+        self.reward_net = RewardEnsemble(obs_dim + act_dim, cfg["reward_ensemble"], cfg["reward_width"]).to(self.device)
         self.reward_opt = torch.optim.Adam(self.reward_net.parameters(), lr=cfg["reward_lr"])
+        # the segments a round labels and fits: those of the last ``history_episodes`` episodes (0: all)
+        self.window = cfg["history_episodes"] * (task.episode_len // self.L)
         self.z_pf: list[np.ndarray] = []
         self.z_ind: list[np.ndarray] = []
         self.rounds = self.skipped = 0
@@ -307,36 +415,50 @@ class TdRLReward:
     def history(self) -> RunningTestStats:
         """The running test statistics of every segment tested so far, with the indicative tests'
         order fixed at the first call when ``ind_order`` is ``first-round``."""
-        history = RunningTestStats.from_results(np.array(self.z_pf), np.array(self.z_ind))
+        lo = self._window_start()
+        history = RunningTestStats.from_results(np.array(self.z_pf[lo:]), np.array(self.z_ind[lo:]))
         if self.cfg["ind_order"] == "first-round":
             if self.order is None:
                 self.order = history.order
             history = replace(history, ind_order=self.order)
         return history
 
+    def _window_start(self) -> int:
+        """Index of the first segment in the window (the last ``history_episodes`` episodes' segments)."""
+        return max(0, len(self.z_ind) - self.window) if self.window else 0
+
     def _labels(self, pairs: np.ndarray, history: RunningTestStats) -> np.ndarray:
         z_pf, z_ind = self.z_pf, self.z_ind
-        return np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history) for i, j in pairs])
+        tol = self.cfg["tol"]
+        return np.array([compare(z_pf[i], z_ind[i], z_pf[j], z_ind[j], history, tol) for i, j in pairs])
 
     def reward_round(self, step: int, rollouts) -> None:
         self._test_new_segments(rollouts)
-        z_ind = np.array(self.z_ind)
+        lo = self._window_start()
+        z_ind = np.array(self.z_ind[lo:])  # the window's segments; pairs index into it
         history = self.history()
         pairs = self.rng.integers(0, len(z_ind), (self.cfg["pairs"], 2))
         pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        mu = self._labels(pairs, history)
-        if self._last is not None:  # the old pairs' segments are still there: segments are only appended
+        mu = self._labels(pairs + lo, history)
+        if self._last is not None:  # the old pairs' segments are still stored: segments are only appended
             old_pairs, old_mu = self._last
             self.curves["label_agreement"].append((step, float(np.mean(self._labels(old_pairs, history) == old_mu))))
-        self._last = (pairs, mu)
-        stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
+        self._last = (pairs + lo, mu)
+        if self.cfg["anchor"] == "per-pass":
+            stats = train_return_passes(self.ret, self.ret_opt, z_ind, pairs, mu, self.cfg, self.rng)
+        else:
+            stats = train_return_round(self.ret, z_ind, pairs, mu, self.cfg, self.rng, anchored=self.rounds > 0)
         with torch.no_grad():
             r = self.ret(torch.as_tensor(z_ind, dtype=torch.float32, device=self.device)).mean(0).cpu().numpy()
-        # per agent step in (0, action_repeat): the handcrafted reward's range (an agent step sums
-        # action_repeat dm_control rewards in [0, 1]), so both sides meet SAC's temperature on one scale
-        target = self.task.action_repeat / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))
         buf = rollouts.buffer
-        fit_reward(self.reward_net, self.reward_opt, buf.obs, buf.act, target, self.L, self.cfg, self.rng)
+        obs, act = buf.obs[lo * self.L:], buf.act[lo * self.L:]
+        if self.cfg["reward_target"] == "sum":  # the authors' decomposition: sum of r over a segment = R
+            fit_reward(self.reward_net, self.reward_opt, obs, act, r, self.L, self.cfg, self.rng, reduce="sum")
+        else:
+            # "squashed": mean r per agent step in (0, action_repeat), the handcrafted reward's range (an agent
+            # step sums action_repeat dm_control rewards in [0, 1]), so both sides meet SAC's temperature alike
+            target = self.task.action_repeat / (1.0 + np.exp(-(r - r.mean()) / max(r.std(), 1e-6)))
+            fit_reward(self.reward_net, self.reward_opt, obs, act, target, self.L, self.cfg, self.rng, reduce="mean")
         relabel(self.reward_net, buf)
         self.rounds += 1
         self.skipped += stats["skipped"]
@@ -344,7 +466,7 @@ class TdRLReward:
         self.curves["return_steps_run"].append((step, float(stats["ran"])))
         handcrafted = getattr(rollouts, "handcrafted", None)
         if handcrafted is not None:  # diagnostic only: logged, never fed back
-            n = len(z_ind) * self.L
+            n = len(self.z_ind) * self.L  # every segment so far, not only the window
             learned = buf.rew[:n].reshape(-1, self.L).sum(1)
             true = np.asarray(handcrafted[:n]).reshape(-1, self.L).sum(1)
             corr = sps.spearmanr(learned, true).statistic if learned.std() > 0 and true.std() > 0 else 0.0
@@ -363,8 +485,9 @@ class TdRLReward:
         return {"reward_corr": float(sps.spearmanr(rollouts.buffer.rew[:n], true_reward[:n]).statistic)}
 
 
-ANCHORS = ("early-stop", "skip", "balance")
+ANCHORS = ("per-pass", "early-stop", "skip", "balance")
 IND_ORDERS = ("first-round", "every-round")
+REWARD_TARGETS = ("sum", "squashed")
 
 
 def tdrl(task, config: dict, seed: int) -> dict:

@@ -11,14 +11,14 @@ from tiltbench.methods.tdrl import ReturnEnsemble, TdRLReward, train_return_roun
 class _Task:  # what TdRLReward reads of a task: a suite of three indicative tests, one pass-fail test
     from tiltbench.benchmarks.rl.tests import SUITES
 
-    name, segment_len, random_steps, steps = "cartpole-swingup", 50, 0, 10_000
+    name, segment_len, random_steps, steps, episode_len = "cartpole-swingup", 50, 0, 10_000, 1000
     tests = SUITES["cartpole-swingup"]
 
 
 def _source(ind_order):
     from tiltbench.registry import get_solver, solver_config
 
-    cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"ind_order": ind_order})
+    cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"ind_order": ind_order, "history_episodes": 0})
     return TdRLReward(_Task(), cfg, obs_dim=5, act_dim=1, seed=0)
 
 
@@ -54,7 +54,7 @@ def test_bad_ind_order_and_anchor_are_named():
     from tiltbench.registry import get_solver, solver_config
 
     cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"anchor": "stop"})
-    with pytest.raises(ValueError, match="anchor = 'stop'; valid: early-stop, skip, balance"):
+    with pytest.raises(ValueError, match="anchor = 'stop'; valid: per-pass, early-stop, skip, balance"):
         TdRLReward(_Task(), cfg, 5, 1, 0)
 
 
@@ -87,3 +87,20 @@ def test_anchoring_rule_stops_or_skips(anchor):
     assert out["skipped"] > 0 and out["accuracy"] > 0.9
     if anchor == "early-stop":
         assert out["ran"] < 20  # stopped early, not merely thinned out
+
+
+def test_the_comparison_statistics_come_from_the_last_episodes_only():
+    """history_episodes: the pass rates, scales and skewness order read the window (the authors' code keeps
+    the last 100 trajectories), not every segment since the start."""
+    from tiltbench.methods.tdrl import RunningTestStats
+    from tiltbench.registry import get_solver, solver_config
+
+    cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"history_episodes": 2})
+    src = TdRLReward(_Task(), cfg, obs_dim=5, act_dim=1, seed=0)
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.standard_normal((300, 3)), 10 + 5 * rng.exponential(1.0, (40, 3))])
+    src.z_pf, src.z_ind = [np.zeros(1, bool)] * 340, list(z)
+    assert src.window == 40 and src._window_start() == 300  # 2 episodes x 1000 / 50 segments each
+    expected = RunningTestStats.from_results(np.zeros((40, 1)), z[300:])
+    got = src.history()
+    assert np.allclose(got.ind_std, expected.ind_std) and np.allclose(got.ind_skew, expected.ind_skew)

@@ -166,3 +166,55 @@ def test_transitions_after_a_round_get_the_learned_reward():
         src.update(t, roll)
     assert src.rounds == 1  # at step 200
     assert np.all(roll.buffer.rew[:250] != 0.0) and np.all(roll.buffer.rew[:250] != 1.0)
+
+
+PASS_CFG = dict(return_batch=128, return_passes=50, acc_threshold=0.99, anchor_ratio=10.0)
+
+
+def test_per_pass_return_learning_recovers_the_order_and_keeps_learning_in_later_rounds():
+    """The authors' scheme: a new anchoring snapshot each pass, so a later round can still learn new
+    labels (the round-level early stop held the network after one step); one Adam across rounds."""
+    from tiltbench.methods.tdrl import train_return_passes
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    z, quality = _ranked_segments()
+    pairs, mu = _labels(z, rng)
+    net = ReturnEnsemble(2, members=3, width=32)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    first = train_return_passes(net, opt, z, pairs, mu, PASS_CFG, rng)
+    zt = torch.as_tensor(z, dtype=torch.float32)
+    from scipy.stats import spearmanr
+
+    with torch.no_grad():
+        assert spearmanr(net(zt).mean(0).numpy(), quality).statistic > 0.9
+    assert first["accuracy"] > 0.9 and first["ran"] >= first["passes"]
+    # round 2: the labels now order segments by test 1 instead (what a changed skewness order does)
+    hist = RunningTestStats(np.zeros(1), z.std(0), np.zeros(2), ind_order=np.array([1, 0]))
+    pf = np.zeros((len(z), 1), bool)
+    mu2 = np.array([compare(pf[i], z[i], pf[j], z[j], hist) for i, j in pairs])
+    second = train_return_passes(net, opt, z, pairs, mu2, PASS_CFG, rng)
+    assert second["ran"] > 10 and second["accuracy"] > 0.85  # it learned the new labels
+    held = ReturnEnsemble(2, members=3, width=32)  # the round-level early stop, for contrast
+    torch.manual_seed(0)
+    train_return_round(held, z, pairs, mu, CFG, rng, anchored=False)
+    stuck = train_return_round(held, z, pairs, mu2, CFG, rng, anchored=True)
+    assert stuck["accuracy"] < second["accuracy"] - 0.2
+
+
+def test_sum_decomposition_fits_segment_sums_with_a_reward_ensemble():
+    from tiltbench.methods.tdrl import RewardEnsemble
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    L, n_seg = 10, 40
+    obs, act = rng.standard_normal((L * n_seg, 3)).astype(np.float32), rng.uniform(-1, 1, (L * n_seg, 1)).astype(np.float32)
+    target = 4.0 * obs[:, 0].reshape(n_seg, L).mean(1)  # a learned return on an arbitrary scale (no squashing)
+    net = RewardEnsemble(4, members=3, width=64)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    first = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_steps=5), rng, reduce="sum")
+    last = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_steps=600), rng, reduce="sum")
+    assert last < first
+    with torch.no_grad():
+        sums = net(torch.as_tensor(np.concatenate([obs, act], 1))).view(n_seg, L).sum(1).numpy()
+    assert np.corrcoef(sums, target)[0, 1] > 0.9 and abs(sums.std() / target.std() - 1) < 0.3

@@ -70,11 +70,16 @@ CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Contro
 
 
 def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
-    # anchor "early-stop" stops a round where the penalty's gradient dominates ("skip": the old rule);
-    # ind_order "first-round" fixes the indicative tests' skewness order ("every-round": the old labelling)
+    # Since 2026-11-28 the algorithm's switches follow the authors' code (methods/tdrl.py names the copy
+    # read): anchor "per-pass" (up to 50 passes a round, each with its own anchoring snapshot and early
+    # stop, one Adam across rounds, ending at 99% pair accuracy), ind_order "every-round" over the last
+    # 100 episodes, tol 0, r(s, a) a 3-member ensemble whose segment sum is regressed on R.  The earlier
+    # choices ("early-stop"/"skip"/"balance", "first-round", history_episodes 0, reward_target "squashed",
+    # tol 0.1, reward_ensemble 1) remain for ablation; return_steps is the round's step budget under them.
     return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
-                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="early-stop", anchor_ratio=10.0,
-                ind_order="first-round",
+                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="per-pass", anchor_ratio=10.0,
+                return_passes=50, acc_threshold=0.99, ind_order="every-round", history_episodes=100, tol=0.0,
+                reward_target="sum", reward_ensemble=3,
                 reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
 
 
