@@ -371,3 +371,23 @@ def test_a_read_off_claim_pairs_each_seed_with_the_comparators_curve():
     assert b == {0: 20.0, 1: 30.0, 2: 50.0} and "the end of guidance-net's own `reward_vs_ms`" in detail
     with pytest.raises(TiltbenchError, match="read_level of claim c-bad"):
         claims_mod.register_claim(Claim(**{**claim.__dict__, "id": "c-bad", "read_level": "probe"}))
+
+
+def test_rows_run_with_different_track_settings_are_not_judged(tmp_path):
+    """One solver re-run at a new budget (a profile's task_overrides), the other not yet: not like for like."""
+    import json
+
+    store = Store(tmp_path / "s.duckdb")
+    rows = {("t", "good"): ([2.0, 2.1, 1.9, 2.05], 60000), ("t", "slow"): ([1.0, 1.05, 0.9, 1.0], 30000),
+            ("u", "good"): ([2.0, 2.1, 1.9, 2.05], 30000), ("u", "slow"): ([1.0, 1.05, 0.9, 1.0], 30000)}
+    for (task, method), (values, steps) in rows.items():
+        for rep, v in enumerate(values):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"{task}/{method}/{rep}", "profile": "p",
+                   "track": "toy", "task": task, "method": method, "role": "method", "rep": rep, "seed": rep,
+                   "status": "ok", "finished_at": "2026-01-01 00:00:00",
+                   "config": json.dumps({"solver": {}, "track": {"steps": steps, "batch": 128}})}
+            store.write_run(run, {"value": v}, {}, ENV)
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim())}
+    assert by_task["t"].verdict == "not judged"
+    assert "different track settings: steps 60000 (good) vs 30000 (slow)" in by_task["t"].reason
+    assert by_task["u"].verdict == "supported"  # same settings: judged as before

@@ -57,6 +57,7 @@ configuration it ran, such as its cost's growth in n).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -359,6 +360,31 @@ def _values(store: Store, profile: str, track: str, metric: str, solvers: set[st
     return out
 
 
+def _track_settings(store: Store, profile: str, track: str) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """{(task, solver): {track setting: the values its newest rows ran with}} (the ``track`` part of a
+    cell's config, e.g. a step budget a profile's ``task_overrides`` changed)."""
+    df = store.query("SELECT task, method, config FROM latest_runs WHERE profile = ? AND track = ?", [profile, track])
+    out: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for row in df.itertuples():
+        for key, value in json.loads(row.config or "{}").get("track", {}).items():
+            out.setdefault((row.task, row.method), {}).setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    return out
+
+
+def _settings_differ(settings: dict, task: str, method: str, comparator: str) -> str:
+    """Why a comparison of two solvers' rows on ``task`` is not like for like ('' when it is): their rows
+    ran with different track settings (say, one solver re-run at a new budget, the other not yet)."""
+    a, b = settings.get((task, method), {}), settings.get((task, comparator), {})
+    if not a or not b:
+        return ""
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if not keys:
+        return ""
+    shown = "; ".join(f"{k} {' / '.join(sorted(a.get(k, {'—'})))} ({method}) vs "
+                      f"{' / '.join(sorted(b.get(k, {'—'})))} ({comparator})" for k in keys)
+    return f"the two solvers' rows ran with different track settings: {shown} (re-run the older rows)"
+
+
 def _aggregate(values: dict, agg: str) -> float:
     return {"mean": lambda v: sum(v) / len(v), "min": min, "max": max}[agg](list(values.values()))
 
@@ -455,7 +481,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
         all_solvers.setdefault(c.track, set()).update(
             {c.method, c.comparator, *(c.solver(g.solver) for g in c.gates), *(c.solver(g.other) for g in c.gates if g.other)})
         all_solvers[c.track].discard("")  # a trend claim has no comparator
-    raw, read_curves = [], {}
+    raw, read_curves, settings = [], {}, {}
     for claim in family:
         if claim.relation == "trend":
             raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
@@ -489,6 +515,11 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
                                                                     lambda m, t, s: lookup(m, t, s, claim.track)))]
             failed = [unmatched] * bool(unmatched) + failed
+            if not claim.matched:  # a matched claim reads grid points, which carry their own settings
+                if claim.track not in settings:
+                    settings[claim.track] = _track_settings(store, profile, claim.track)
+                if differ := _settings_differ(settings[claim.track], task, claim.method, claim.comparator):
+                    failed.insert(0, differ)
             margin = math.nan
             if claim.relation in MARGINED and reps:  # per seed: its noise enters the test (stats.equivalence_p)
                 margins = [max(claim.margin, claim.rel_margin * abs(b[r])) for r in reps]
