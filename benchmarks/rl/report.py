@@ -130,12 +130,13 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
                     f"{_fmt(seeds('label_agreement', 'min'))} | {_rate(first)} / {_fmt(float(later))} | "
                     f"{_fmt(seeds('reward_rank_corr', 'last'))} | {_fmt(get('norm_return'))} vs "
                     f"{_fmt(get('explore_return'))} |")
-    return rows + ["", "The return network reads the indicative tests' results only, so the ordering it learns in "
-                   "its first round stays valid while the labelling rule is fixed: where later rounds train it for "
-                   "about one step, the anchoring rule stopped it because the penalty's gradient outgrew the "
-                   "cross-entropy's (its labels were already fitted), and only the reward network is refitted. "
-                   "`return_acc` therefore checks the return network, not the learned reward; the reward's rank "
-                   "correlation with the handcrafted reward is the learned reward's own diagnostic.", ""]
+    return rows + ["", "Where later rounds train the return network for about one step, the round-level anchoring "
+                   "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
+                   "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks a "
+                   "return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
+                   "takes a new anchoring snapshot each pass and keeps training it. `return_acc` is measured on each "
+                   "round's freshly drawn pairs; the learned reward's own diagnostic is its rank correlation with the "
+                   "handcrafted reward.", ""]
 
 
 def _curves_lines(data, plot_dir: Path, prefix: str) -> list[str]:
