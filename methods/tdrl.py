@@ -126,14 +126,22 @@ def _grad_norm(loss: torch.Tensor, params: list) -> tuple[float, list]:
     return float(torch.sqrt(sum((g * g).sum() for g in grads))), grads
 
 
+def _standardise_inputs(net: ReturnEnsemble, z: torch.Tensor) -> None:
+    """Fix the network's input standardisation from these (the first round's) segments, so later
+    rounds' returns read the test results alike."""
+    with torch.no_grad():
+        net.shift.copy_(z.mean(0))
+        net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1], device=z.device))
+    net.fitted = True
+
+
 def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray, mu: np.ndarray, cfg: dict,
                        rng: np.random.Generator, anchored: bool) -> dict:
     """One round of return learning: Bradley-Terry cross-entropy on the labelled pairs plus the
     anchoring penalty (R_old - R)^2 that keeps the new return close to the previous round's.
 
-    ``cfg['anchor']`` combines the two (paper, return-function learning; the rule's name is the
-    paper's, its details could not be checked against the official code, KezhiAdore/TdRL, which is
-    not reachable from here):
+    ``cfg['anchor']`` combines the two (the paper's rule, as this project read it before the authors'
+    code was at hand; their scheme is ``per-pass``, ``train_return_passes``):
     - ``early-stop``: the round *stops* at the first step where ||grad L_pen|| > ratio * ||grad L_ce||
       (ratio 10), i.e. once keeping the old return matters far more than fitting the new labels;
     - ``skip``: the code before 2026-11-27: such a step is skipped and the round goes on, so the
@@ -143,12 +151,11 @@ def train_return_round(net: ReturnEnsemble, z_ind: np.ndarray, pairs: np.ndarray
     Returns the round's statistics (final loss, steps run, steps the rule cut, pair accuracy)."""
     device = _device(net)
     z = torch.as_tensor(z_ind, dtype=torch.float32, device=device)
-    with torch.no_grad():
-        if anchored:
+    if anchored:
+        with torch.no_grad():
             old = net(z).mean(0)
-        else:  # the input standardisation is fixed in the first round, so R_old and R read z alike
-            net.shift.copy_(z.mean(0))
-            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1], device=device))
+    else:
+        _standardise_inputs(net, z)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["return_lr"])
     params = list(net.parameters())
     i1, i2 = torch.as_tensor(pairs[:, 0], device=device), torch.as_tensor(pairs[:, 1], device=device)
@@ -195,11 +202,8 @@ def train_return_passes(net: ReturnEnsemble, opt, z_ind: np.ndarray, pairs: np.n
     ``opt`` lives as long as the network (one Adam across rounds, as there)."""
     device = _device(net)
     z = torch.as_tensor(z_ind, dtype=torch.float32, device=device)
-    if not net.fitted:  # the input standardisation is fixed by the first round's segments
-        with torch.no_grad():
-            net.shift.copy_(z.mean(0))
-            net.scale.copy_(z.std(0).clamp_min(1e-6) if len(z) > 1 else torch.ones(z.shape[1], device=device))
-        net.fitted = True
+    if not net.fitted:
+        _standardise_inputs(net, z)
     params = list(net.parameters())
     mu_t = torch.as_tensor(mu, dtype=torch.float32, device=device)
     ran = cut = passes = 0
@@ -219,13 +223,13 @@ def train_return_passes(net: ReturnEnsemble, opt, z_ind: np.ndarray, pairs: np.n
             if not torch.isfinite(ce):
                 raise FloatingPointError(f"TdRL return loss became non-finite: {ce.item()}")
             pen = ((out[:, i1] - snapshot[:, i1]).pow(2) + (out[:, i2] - snapshot[:, i2]).pow(2)).mean()
-            n_ce, _ = _grad_norm(ce, params)
-            n_pen, _ = _grad_norm(pen, params)
+            n_ce, g_ce = _grad_norm(ce, params)
+            n_pen, g_pen = _grad_norm(pen, params)
             if n_pen > cfg["anchor_ratio"] * max(n_ce, 1e-8):
                 cut += 1
                 break
-            opt.zero_grad()
-            (ce + pen).backward()
+            for p, a, b in zip(params, g_ce, g_pen):  # the gradient of ce + pen, from the two just taken
+                p.grad = a + b
             opt.step()
             ran += 1
         with torch.no_grad():
@@ -259,19 +263,19 @@ class RewardEnsemble(nn.Module):
         return self.each(x).mean(0)
 
 
-def fit_reward(reward_net: nn.Module, opt, obs: np.ndarray, act: np.ndarray, seg_target: np.ndarray, L: int,
+def fit_reward(reward_net: RewardEnsemble, opt, obs: np.ndarray, act: np.ndarray, seg_target: np.ndarray, L: int,
                cfg: dict, rng: np.random.Generator, reduce: str = "mean") -> float:
     """Regress r(s, a) on segments: segment k covers steps [k L, (k+1) L) and its target is
     ``seg_target[k]``.  ``reduce = "sum"`` (the authors' decomposition): the sum of r over the segment
     matches the learned return; ``"mean"``: the mean step reward matches the target (a return
-    squashed to a per-step scale).  An ensemble's members are each fitted (their losses summed)."""
+    squashed to a per-step scale).  Each member is fitted (their losses summed)."""
     device = _device(reward_net)
     loss = torch.zeros(())
     for _ in range(cfg["reward_steps"]):
         segs = rng.integers(0, len(seg_target), min(cfg["reward_batch"], len(seg_target)))
         idx = (segs[:, None] * L + np.arange(L)[None]).ravel()
         x = torch.as_tensor(np.concatenate([obs[idx], act[idx]], 1), device=device)
-        each = reward_net.each(x) if isinstance(reward_net, RewardEnsemble) else reward_net(x)[None]
+        each = reward_net.each(x)
         per_seg = each.view(len(each), len(segs), L)
         pred = per_seg.sum(2) if reduce == "sum" else per_seg.mean(2)
         target = torch.as_tensor(seg_target[segs], dtype=torch.float32, device=device)

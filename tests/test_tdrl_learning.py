@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from tiltbench.benchmarks.rl.sac import ReplayBuffer, mlp
-from tiltbench.methods.tdrl import (ReturnEnsemble, RunningTestStats, compare, fit_reward, relabel, state_entropy_reward,
-                          train_return_round)
+from tiltbench.benchmarks.rl.sac import ReplayBuffer
+from tiltbench.methods.tdrl import (ReturnEnsemble, RewardEnsemble, RunningTestStats, compare, fit_reward, relabel,
+                                   state_entropy_reward, train_return_round)
 
 CFG = dict(return_steps=300, return_batch=128, return_lr=3e-3, anchor="early-stop", anchor_ratio=10.0,
            reward_steps=300, reward_batch=16)
@@ -89,7 +89,7 @@ def test_reward_network_fits_segment_returns_and_relabels_the_buffer():
         buf.add(rng.standard_normal(3), rng.uniform(-1, 1, 1), 0.0, rng.standard_normal(3), 0.0)
     # target: segments whose states have a larger first coordinate are better
     target = 1 / (1 + np.exp(-buf.obs[:, 0].reshape(n_seg, L).mean(1) * 3))
-    net = mlp(4, 1, 64)
+    net = RewardEnsemble(4, members=1, width=64)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     first = fit_reward(net, opt, buf.obs, buf.act, target, L, dict(CFG, reward_steps=5), rng)
     last = fit_reward(net, opt, buf.obs, buf.act, target, L, CFG, rng)
@@ -203,8 +203,6 @@ def test_per_pass_return_learning_recovers_the_order_and_keeps_learning_in_later
 
 
 def test_sum_decomposition_fits_segment_sums_with_a_reward_ensemble():
-    from tiltbench.methods.tdrl import RewardEnsemble
-
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     L, n_seg = 10, 40

@@ -360,15 +360,21 @@ def _values(store: Store, profile: str, track: str, metric: str, solvers: set[st
     return out
 
 
-def _track_settings(store: Store, profile: str, track: str) -> dict[tuple[str, str], dict[str, set[str]]]:
-    """{(task, solver): {track setting: the values its newest rows ran with}} (the ``track`` part of a
-    cell's config, e.g. a step budget a profile's ``task_overrides`` changed)."""
-    df = store.query("SELECT task, method, config FROM latest_runs WHERE profile = ? AND track = ?", [profile, track])
+def track_settings(runs) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """{(task, solver): {track setting: the values (as JSON) its rows ran with}} from rows with ``task``,
+    ``method`` and ``config`` columns: the ``track`` part of a cell's config, e.g. a step budget a
+    profile's ``task_overrides`` changed."""
     out: dict[tuple[str, str], dict[str, set[str]]] = {}
-    for row in df.itertuples():
-        for key, value in json.loads(row.config or "{}").get("track", {}).items():
-            out.setdefault((row.task, row.method), {}).setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    for task, method, config in zip(runs.task, runs.method, runs.config):
+        for key, value in json.loads(config or "{}").get("track", {}).items():
+            out.setdefault((task, method), {}).setdefault(key, set()).add(json.dumps(value, sort_keys=True))
     return out
+
+
+def _track_settings(store: Store, profile: str, track: str) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """``track_settings`` of the newest rows of every cell of ``track``."""
+    return track_settings(store.query("SELECT task, method, config FROM latest_runs WHERE profile = ? AND track = ?",
+                                      [profile, track]))
 
 
 def _settings_differ(settings: dict, task: str, method: str, comparator: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import math
 import re
 from pathlib import Path
@@ -128,9 +127,9 @@ def task_settings_note(runs: pd.DataFrame) -> list[str]:
     """A line naming the track settings that differ between the shown tasks (a profile's
     ``task_overrides``, e.g. a longer budget on one task), read from the rows themselves."""
     per_task: dict[str, dict[str, set[str]]] = {}
-    for task, config in zip(runs.task, runs.config):
-        for key, value in json.loads(config or "{}").get("track", {}).items():
-            per_task.setdefault(task, {}).setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+    for (task, _), settings in claims_mod.track_settings(runs).items():
+        for key, values in settings.items():
+            per_task.setdefault(task, {}).setdefault(key, set()).update(values)
     keys = sorted({k for values in per_task.values() for k in values})
     differing = [k for k in keys if len(set().union(*(v.get(k, {"—"}) for v in per_task.values()))) > 1]
     if not differing:
