@@ -102,6 +102,20 @@ def test_beats_gate_can_compare_a_solver_with_another_metric_of_itself(tmp_path)
         claims_mod.validate(_claim(gates=(Gate.beats("good", "good", "value", other_metric="explore"),)))
 
 
+def test_a_credit_gate_withholds_only_a_supported_verdict(tmp_path):
+    """blocks="supported": 'good' must beat its own earlier score ('noise' = rep) to be credited; where it
+    does not, a win is not judged but a clear loss stays contradicted."""
+    store = _store(tmp_path / "s.duckdb", {("win", "good"): [2.0, 2.1, 2.2, 2.05], ("win", "slow"): [1.0] * 4,
+                                           ("lose", "good"): [0.0, 1.0, 2.0, 3.0], ("lose", "slow"): [9.0, 10.1, 10.9, 12.0]})
+    gate = Gate.beats("good", "good", "value", other_metric="noise", blocks="supported", why="credit")
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(gates=(gate,)))}
+    assert by_task["win"].verdict == "not judged" and "does not clearly beat its own noise" in by_task["win"].reason
+    assert by_task["lose"].verdict == "contradicted"
+    assert "withholds only a supported verdict" in claims_mod.describe_gate(_claim(), gate)
+    with pytest.raises(TiltbenchError, match="gate blocks.*'sometimes'.*valid: any, supported"):
+        claims_mod.register_claim(_claim(gates=(Gate.beats("good", "good", "value", blocks="sometimes"),)))
+
+
 def test_gates_naming_unknown_solvers_or_metrics_fail_with_the_valid_names():
     with pytest.raises(TiltbenchError, match="unknown .*'nobody'.*valid: .*good"):
         claims_mod.validate(_claim(gates=(Gate.at_least("nobody", "value", 1.0),)))
@@ -391,3 +405,19 @@ def test_rows_run_with_different_track_settings_are_not_judged(tmp_path):
     assert by_task["t"].verdict == "not judged"
     assert "different track settings: steps 60000 (good) vs 30000 (slow)" in by_task["t"].reason
     assert by_task["u"].verdict == "supported"  # same settings: judged as before
+
+
+def test_a_solver_whose_rows_mix_two_settings_is_not_judged(tmp_path):
+    """Both solvers half re-run at a new budget, on different seeds: the sets of values agree, the pairs do not."""
+    import json
+
+    store = Store(tmp_path / "s.duckdb")
+    for method, values, new in (("good", [2.0, 2.1, 1.9, 2.05], {0, 1}), ("slow", [1.0, 1.05, 0.9, 1.0], {2, 3})):
+        for rep, v in enumerate(values):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"t/{method}/{rep}", "profile": "p",
+                   "track": "toy", "task": "t", "method": method, "role": "method", "rep": rep, "seed": rep,
+                   "status": "ok", "finished_at": "2026-01-01 00:00:00",
+                   "config": json.dumps({"solver": {}, "track": {"steps": 60000 if rep in new else 30000}})}
+            store.write_run(run, {"value": v}, {}, ENV)
+    [j] = claims_mod.judge(store, "p", _claim())
+    assert j.verdict == "not judged" and "steps 30000 / 60000 (good) vs 30000 / 60000 (slow)" in j.reason

@@ -62,7 +62,8 @@ def test_tdrl_diagnostics_read_each_seeds_rounds(tmp_path):
 
     data = _data({"sac-handcrafted": np.array([[0.9], [0.8]]), "tdrl": np.array([[0.6], [0.4]])}, ["reacher-easy"])
     rounds = {"return_acc": [[0.9, 0.7, 0.8], [1.0, 0.9, 0.95]], "label_agreement": [[1.0, 0.9, 1.0], [1.0, 1.0, 0.8]],
-              "return_steps_run": [[300, 1, 3], [300, 1, 1]], "reward_rank_corr": [[0.1, 0.2, 0.3], [0.2, 0.4, 0.5]]}
+              "return_steps_run": [[300, 1, 3], [300, 1, 1]], "reward_rank_corr": [[0.1, 0.2, 0.3], [0.2, 0.4, 0.5]],
+              "return_acc_pre": [[0.6, 0.7], [0.5, 0.9]]}
     extra = [dict(task="reacher-easy", method="tdrl", rep=rep, name=name, step=1000 * (k + 1), value=v)
              for name, per_rep in rounds.items() for rep, vals in enumerate(per_rep) for k, v in enumerate(vals)]
     data["curves"] = pd.concat([data["curves"], pd.DataFrame(extra)])
@@ -70,8 +71,9 @@ def test_tdrl_diagnostics_read_each_seeds_rounds(tmp_path):
         [dict(run_id=f"tdrl-reacher-easy-{rep}", name="explore_return", value=0.1) for rep in range(2)])])
     row = next(line for line in diagnostics_table(data) if line.startswith("| reacher-easy |"))
     # return_acc: lowest (0.7 + 0.9) / 2, last (0.8 + 0.95) / 2; label agreement lowest (0.9 + 0.8) / 2;
-    # steps: 300 in round 1, later (2 + 1) / 2; rank corr. last (0.3 + 0.5) / 2; returns 0.5 vs 0.1
-    assert row == "| reacher-easy | 0.800 / 0.875 | 0.850 | 300 / 1.500 | 0.400 | 0.500 vs 0.100 |"
+    # before training, lowest (0.6 + 0.5) / 2; steps: 300 in round 1, later (2 + 1) / 2; rank corr. last
+    # (0.3 + 0.5) / 2; returns 0.5 vs 0.1
+    assert row == "| reacher-easy | 0.800 / 0.875 | 0.550 | 0.850 | 300 / 1.500 | 0.400 | 0.500 vs 0.100 |"
     assert diagnostics_table(_data({"sac-handcrafted": np.array([[0.9]])}, ["reacher-easy"])) == []
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tiltbench.benchmarks.rl.tests import SUITES
-from tiltbench.methods.tdrl import RunningTestStats, compare
+from tiltbench.methods.tdrl import RunningTestStats, compare, compare_many
 
 HIST = RunningTestStats(pass_rate=np.array([0.9, 0.1, 0.5]), ind_std=np.array([1.0, 1.0, 1.0]),
                    ind_skew=np.array([0.0, 2.0, 1.0]))
@@ -32,8 +32,10 @@ def test_dominance_on_indicative_tests():
 def test_most_skewed_indicative_test_decides_when_nothing_dominates():
     # test 1 has the largest skewness: tau_2 is better there, though tau_1 is better on test 0
     assert compare([0, 0, 0], [5, 0, 0], [0, 0, 0], [0, 1, 0], HIST) == 0.0
-    # differences below tol standard deviations on every test: a tie
-    assert compare([0, 0, 0], [0.05, 0, 0], [0, 0, 0], [0, 0.05, 0], HIST) == 0.5
+    # differences below tol standard deviations on every test: a tie (the old rule, tol 0.1); at the
+    # default tol = 0 (the authors') any difference decides
+    assert compare([0, 0, 0], [0.05, 0, 0], [0, 0, 0], [0, 0.05, 0], HIST, tol=0.1) == 0.5
+    assert compare([0, 0, 0], [0.05, 0, 0], [0, 0, 0], [0, 0.05, 0], HIST) == 0.0
 
 
 def test_comparison_is_antisymmetric():
@@ -73,3 +75,41 @@ def test_cartpole_and_cheetah_tests():
     assert SUITES["cheetah-run"]({"x_velocity": np.full(10, 11.0)})[0].tolist() == [True]
     with pytest.raises(KeyError, match="lacks x_velocity"):
         SUITES["cheetah-run"]({})
+
+
+def _authors_preference(pf1, pf2, ind1, ind2, pass_rate, ind_std, order):
+    """The comparison as the authors' code states it (stellaris112358/TDRL_MARL@9c5c815,
+    reward_model/reward_model_tdrl.py, ``get_preference``), written out step by step, with this
+    project's label convention (1: the first segment is preferred; theirs returns 0 for it)."""
+    if pf1.sum() != pf2.sum():
+        return 1.0 if pf1.sum() > pf2.sum() else 0.0
+    if pf1.sum() == len(pf1):
+        return 0.5
+    for i in np.argsort(pass_rate):  # hardest test first: the first one passed by only one side decides
+        if pf1[i] != pf2[i]:
+            return 1.0 if pf1[i] else 0.0
+    if (ind1 > ind2).all():  # strictly better on every indicative test
+        return 1.0
+    if (ind1 < ind2).all():
+        return 0.0
+    for i in order:  # the first indicative test that differs, in order of decreasing skewness
+        if ind1[i] / ind_std[i] != ind2[i] / ind_std[i]:
+            return 1.0 if ind1[i] > ind2[i] else 0.0
+    return 0.5
+
+
+@pytest.mark.parametrize("n_pf,n_ind", [(1, 2), (1, 4), (2, 3), (3, 2)])
+def test_compare_agrees_with_the_authors_rule(n_pf, n_ind):
+    """At tol = 0 (this project's default) the vectorised rule labels random pairs as the authors' code
+    does; values come from a small grid, so ties and partial dominance are frequent."""
+    rng = np.random.default_rng(n_pf * 10 + n_ind)
+    m = 3000
+    pf1, pf2 = rng.random((m, n_pf)) < 0.5, rng.random((m, n_pf)) < 0.5
+    ind1, ind2 = rng.integers(0, 3, (m, n_ind)).astype(float), rng.integers(0, 3, (m, n_ind)).astype(float)
+    hist = RunningTestStats(rng.permutation(n_pf) / n_pf + 0.05, rng.uniform(0.5, 2.0, n_ind), rng.normal(size=n_ind))
+    mine = compare_many(pf1, ind1, pf2, ind2, hist, tol=0.0)
+    theirs = [_authors_preference(pf1[k], pf2[k], ind1[k], ind2[k], hist.pass_rate, hist.ind_std, hist.order)
+              for k in range(m)]
+    assert np.array_equal(mine, theirs)
+    assert len(set(theirs)) == 3  # every outcome occurs
+    assert [compare(pf1[k], ind1[k], pf2[k], ind2[k], hist) for k in range(50)] == list(mine[:50])

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from tiltbench.benchmarks.rl.sac import ReplayBuffer
-from tiltbench.methods.tdrl import (ReturnEnsemble, RewardEnsemble, RunningTestStats, compare, fit_reward, relabel,
-                                   state_entropy_reward, train_return_round)
+from tiltbench.methods.tdrl import (ReturnEnsemble, RewardEnsemble, RunningTestStats, compare, compare_many, fit_reward,
+                                   relabel, state_entropy_reward, train_return_round)
 
 CFG = dict(return_steps=300, return_batch=128, return_lr=3e-3, anchor="early-stop", anchor_ratio=10.0,
-           reward_steps=300, reward_batch=16)
+           reward_epochs=40, reward_batch=8)
 
 
 def _ranked_segments(n=200, seed=0):
@@ -91,7 +91,7 @@ def test_reward_network_fits_segment_returns_and_relabels_the_buffer():
     target = 1 / (1 + np.exp(-buf.obs[:, 0].reshape(n_seg, L).mean(1) * 3))
     net = RewardEnsemble(4, members=1, width=64)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    first = fit_reward(net, opt, buf.obs, buf.act, target, L, dict(CFG, reward_steps=5), rng)
+    first = fit_reward(net, opt, buf.obs, buf.act, target, L, dict(CFG, reward_epochs=1), rng)
     last = fit_reward(net, opt, buf.obs, buf.act, target, L, CFG, rng)
     assert np.isfinite(last) and last < first
     before = buf.rew.copy()
@@ -102,10 +102,26 @@ def test_reward_network_fits_segment_returns_and_relabels_the_buffer():
 
 
 def test_state_entropy_reward_prefers_isolated_states():
+    """Distances to the k-th nearest *stored* state: the batch's own copy (distance 0) is skipped."""
+    torch.manual_seed(0)
     crowd = torch.zeros(20, 2) + 0.01 * torch.randn(20, 2)
-    states = torch.cat([crowd, torch.tensor([[5.0, 5.0]])])
-    r = state_entropy_reward(states, k=3)
-    assert r[-1] > r[:-1].max() and torch.isfinite(r).all()
+    stored = torch.cat([crowd, torch.tensor([[5.0, 5.0], [5.0, 6.0], [5.0, 8.0], [9.0, 9.0]])])
+    batch = stored[[0, 1, 20]]
+    r = state_entropy_reward(batch, stored, k=3)
+    assert r[2] > r[:2].max() and torch.isfinite(r).all()
+    assert torch.isclose(r[2], torch.dist(stored[20], stored[23]))  # neighbours (5, 6), (5, 8), then (9, 9)
+    assert torch.isclose(state_entropy_reward(batch, stored[:3], k=5), torch.cdist(batch, stored[:3]).max(1).values).all()
+
+
+def test_running_std_matches_numpy_over_batches():
+    from tiltbench.methods.tdrl import RunningStd
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(3.0, 2.0, n) for n in (5, 128, 1, 40)]
+    rs = RunningStd()
+    for c in chunks:
+        got = rs.update(torch.as_tensor(c))
+    assert np.isclose(got, np.concatenate(chunks).std())
 
 
 @pytest.mark.parametrize("solver", ["sac-handcrafted", "tdrl"])
@@ -156,7 +172,7 @@ def test_transitions_after_a_round_get_the_learned_reward():
 
     task = make_task("cartpole-swingup", dict(steps=400, random_steps=100, segment_len=50), 0)
     cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"explore_steps": 100, "round_every": 100,
-                                                             "reward_steps": 5, "return_steps": 5})
+                                                             "reward_epochs": 2, "return_passes": 2})
     src = TdRLReward(task, cfg, obs_dim=5, act_dim=1, seed=0)
     rng = np.random.default_rng(0)
     roll = Rollouts(ReplayBuffer(5, 1, 400))
@@ -168,7 +184,12 @@ def test_transitions_after_a_round_get_the_learned_reward():
     assert np.all(roll.buffer.rew[:250] != 0.0) and np.all(roll.buffer.rew[:250] != 1.0)
 
 
-PASS_CFG = dict(return_batch=128, return_passes=50, acc_threshold=0.99, anchor_ratio=10.0)
+PASS_CFG = dict(return_batch=64, return_passes=50, acc_threshold=0.99, anchor_ratio=10.0)
+
+
+def _labeller(z, hist):
+    pf = np.zeros((len(z), 1), bool)
+    return lambda pairs: compare_many(pf[pairs[:, 0]], z[pairs[:, 0]], pf[pairs[:, 1]], z[pairs[:, 1]], hist)
 
 
 def test_per_pass_return_learning_recovers_the_order_and_keeps_learning_in_later_rounds():
@@ -182,24 +203,29 @@ def test_per_pass_return_learning_recovers_the_order_and_keeps_learning_in_later
     pairs, mu = _labels(z, rng)
     net = ReturnEnsemble(2, members=3, width=32)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    first = train_return_passes(net, opt, z, pairs, mu, PASS_CFG, rng)
+    first = train_return_passes(net, opt, z, _labeller(z, RunningTestStats.from_results(np.zeros((len(z), 1)), z)),
+                                PASS_CFG, rng)
     zt = torch.as_tensor(z, dtype=torch.float32)
     from scipy.stats import spearmanr
+    from tiltbench.methods.tdrl import return_accuracy
 
     with torch.no_grad():
         assert spearmanr(net(zt).mean(0).numpy(), quality).statistic > 0.9
-    assert first["accuracy"] > 0.9 and first["ran"] >= first["passes"]
+    assert first["train_acc"] > 0.9 and first["ran"] >= first["passes"]
+    assert return_accuracy(net, z, pairs, mu) > 0.9  # pairs it was not trained on (fresh draws each minibatch)
     # round 2: the labels now order segments by test 1 instead (what a changed skewness order does)
     hist = RunningTestStats(np.zeros(1), z.std(0), np.zeros(2), ind_order=np.array([1, 0]))
     pf = np.zeros((len(z), 1), bool)
     mu2 = np.array([compare(pf[i], z[i], pf[j], z[j], hist) for i, j in pairs])
-    second = train_return_passes(net, opt, z, pairs, mu2, PASS_CFG, rng)
-    assert second["ran"] > 10 and second["accuracy"] > 0.85  # it learned the new labels
+    before = return_accuracy(net, z, pairs, mu2)
+    second = train_return_passes(net, opt, z, _labeller(z, hist), PASS_CFG, rng)
+    after = return_accuracy(net, z, pairs, mu2)
+    assert second["ran"] > 10 and after > 0.85 and after > before + 0.1  # it learned the new labels
     held = ReturnEnsemble(2, members=3, width=32)  # the round-level early stop, for contrast
     torch.manual_seed(0)
     train_return_round(held, z, pairs, mu, CFG, rng, anchored=False)
     stuck = train_return_round(held, z, pairs, mu2, CFG, rng, anchored=True)
-    assert stuck["accuracy"] < second["accuracy"] - 0.2
+    assert stuck["accuracy"] < after - 0.2
 
 
 def test_sum_decomposition_fits_segment_sums_with_a_reward_ensemble():
@@ -210,8 +236,8 @@ def test_sum_decomposition_fits_segment_sums_with_a_reward_ensemble():
     target = 4.0 * obs[:, 0].reshape(n_seg, L).mean(1)  # a learned return on an arbitrary scale (no squashing)
     net = RewardEnsemble(4, members=3, width=64)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    first = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_steps=5), rng, reduce="sum")
-    last = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_steps=600), rng, reduce="sum")
+    first = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_epochs=1), rng, reduce="sum")
+    last = fit_reward(net, opt, obs, act, target, L, dict(CFG, reward_epochs=120), rng, reduce="sum")
     assert last < first
     with torch.no_grad():
         sums = net(torch.as_tensor(np.concatenate([obs, act], 1))).view(n_seg, L).sum(1).numpy()

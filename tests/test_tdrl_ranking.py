@@ -49,7 +49,8 @@ def test_tdrl_reward_ranks_good_real_segments_above_bad_ones():
     rng = np.random.default_rng(0)
     env = make_env("point_mass-easy", 0)
     task = make_task("point_mass-easy", dict(steps=N * L + L, random_steps=0), 0)
-    cfg = solver_config(get_solver("rl", "tdrl"), "smoke", {"return_steps": 200, "reward_steps": 1500, "pairs": 512})
+    cfg = solver_config(get_solver("rl", "tdrl"), "smoke",
+                        {"return_batch": 16, "reward_epochs": 500, "reward_batch": 20, "pairs": 512})
     src = TdRLReward(task, cfg, env.obs_dim, env.action_dim, seed=0)
     roll = Rollouts(ReplayBuffer(env.obs_dim, env.action_dim, N * L), handcrafted=np.zeros(N * L, np.float32))
     t = 0

@@ -42,7 +42,9 @@ comparison is over the whole grids).
 A claim may state **gates**, preconditions checked per task before it is judged: the comparator is
 competent, a reference row is beaten, the operating points match, a solver converged.  When a gate
 fails the verdict is *not judged: <reason>*, never supported or contradicted; gates can only
-withhold a verdict, not produce one.
+withhold a verdict, not produce one.  A gate with ``blocks = "supported"`` withholds only a supported
+verdict (a precondition for crediting the method, such as "its learned reward, not its exploration
+bonus, moved the policy"); a contradiction, or an inconclusive result, then stands.
 
 **Tuning.**  A verdict *against* a solver that has hyperparameters (its ``tunable`` keys in the
 registry) needs that solver tuned in the profile (a grid, tiltbench/tuning.py); else it is *not
@@ -77,6 +79,7 @@ MARGINED = ("within", "noworse")  # relations judged against a margin
 RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
 MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
 GATE_KINDS = ("at_least", "at_most", "beats", "matched", "attainable")
+GATE_BLOCKS = ("any", "supported")  # which verdicts a failed gate withholds
 AGGREGATES = ("mean", "min", "max")
 METHOD, COMPARATOR = "{method}", "{comparator}"  # placeholders a gate may use for its claim's solvers
 
@@ -111,6 +114,7 @@ class Gate:
     abs_tol: float = 0.0
     why: str = ""
     other_metric: str = ""  # beats: ``other``'s metric, when it is not ``metric``
+    blocks: str = "any"  # "supported": a failure withholds only a supported verdict (see the module docstring)
 
     @staticmethod
     def at_least(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
@@ -121,8 +125,9 @@ class Gate:
         return Gate("at_most", metric, solver, value, agg=agg, why=why)
 
     @staticmethod
-    def beats(solver: str, other: str, metric: str, why: str = "", other_metric: str = "") -> "Gate":
-        return Gate("beats", metric, solver, other=other, why=why, other_metric=other_metric)
+    def beats(solver: str, other: str, metric: str, why: str = "", other_metric: str = "",
+              blocks: str = "any") -> "Gate":
+        return Gate("beats", metric, solver, other=other, why=why, other_metric=other_metric, blocks=blocks)
 
     @staticmethod
     def attainable(ideal: str, why: str = "") -> "Gate":
@@ -228,6 +233,11 @@ def register_claim(claim: Claim) -> Claim:
             raise unknown(f"gate kind of claim {claim.id}", gate.kind, GATE_KINDS)
         if gate.agg not in AGGREGATES:
             raise unknown(f"gate aggregate of claim {claim.id}", gate.agg, AGGREGATES)
+        if gate.blocks not in GATE_BLOCKS:
+            raise unknown(f"gate blocks of claim {claim.id}", gate.blocks, GATE_BLOCKS)
+        if gate.blocks != "any" and (claim.relation == "trend" or claim.matched):
+            raise TiltbenchError(f"claim {claim.id}: a gate that withholds only some verdicts is for a pairwise "
+                                 "claim, not a trend or a matched claim")
     _CLAIMS[(claim.track, claim.id)] = claim
     return claim
 
@@ -383,7 +393,8 @@ def _settings_differ(settings: dict, task: str, method: str, comparator: str) ->
     a, b = settings.get((task, method), {}), settings.get((task, comparator), {})
     if not a or not b:
         return ""
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    # a solver whose own rows hold two values of a setting (a re-run half done) cannot be paired like for like
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) or len(a.get(k, ())) > 1 or len(b.get(k, ())) > 1)
     if not keys:
         return ""
     shown = "; ".join(f"{k} {' / '.join(sorted(a.get(k, {'—'})))} ({method}) vs "
@@ -518,8 +529,10 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             factor = 1.0 if claim.relation in MARGINED else claim.factor
             diffs = [a[r] - factor * b[r] for r in reps]
             effect = stats.mean_ci(diffs)
-            failed = [f for g in claim.gates if (f := _gate_failure(g, claim, task,
-                                                                    lambda m, t, s: lookup(m, t, s, claim.track)))]
+            gate_lookup = lambda m, t, s: lookup(m, t, s, claim.track)  # noqa: E731
+            failed = [f for g in claim.gates if g.blocks == "any" and (f := _gate_failure(g, claim, task, gate_lookup))]
+            credit = [f for g in claim.gates if g.blocks == "supported"
+                      and (f := _gate_failure(g, claim, task, gate_lookup))]
             failed = [unmatched] * bool(unmatched) + failed
             if not claim.matched:  # a matched claim reads grid points, which carry their own settings
                 if claim.track not in settings:
@@ -555,6 +568,10 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                 p = stats.t_test_p(diffs)
                 right_side = effect.mean < 0 if claim.relation == "less" else effect.mean > 0
                 outcome = "supported" if right_side else "contradicted"
+            if outcome == "supported" and credit:  # a gate on crediting the method: the support is withheld
+                raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
+                                verdict="not judged", reason="; ".join(credit), detail=detail))
+                continue
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason="",
                             detail=detail))
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
@@ -765,9 +782,10 @@ def describe_gate(claim: Claim, gate: Gate) -> str:
     if gate.kind == "at_most":
         return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
     if gate.kind == "beats":
+        only = " (withholds only a supported verdict)" if gate.blocks == "supported" else ""
         if gate.other_metric:
-            return f"{gate.metric} of {solver} beats {gate.other_metric} of {other}"
-        return f"{solver} beats {other} on {gate.metric}"
+            return f"{gate.metric} of {solver} beats {gate.other_metric} of {other}{only}"
+        return f"{solver} beats {other} on {gate.metric}{only}"
     if gate.kind == "attainable":
         return f"{solver} would pass it"
     if gate.value and gate.abs_tol:

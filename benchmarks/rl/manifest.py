@@ -36,17 +36,22 @@ register_track(Track(
           for n in _TEST_NAMES],
         Metric("reward_corr", "", None, "TdRL: Spearman correlation of its learned reward with the handcrafted "
                "one over the replay buffer (computed after training; never used by TdRL)"),
-        Metric("return_acc", "", None, "TdRL: agreement of the return network's ordering with the comparison "
-               "labels of the last round (its curve: every round)"),
+        Metric("return_acc", "", None, "TdRL: share of the last round's held-out pairs (drawn apart from the "
+               "training pairs, never trained on) that the return network orders as the comparison labels them, "
+               "after the round's training (its curve: every round; before 2026-11-29 it was measured on the "
+               "round's training pairs)"),
+        Metric("return_acc_pre", "", None, "TdRL: the same held-out accuracy before the round's training: the "
+               "previous round's network against the new labels (its curve: every round from the second)"),
         Metric("label_agreement", "", None, "TdRL: share of the previous round's pairs whose label the last "
                "round's comparison keeps (its curve: every round)"),
         Metric("reward_rank_corr", "", None, "TdRL: Spearman correlation of the relabelled reward's segment sums "
-               "with the handcrafted segment returns, over the last round's segments (its curve: every round)"),
+               "with the handcrafted segment returns, over every segment so far (its curve: every round)"),
         Metric("reward_rounds", "", None, "TdRL: reward-learning rounds run"),
         Metric("explore_return", "", True, "TdRL: norm_return of its policy when the exploration phase ends, "
                "before any learned reward (scored on the final evaluation's episodes)"),
-        Metric("anchor_stops", "", None, "TdRL: return-network steps the anchoring rule cut (before 2026-11-27: "
-               "steps it skipped; since: steps left when it stopped a round)"),
+        Metric("anchor_stops", "", None, "TdRL: how often the anchoring rule cut return learning, summed over "
+               "rounds; under anchor per-pass (the default since 2026-11-28) passes it ended early, under "
+               "early-stop the steps left when it stopped a round, under skip the steps it skipped"),
         Metric("env_steps_per_s", "1/s", True, "agent steps (each action_repeat dm_control steps) per second of "
                "training (incl. updates)",
                kind="cost"),
@@ -69,26 +74,30 @@ register_track(Track(
 CITATION = ("Yu, Wu, Ke. Test-driven Reinforcement Learning in Continuous Control. arXiv:2511.07904 (2025)")
 
 
-def _defaults(explore, every, pairs, width, steps, reward_width, reward_steps):
+def _defaults(explore, every, pairs, width, steps, reward_width, reward_epochs):
     # Since 2026-11-28 the algorithm's switches follow the authors' code (methods/tdrl.py names the copy
-    # read): anchor "per-pass" (up to 50 passes a round, each with its own anchoring snapshot and early
-    # stop, one Adam across rounds, ending at 99% pair accuracy), ind_order "every-round" over the last
-    # 100 episodes, tol 0, r(s, a) a 3-member ensemble whose segment sum is regressed on R.  The earlier
-    # choices ("early-stop"/"skip"/"balance", "first-round", history_episodes 0, reward_target "squashed",
-    # tol 0.1, reward_ensemble 1) remain for ablation; return_steps is the round's step budget under them.
+    # read): anchor "per-pass" (up to 50 passes a round on fresh random pairs, each pass with its own
+    # anchoring snapshot and early stop, one Adam across rounds, ending at 99% training accuracy),
+    # ind_order "every-round" over the last 100 episodes, tol 0, r(s, a) a 3-member ensemble whose
+    # segment sum is regressed on R for 50 passes a round over the window's segments (since 2026-11-29,
+    # from 150 steps of 32 segments: a review found it ~100x smaller than theirs), minibatches of 100, and
+    # an exploration reward against every stored state, scaled by its running std.  The earlier choices
+    # ("early-stop"/"skip"/"balance", "first-round", history_episodes 0, reward_target "squashed", tol 0.1,
+    # reward_ensemble 1) remain for ablation; return_steps is the round's step budget under them.
+    # ``pairs``: the held-out pairs a round scores return_acc on (the old anchors also train on them).
     return dict(explore_steps=explore, round_every=every, pairs=pairs, ensemble=3, return_width=width,
-                return_steps=steps, return_batch=256, return_lr=1e-3, anchor="per-pass", anchor_ratio=10.0,
+                return_steps=steps, return_batch=100, return_lr=1e-3, anchor="per-pass", anchor_ratio=10.0,
                 return_passes=50, acc_threshold=0.99, ind_order="every-round", history_episodes=100, tol=0.0,
-                reward_target="sum", reward_ensemble=3,
-                reward_width=reward_width, reward_steps=reward_steps, reward_batch=32, reward_lr=3e-4)
+                reward_target="sum", reward_ensemble=3, entropy_k=5,
+                reward_width=reward_width, reward_epochs=reward_epochs, reward_batch=100, reward_lr=3e-4)
 
 
 register_solver("rl", "tdrl", "method", citation=CITATION, depends=DEPENDS,
-                defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 100),
+                defaults={"smoke": _defaults(500, 1000, 256, 32, 100, 64, 5),
                           # 2026-11-28, before the action-repeat board: a round every 2500 agent steps (8 rounds
                           # in 30k steps; at 5000 the shorter budget left 4)
-                          "cpu": _defaults(5000, 2500, 1024, 64, 300, 256, 150),
-                          "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 1000)},
+                          "cpu": _defaults(5000, 2500, 1024, 64, 300, 256, 50),
+                          "gpu": _defaults(10000, 10000, 4096, 128, 1000, 1024, 50)},
                 tunable=("return_lr", "reward_lr", "anchor_ratio"),  # ind_order, anchor: algorithm variants
                 # TdRL never sees the handcrafted reward, so its grid is not tuned on it either: on the share
                 # of segments passing every pass-fail test, the task statement TdRL is given (2026-11-28, after
