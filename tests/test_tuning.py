@@ -22,6 +22,14 @@ def test_grid_points_and_labels():
     assert not tuning.is_grid_point("dpo")
 
 
+def test_a_selection_at_the_grids_edge_is_named():
+    labels = [f"tdrl[lr=0.0001,w={w}]" for w in (1, 2)] + [f"tdrl[lr={lr},w=1]" for lr in (0.0003, 0.001)]
+    assert tuning.at_edge("tdrl[lr=0.0001,w=1]", labels) == ["lr lowest"]  # w has two values: not named
+    assert tuning.at_edge("tdrl[lr=0.001,w=1]", labels) == ["lr highest"]
+    assert tuning.at_edge("tdrl[lr=0.0003,w=1]", labels) == []
+    assert tuning.at_edge("tdrl[mode=a]", ["tdrl[mode=a]", "tdrl[mode=b]", "tdrl[mode=c]"]) == []  # not numbers
+
+
 def test_select_pareto_interpolate():
     assert tuning.select({"a[x=1]": [1.0, 2.0], "a[x=2]": [3.0, 1.0], "a[x=3]": [math.nan]}, True) == "a[x=2]"
     assert tuning.select({"a[x=1]": [1.0], "a[x=2]": [1.0]}, False) == "a[x=1]"  # ties: smallest values

@@ -54,8 +54,9 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
              f"the point with the best mean `{default.name}` ({better} is better{others}) is selected (✓) and its "
              "configuration runs the evaluation seeds on the test split under the solver's plain name, which is "
              "what the leaderboard and the claims compare (✓ marks the point those rows record). A point with a "
-             "failed seed is left out of the selection. Grid sizes differ between solvers, so tuning budgets "
-             "are listed.", ""]
+             "failed seed is left out of the selection. A selected point at the lowest or highest value a key's "
+             "grid ran (of three or more) says *grid edge*: the best setting may lie outside the grid. Grid sizes "
+             "differ between solvers, so tuning budgets are listed.", ""]
     solvers = sorted({tuning.base_name(m) for m in grid["runs"].method} | {tuning.base_name(m) for m in grid["failed"].method})
     sizes = []
     for s in solvers:
@@ -73,10 +74,12 @@ def tuning_section(track: registry.Track, grid: dict, tasks: list[str], plot_dir
             scores = {m: list(values_by_rep(grid, task, m, metric.name).values()) for m in labels}
             recorded = _recorded_choice(tuned_runs, task, s) if tuned_runs is not None else None
             chosen = recorded or tuning.select(scores, bool(metric.higher_is_better))
+            edge = tuning.at_edge(chosen, labels) if chosen else []
             for m in labels:
                 fails = grid["failed"][(grid["failed"].task == task) & (grid["failed"].method == m)]
+                mark = ("✓" + (f" (grid edge: {', '.join(edge)})" if edge else "")) if m == chosen else ""
                 rows.append(f"| {s} | `{m}` | {metric.name} | {fmt_est(stats.mean_ci(scores[m]))} | {len(scores[m])} | "
-                            f"{'✓' if m == chosen else ''} | {cell(fails.reason.iloc[0][:60]) if len(fails) else ''} |")
+                            f"{mark} | {cell(fails.reason.iloc[0][:60]) if len(fails) else ''} |")
         if rows:
             lines += [f"### {task}: grid points", "",
                       "| solver | grid point | selected on | validation score [95% CI] | seeds | selected | failed |",

@@ -69,6 +69,24 @@ def point_order(method: str) -> tuple:
     return (base_name(method), tuple((k, value(v)) for k, _, v in pairs))
 
 
+def at_edge(chosen: str, labels: list[str]) -> list[str]:
+    """The grid keys in which ``chosen`` sits at the lowest or highest of three or more numeric values
+    its grid ran (``labels``), e.g. ``['reward_lr lowest']``: the best setting may lie outside the grid
+    (with two values every choice is an edge, so such a key is not named)."""
+    def numbers(label: str) -> dict[str, float]:
+        return {k: v[1] for k, v in point_order(label)[1] if v[0] == 0}
+
+    mine, values = numbers(chosen), {}
+    for lab in labels:
+        for k, v in numbers(lab).items():
+            values.setdefault(k, set()).add(v)
+    out = []
+    for k, v in sorted(mine.items()):
+        if len(values.get(k, ())) >= 3 and v in (min(values[k]), max(values[k])):
+            out.append(f"{k} {'lowest' if v == min(values[k]) else 'highest'}")
+    return out
+
+
 def select(scores: dict[str, list[float]], higher_is_better: bool) -> str | None:
     """The grid point (label) with the best mean score; ties go to the point with the smallest
     values (``point_order``).  None when no point has a finite score."""
