@@ -38,7 +38,7 @@ register_track(Track(
                "one over the replay buffer (computed after training; never used by TdRL)"),
         Metric("return_acc", "", None, "TdRL: share of the last round's held-out pairs (drawn apart from the "
                "training pairs, never trained on) that the return network orders as the comparison labels them, "
-               "after the round's training (its curve: every round; before 2026-11-29 it was measured on the "
+               "after the round's training (its curve: every round; before 2026-11-28 it was measured on the "
                "round's training pairs)"),
         Metric("return_acc_pre", "", None, "TdRL: the same held-out accuracy before the round's training: the "
                "previous round's network against the new labels (its curve: every round from the second)"),
@@ -79,7 +79,7 @@ def _defaults(explore, every, pairs, width, steps, reward_width, reward_epochs):
     # read): anchor "per-pass" (up to 50 passes a round on fresh random pairs, each pass with its own
     # anchoring snapshot and early stop, one Adam across rounds, ending at 99% training accuracy),
     # ind_order "every-round" over the last 100 episodes, tol 0, r(s, a) a 3-member ensemble whose
-    # segment sum is regressed on R for 50 passes a round over the window's segments (since 2026-11-29,
+    # segment sum is regressed on R for 50 passes a round over the window's segments (since 2026-11-28,
     # from 150 steps of 32 segments: a review found it ~100x smaller than theirs), minibatches of 100, and
     # an exploration reward against every stored state, scaled by its running std.  The earlier choices
     # ("early-stop"/"skip"/"balance", "first-round", history_episodes 0, reward_target "squashed", tol 0.1,

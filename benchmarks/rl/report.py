@@ -136,7 +136,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
                    "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
                    "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks a "
                    "return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
-                   "takes a new anchoring snapshot each pass and keeps training it. Since 2026-11-29 `return_acc` is "
+                   "takes a new anchoring snapshot each pass and keeps training it. Since 2026-11-28 `return_acc` is "
                    "measured on held-out pairs drawn at each round's start, never trained on (before, on the round's "
                    "training pairs: rows run before then report training accuracy), and `before training` is the same "
                    "figure for the previous round's network, which drops where the labelling moved; `—` where a row "

@@ -51,7 +51,7 @@ from typing import Callable
 
 import numpy as np
 
-# Notes added 2026-11-29 as comments (a review; comments leave the module's code version, and so every
+# Notes added 2026-11-28 as comments (a review; comments leave the module's code version, and so every
 # stored row, unchanged):
 # - Shaping.  On ball_in_cup-catch, reacher-easy and point_mass-easy the handcrafted reward is (nearly) the
 #   success indicator, while the indicative tests below include the distance to the goal, a dense signal
