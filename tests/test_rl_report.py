@@ -105,3 +105,19 @@ def test_the_random_reference_row_renders_beside_the_learners(tmp_path):
     text = "\n".join(section(data, tmp_path, "rl"))
     assert "| random |" in text and "| tdrl |" in text
     assert "P(tdrl > sac-handcrafted)" in text
+
+
+def test_cost_table_marks_a_ratio_across_processors():
+    """Wall-time ratios between rows run on different CPU models are marked; TdRL's reward learning share is
+    read from its own rows."""
+    from tiltbench.benchmarks.rl.report import cost_table
+
+    runs = pd.DataFrame([dict(run_id="s", task="t", method="sac-handcrafted", wall_s=100.0, env_id="a"),
+                         dict(run_id="d", task="t", method="tdrl", wall_s=200.0, env_id="b")])
+    metrics = pd.DataFrame([dict(run_id="d", name="reward_s", value=50.0)])
+    envs = pd.DataFrame([dict(env_id="a", cpu_model="AMD EPYC"), dict(env_id="b", cpu_model="Intel Xeon")])
+    text = "\n".join(cost_table({"runs": runs, "metrics": metrics, "envs": envs}, ["sac-handcrafted", "tdrl"]))
+    assert "| t | tdrl | 200 | — | — | 50 (25%) | 2.00× (other CPU) |" in text and "*other CPU*" in text
+    same = envs.assign(cpu_model="Intel Xeon")
+    text = "\n".join(cost_table({"runs": runs, "metrics": metrics, "envs": same}, ["sac-handcrafted", "tdrl"]))
+    assert "| t | tdrl | 200 | — | — | 50 (25%) | 2.00× |" in text and "other CPU" not in text

@@ -153,15 +153,22 @@ def _curves_lines(data, plot_dir: Path, prefix: str) -> list[str]:
 
 
 def cost_table(data, methods: list[str]) -> list[str]:
-    """Throughput per task and method (means over seeds), and TdRL's wall-time overhead over SAC."""
+    """Throughput per task and method (means over seeds), and TdRL's wall-time overhead over SAC.
+
+    Wall time depends on the processor, and a board run across sessions may put two solvers' rows on
+    different machines: a ratio between rows run on different CPU models is marked, and the reward
+    learning's share of the solver's own wall time gives TdRL's overhead on one machine."""
     runs, m = data["runs"], data["metrics"]
     names = ("env_steps_per_s", "updates_per_s", "reward_s")
     vals = m[m.name.isin(names)].merge(runs[["run_id", "task", "method"]], on="run_id")
     wide = vals.pivot_table(index=["task", "method"], columns="name", values="value")
     wall = runs.groupby(["task", "method"]).wall_s.mean()
+    cpus = _cpu_models(runs, data.get("envs"))
     lines = ["Cost per cell (means over seeds; one torch thread per cell):", "",
-             "| task | method | wall s | agent steps/s | SAC updates/s | reward learning s | wall vs sac-handcrafted |",
+             "| task | method | wall s | agent steps/s | SAC updates/s | reward learning s (share of wall) "
+             "| wall vs sac-handcrafted |",
              "|---|---|---|---|---|---|---|"]
+    mixed = False
     for task in sorted(set(runs.task)):
         for method in methods:
             if (task, method) not in wall.index:
@@ -170,9 +177,31 @@ def cost_table(data, methods: list[str]) -> list[str]:
             base = wall.get((task, "sac-handcrafted"), math.nan)
             ratio = wall[(task, method)] / base if math.isfinite(base) else math.nan
             get = (lambda k: float(row[k]) if k in row and math.isfinite(row[k]) else math.nan)
+            reward_s = get("reward_s")
+            share = f" ({reward_s / wall[(task, method)]:.0%})" if math.isfinite(reward_s) else ""
+            other = cpus.get((task, method)) != cpus.get((task, "sac-handcrafted")) and math.isfinite(ratio)
+            mixed |= other
             lines.append(f"| {task} | {method} | {wall[(task, method)]:.0f} | {_rate(get('env_steps_per_s'))} | "
-                         f"{_rate(get('updates_per_s'))} | {_fmt(get('reward_s'))} | {_fmt(ratio)}× |")
+                         f"{_rate(get('updates_per_s'))} | {_rate(reward_s)}{share} | {_ratio(ratio)}"
+                         f"{' (other CPU)' if other else ''} |")
+    if mixed:
+        lines += ["", "*other CPU*: these rows and sac-handcrafted's ran (some or all) on different processor models "
+                  "(the store records each row's machine; the board ran across sessions), so their wall-time ratio "
+                  "mixes the method's cost with the machine's speed. The reward learning's share of the row's own "
+                  "wall time is measured on one machine."]
     return lines
+
+
+def _cpu_models(runs, envs) -> dict:
+    """(task, method) -> the sorted CPU models its rows ran on (empty where the store has no environments)."""
+    if envs is None or not len(envs) or "env_id" not in runs:
+        return {}
+    joined = runs[["task", "method", "env_id"]].merge(envs[["env_id", "cpu_model"]], on="env_id", how="left")
+    return {k: tuple(sorted(set(g.cpu_model.dropna()))) for k, g in joined.groupby(["task", "method"])}
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}×" if math.isfinite(x) else "—"
 
 
 def _rate(x: float) -> str:
