@@ -412,7 +412,8 @@ class TdRLReward:
     round-level anchor that held the return network near the old ranking).
 
     Curves per round: ``return_acc``, the return network's accuracy on ``pairs`` held-out pairs of the
-    window drawn at the round's start (never trained on, never used to end a round), after the round's
+    window drawn at the round's start (not used to train or to end a round; the training draws its own random
+    pairs from the same segments, so a pair can recur by chance), after the round's
     training; ``return_acc_pre``, the same before it (last round's network against this round's labels:
     what drops when the labelling moves); ``label_agreement`` (this round's comparison against the
     previous round's labels, on the previous round's held-out pairs); ``reward_rank_corr`` (Spearman
@@ -521,7 +522,8 @@ class TdRLReward:
         def labels(pairs: np.ndarray) -> np.ndarray:  # window-relative pairs -> mu
             return self._labels(pairs + lo, history)
 
-        # held-out pairs: drawn apart from the training draws, never trained on or used to stop; the network
+        # held-out pairs: drawn apart from the training draws and not used to train or stop (a training draw can
+        # repeat one by chance: both sample the same window); the network
         # is scored on them before this round's training (the old network against the new labels) and after
         held = self.rng.integers(0, len(z_ind), (self.cfg["pairs"], 2))
         held = held[held[:, 0] != held[:, 1]]

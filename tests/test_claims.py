@@ -111,6 +111,10 @@ def test_a_credit_gate_withholds_only_a_supported_verdict(tmp_path):
     by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(gates=(gate,)))}
     assert by_task["win"].verdict == "not judged" and "does not clearly beat its own noise" in by_task["win"].reason
     assert by_task["lose"].verdict == "contradicted"
+    # the standing loss carries the failed gate as a note, which the report prints beside the verdict
+    assert "does not clearly beat its own noise" in by_task["lose"].note and by_task["win"].note == ""
+    from tiltbench.report import _verdict_text
+    assert _verdict_text(by_task["lose"]).startswith("**contradicted** (a gate that withholds only support is not met: ")
     assert "withholds only a supported verdict" in claims_mod.describe_gate(_claim(), gate)
     with pytest.raises(TiltbenchError, match="gate blocks.*'sometimes'.*valid: any, supported"):
         claims_mod.register_claim(_claim(gates=(Gate.beats("good", "good", "value", blocks="sometimes"),)))

@@ -296,6 +296,9 @@ class Judgement:
     margin: float = math.nan  # within: the margin used
     reason: str = ""  # why it is not judged (a failed gate) or inconclusive
     detail: str = ""  # trend: the slopes of the other bounds
+    # a failed gate that withholds only support (Gate.blocks == "supported"), on a verdict it left standing:
+    # printed beside the verdict, so that a loss is not read as "the method's own mechanism worked"
+    note: str = ""
 
 
 def _rows(store: Store, profile: str, track: str, metric: str, method_filter: str, params: list):
@@ -573,7 +576,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                                 verdict="not judged", reason="; ".join(credit), detail=detail))
                 continue
             raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=p, verdict=outcome, reason="",
-                            detail=detail))
+                            detail=detail, note="; ".join(credit)))
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
     # it at p = 1, so a failed gate can never make another claim's verdict easier.
     adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
@@ -593,7 +596,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                 verdict, reason = "not judged", (f"{verdict} (Holm p = {p_adj:.2g}) only against an untuned "
                                                  f"{loser}: {knobs}")
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
-                             r["margin"], reason, r.get("detail", "")))
+                             r["margin"], reason, r.get("detail", ""), r.get("note", "")))
     return out
 
 

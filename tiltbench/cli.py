@@ -249,7 +249,8 @@ def cmd_claims(args) -> int:
             for j in mine:
                 not_judged += j.verdict == "not judged"
                 print(f"    {j.task:24s} {j.verdict:13s} {fmt_est(j.effect)}  p(Holm) {fmt_p(j.p_adj)}  "
-                      f"({j.n_seeds} seeds){'  ' + j.reason if j.reason else ''}")
+                      f"({j.n_seeds} seeds){'  ' + j.reason if j.reason else ''}"
+                      f"{'  (gate not met, withholds only support: ' + j.note + ')' if j.note else ''}")
     if args.strict and not_judged:
         print(f"{not_judged} judgement(s) not judged: a gate failed (--strict)", file=sys.stderr)
         return 1

@@ -434,7 +434,8 @@ def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str
 
 
 def _verdict_text(j: claims_mod.Judgement) -> str:
-    return f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+    return (f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+            + (f" (a gate that withholds only support is not met: {j.note})" if j.note else ""))
 
 
 def _extras(track: registry.Track, data, plot_dir: Path) -> list[str]:

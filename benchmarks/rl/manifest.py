@@ -36,8 +36,8 @@ register_track(Track(
           for n in _TEST_NAMES],
         Metric("reward_corr", "", None, "TdRL: Spearman correlation of its learned reward with the handcrafted "
                "one over the replay buffer (computed after training; never used by TdRL)"),
-        Metric("return_acc", "", None, "TdRL: share of the last round's held-out pairs (drawn apart from the "
-               "training pairs, never trained on) that the return network orders as the comparison labels them, "
+        Metric("return_acc", "", None, "TdRL: share of the last round's held-out pairs (drawn at the round's start, "
+               "used neither to train nor to stop; training draws its own random pairs from the same segments) that the return network orders as the comparison labels them, "
                "after the round's training (its curve: every round; before 2026-11-28 it was measured on the "
                "round's training pairs)"),
         Metric("return_acc_pre", "", None, "TdRL: the same held-out accuracy before the round's training: the "

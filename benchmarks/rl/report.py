@@ -99,49 +99,81 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     return lines + diagnostics_table(data) + _curves_lines(data, plot_dir, prefix)
 
 
+# the previous round's network scoring below this on a round's new labels counts as the labels having moved
+LABELS_MOVED = 0.8
+
+
 def diagnostics_table(data, method: str = "tdrl") -> list[str]:
-    """What TdRL's labelling did per task (means over seeds, each seed's value over its rounds): the
-    return network's accuracy on each round's held-out pairs after the round's training (lowest round
-    and last) and before it (lowest round: the old network against new labels), the labels' agreement
-    between consecutive rounds, the steps the return network trained in its first round and in later
-    rounds (the anchoring rule's cut), the learned reward's rank correlation with the handcrafted one at
-    the end, and the final return beside the return of the policy its exploration phase left."""
+    """What TdRL's labelling did per task (means over seeds, each seed's value over its rounds, and the worst
+    seed where a mean would hide it): the return network's accuracy on each round's held-out pairs after the
+    round's training (lowest round and last) and before it (lowest round: the old network against new
+    labels), the labels' agreement between consecutive rounds, the steps the return network trained in its
+    first round and in later rounds (the anchoring rule's cut), the learned reward's rank correlation with
+    the handcrafted one at the end, and the final return beside the return of the policy its exploration
+    phase left.  A note below says on which tasks and seeds the old network fell below 0.8 on new labels."""
     c, runs, m = data["curves"], data["runs"], data["metrics"]
     c = c[c.method == method]
     if not len(c):
         return []
-    rows = ["TdRL's labels and learned reward (means over seeds; per seed: lowest and last round, first and "
-            "later rounds):", "",
+    rows = ["TdRL's labels and learned reward (means over seeds, worst seed in brackets; per seed: lowest and "
+            "last round, first and later rounds):", "",
             "| task | return_acc lowest / last | before training, lowest | label agreement lowest | "
             "return steps round 1 / later | reward rank corr. (end) | norm_return vs explore_return |",
             "|---|---|---|---|---|---|---|"]
     final = m.merge(runs[["run_id", "task", "method"]], on="run_id")
     final = final[final.method == method].pivot_table(index="task", columns="name", values="value")
+    moved = []  # (task, seeds whose old network scored below LABELS_MOVED on new labels, seeds, their lowest)
     for task in sorted(set(c.task)):
         per = c[c.task == task]
+
+        def lowest(name):
+            return per[per.name == name].groupby("rep").value.min()
 
         def seeds(name, how):
             s = per[per.name == name].sort_values("step").groupby("rep").value
             return float(getattr(s, how)().mean()) if len(s.size()) else math.nan
 
+        def low(name):
+            s = lowest(name)
+            return f"{_fmt(float(s.mean()))} ({_fmt(float(s.min()))})" if len(s) else "—"
+
         steps = per[per.name == "return_steps_run"].sort_values("step")
         first = float(steps.groupby("rep").value.first().mean()) if len(steps) else math.nan
         later = steps.groupby("rep").value.apply(lambda v: v.iloc[1:].mean()).mean() if len(steps) else math.nan
         get = (lambda k: float(final.loc[task, k]) if task in final.index and k in final else math.nan)
-        rows.append(f"| {task} | {_fmt(seeds('return_acc', 'min'))} / {_fmt(seeds('return_acc', 'last'))} | "
-                    f"{_fmt(seeds('return_acc_pre', 'min'))} | {_fmt(seeds('label_agreement', 'min'))} | {_rate(first)} / {_fmt(float(later))} | "
+        rows.append(f"| {task} | {low('return_acc')} / {_fmt(seeds('return_acc', 'last'))} | "
+                    f"{low('return_acc_pre')} | {low('label_agreement')} | {_rate(first)} / {_rate1(float(later))} | "
                     f"{_fmt(seeds('reward_rank_corr', 'last'))} | {_fmt(get('norm_return'))} vs "
                     f"{_fmt(get('explore_return'))} |")
-    return rows + ["", "Where later rounds train the return network for about one step, the round-level anchoring "
-                   "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
-                   "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks a "
-                   "return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
-                   "takes a new anchoring snapshot each pass and keeps training it. Since 2026-11-28 `return_acc` is "
-                   "measured on held-out pairs drawn at each round's start, never trained on (before, on the round's "
-                   "training pairs: rows run before then report training accuracy), and `before training` is the same "
-                   "figure for the previous round's network, which drops where the labelling moved; `—` where a row "
-                   "predates it. The learned reward's own diagnostic is its rank correlation with the handcrafted "
-                   "reward.", ""]
+        pre = lowest("return_acc_pre")
+        if len(pre) and (pre < LABELS_MOVED).any():
+            moved.append((task, int((pre < LABELS_MOVED).sum()), len(pre), float(pre.min())))
+    notes = ["", "Where later rounds train the return network for about one step, the round-level anchoring "
+             "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
+             "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks a "
+             "return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
+             "takes a new anchoring snapshot each pass and keeps training it. Since 2026-11-28 `return_acc` is "
+             "measured on held-out pairs drawn at each round's start and used neither to train nor to stop "
+             "(training draws its own random pairs from the same segments, so a pair can recur by chance; before "
+             "that date it was measured on the round's training pairs: rows run before then report training "
+             "accuracy). It shows that the return network fits the round's labels; it cannot show whether the "
+             "labels moved. `before training` is the same figure for the previous round's network, and `label "
+             "agreement` the share of pairs two consecutive rounds label alike: these two drop where the "
+             "labelling moved; `—` where a row predates them. The learned reward's own diagnostic is its rank "
+             "correlation with the handcrafted reward."]
+    if moved:
+        where = "; ".join(f"{t}: {k} of {n} seed(s), lowest {_fmt(v)}" for t, k, n, v in moved)
+        notes[-1] += (f" **Where the labels moved** (the previous round's network below {LABELS_MOVED:g} on the "
+                      f"new labels in some round): {where}. The comparison itself is fixed; what moves is the "
+                      "order of the indicative tests, re-sorted each round by their skewness over the last 100 "
+                      "episodes (`ind_order = every-round`, the authors' rule): when two tests' skewness swap, "
+                      "pairs that neither dominates change label. The return network then refits to the new "
+                      "order within the round (`return_acc` after training), and the reward network with it.")
+    stops = final["anchor_stops"] if "anchor_stops" in final else None
+    if stops is not None and len(stops) and (stops == 0).all():
+        notes[-1] += (" The per-pass anchoring rule cut no pass on any task (`anchor_stops` 0): the anchor acted "
+                      "as a penalty term only.")
+    return rows + notes + [""]
 
 
 def _curves_lines(data, plot_dir: Path, prefix: str) -> list[str]:
@@ -202,6 +234,10 @@ def _cpu_models(runs, envs) -> dict:
 
 def _ratio(x: float) -> str:
     return f"{x:.2f}×" if math.isfinite(x) else "—"
+
+
+def _rate1(x: float) -> str:
+    return f"{x:.1f}" if math.isfinite(x) else "—"
 
 
 def _rate(x: float) -> str:
