@@ -437,7 +437,7 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
     higher = registry.get_track(claim.track).metric(gate.metric).higher_is_better
     diff = stats.paired_difference(mine, theirs)
     if stats.verdict(diff, higher) != "better":
-        ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"{diff.n} paired seed(s), no interval"
+        ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"; {diff.n} paired seed(s), no interval"
         if solver == other:  # a solver against another metric of its own (e.g. TdRL vs its exploration phase)
             return (f"{solver}'s {gate.metric} does not clearly beat its own {theirs_metric} "
                     f"({diff.mean:+.3g} {ci}){why}")

@@ -90,7 +90,7 @@ def _list_profile(profile, track: str | None) -> int:
                   + " (task_overrides)")
         for solver in sorted({c.solver for c in mine}):
             rows = [c for c in mine if c.solver == solver]
-            points = sorted({c.method for c in rows if tuning.is_grid_point(c.method)})
+            points = sorted({c.method for c in rows if tuning.is_grid_point(c.method)}, key=tuning.point_order)
             if points:
                 reps = len({c.rep for c in rows if c.method == points[0]})
                 print(f"  {solver}: grid of {len(points)} point(s) x {reps} tuning seed(s) on the validation "

@@ -117,10 +117,14 @@ def stamp(data, profile: str) -> list[str]:
             f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
             f"- hardware: {'; '.join(hw) or 'unknown'}",
             f"- code: commit {', '.join(commits) or 'unknown'}; aggregation `{aggregation_version()}`; "
-            f"executor {', '.join(sorted({f'{e.executor}×{e.workers}' for e in envs.itertuples()}))}",
+            f"executor {', '.join(sorted({f'{e.executor}×{e.workers}' for e in envs.itertuples()}))}"
+            + ("" if not any("+dirty" in c for c in commits) else
+               " (`+dirty`: the checkout had uncommitted edits when those rows ran; what identifies a row's code "
+               "is its code version, a hash of its solver's and track's modules, and a row whose code version "
+               "differs from this checkout's is marked stale)"),
             f"- CIs: {stats.CONFIDENCE:.0%} {stats.INTERVAL} intervals over seeds (they undercover heavily skewed "
-            "metrics); rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie); "
-            "P(method better) is a point estimate"]
+            "metrics); rank = 1 + number of rows whose CI is entirely better (overlapping CIs tie; a row without "
+            "an interval, e.g. one seed, is compared on means); P(method better) is a point estimate"]
 
 
 def task_settings_note(runs: pd.DataFrame) -> list[str]:
@@ -274,6 +278,11 @@ def _save(fig, path: Path) -> None:
     fig.savefig(path, dpi=90, metadata={"Software": None}, bbox_inches="tight")
 
 
+def _spans_decades(values: list[float]) -> bool:
+    finite = [v for v in values if math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) >= 10 * min(finite)
+
+
 def plot_cost_quality(track: registry.Track, data, tasks: list[str], path: Path) -> bool:
     import matplotlib
 
@@ -289,18 +298,24 @@ def plot_cost_quality(track: registry.Track, data, tasks: list[str], path: Path)
     solvers = registry.solvers(track.name)
     colors = {s.name: f"C{i}" for i, s in enumerate(solvers)}
     for ax, task in zip(axes.flat, tasks):
+        xs, ys = [], []
         for s in solvers:
             q = values_by_rep(data, task, s.name, primary.name)
             w = values_by_rep(data, task, s.name, "wall_s")
             reps = sorted(set(q) & set(w))
             if reps:
+                xs += [w[r] for r in reps]
+                ys += [q[r] for r in reps]
                 ax.scatter([w[r] for r in reps], [q[r] for r in reps], color=colors[s.name], label=s.name,
                            marker="o" if s.role == "method" else ("s" if s.role == "baseline" else "x"))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        lo, hi = ax.get_xlim()
-        if hi > 10 * lo:  # a decade or more has major labels: minor ones would overlap them
+        # a log axis only where every value is positive and they span a decade or more: below that the
+        # log axis has no major label (and overlapping minor ones), and it cannot show values <= 0
+        if _spans_decades(xs):
+            ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        if _spans_decades(ys):
+            ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("wall time per cell (s)")
         ax.set_ylabel(f"{primary.name} ({'higher' if primary.higher_is_better else 'lower'} is better)")

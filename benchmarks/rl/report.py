@@ -122,6 +122,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
             "|---|---|---|---|---|---|---|"]
     final = m.merge(runs[["run_id", "task", "method"]], on="run_id")
     final = final[final.method == method].pivot_table(index="task", columns="name", values="value")
+    laters = []  # per task: mean return-network steps in rounds after the first
     moved = []  # (task, seeds whose old network scored below LABELS_MOVED on new labels, seeds, their lowest)
     for task in sorted(set(c.task)):
         per = c[c.task == task]
@@ -140,6 +141,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
         steps = per[per.name == "return_steps_run"].sort_values("step")
         first = float(steps.groupby("rep").value.first().mean()) if len(steps) else math.nan
         later = steps.groupby("rep").value.apply(lambda v: v.iloc[1:].mean()).mean() if len(steps) else math.nan
+        laters.append(float(later))
         get = (lambda k: float(final.loc[task, k]) if task in final.index and k in final else math.nan)
         rows.append(f"| {task} | {low('return_acc')} / {_fmt(seeds('return_acc', 'last'))} | "
                     f"{low('return_acc_pre')} | {low('label_agreement')} | {_rate(first)} / {_rate1(float(later))} | "
@@ -148,19 +150,20 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
         pre = lowest("return_acc_pre")
         if len(pre) and (pre < LABELS_MOVED).any():
             moved.append((task, int((pre < LABELS_MOVED).sum()), len(pre), float(pre.min())))
-    notes = ["", "Where later rounds train the return network for about one step, the round-level anchoring "
-             "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
-             "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks a "
-             "return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
-             "takes a new anchoring snapshot each pass and keeps training it. Since 2026-11-28 `return_acc` is "
-             "measured on held-out pairs drawn at each round's start and used neither to train nor to stop "
-             "(training draws its own random pairs from the same segments, so a pair can recur by chance; before "
-             "that date it was measured on the round's training pairs: rows run before then report training "
-             "accuracy). It shows that the return network fits the round's labels; it cannot show whether the "
-             "labels moved. `before training` is the same figure for the previous round's network, and `label "
-             "agreement` the share of pairs two consecutive rounds label alike: these two drop where the "
-             "labelling moved; `—` where a row predates them. The learned reward's own diagnostic is its rank "
-             "correlation with the handcrafted reward."]
+    old_anchor = any(v < 2 for v in laters)  # later rounds cut to about one step: the round-level anchor
+    notes = ["", ("Where later rounds train the return network for about one step, the round-level anchoring "
+                  "rule (TdRL before 2026-11-28, `anchor = early-stop`) stopped it as soon as the penalty's gradient "
+                  "outgrew the cross-entropy's, and only the reward network was refitted: `return_acc` then checks "
+                  "a return network learned once. The current default (`anchor = per-pass`, the authors' scheme) "
+                  "takes a new anchoring snapshot each pass and keeps training it. " if old_anchor else "")
+             + "`return_acc` is measured on held-out pairs drawn at each round's start and used neither to train "
+             "nor to stop (training draws its own random pairs from the same segments, so a pair can recur by "
+             "chance; rows run before 2026-11-28 measured it on the round's training pairs). It shows that the "
+             "return network fits the round's labels; it cannot show whether the labels moved. `before "
+             "training` is the same figure for the previous round's network, and `label agreement` the share of "
+             "pairs two consecutive rounds label alike: these two drop where the labelling moved"
+             + ("; `—` where a row predates them" if any("| — |" in r for r in rows[4:]) else "")
+             + ". The learned reward's own diagnostic is its rank correlation with the handcrafted reward."]
     if moved:
         where = "; ".join(f"{t}: {k} of {n} seed(s), lowest {_fmt(v)}" for t, k, n, v in moved)
         notes[-1] += (f" **Where the labels moved** (the previous round's network below {LABELS_MOVED:g} on the "
