@@ -122,6 +122,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
             "|---|---|---|---|---|---|---|"]
     final = m.merge(runs[["run_id", "task", "method"]], on="run_id")
     final = final[final.method == method].pivot_table(index="task", columns="name", values="value")
+    predates = False  # a task whose rows have no return_acc_pre curve (run before it existed)
     laters = []  # per task: mean return-network steps in rounds after the first
     moved = []  # (task, seeds whose old network scored below LABELS_MOVED on new labels, seeds, their lowest)
     for task in sorted(set(c.task)):
@@ -148,6 +149,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
                     f"{_fmt(seeds('reward_rank_corr', 'last'))} | {_fmt(get('norm_return'))} vs "
                     f"{_fmt(get('explore_return'))} |")
         pre = lowest("return_acc_pre")
+        predates |= not len(pre)
         if len(pre) and (pre < LABELS_MOVED).any():
             moved.append((task, int((pre < LABELS_MOVED).sum()), len(pre), float(pre.min())))
     old_anchor = any(v < 2 for v in laters)  # later rounds cut to about one step: the round-level anchor
@@ -162,7 +164,7 @@ def diagnostics_table(data, method: str = "tdrl") -> list[str]:
              "return network fits the round's labels; it cannot show whether the labels moved. `before "
              "training` is the same figure for the previous round's network, and `label agreement` the share of "
              "pairs two consecutive rounds label alike: these two drop where the labelling moved"
-             + ("; `—` where a row predates them" if any("| — |" in r for r in rows[4:]) else "")
+             + ("; `—` where a row predates them" if predates else "")
              + ". The learned reward's own diagnostic is its rank correlation with the handcrafted reward."]
     if moved:
         where = "; ".join(f"{t}: {k} of {n} seed(s), lowest {_fmt(v)}" for t, k, n, v in moved)
