@@ -425,3 +425,123 @@ def test_a_solver_whose_rows_mix_two_settings_is_not_judged(tmp_path):
             store.write_run(run, {"value": v}, {}, ENV)
     [j] = claims_mod.judge(store, "p", _claim())
     assert j.verdict == "not judged" and "steps 30000 / 60000 (good) vs 30000 / 60000 (slow)" in j.reason
+
+
+# ---------------------------------------------------------------------------- gates read the rows' settings
+def _settings_rows(store, task, method, values, track, grid=None, split=""):
+    import json
+
+    for rep, v in enumerate(values):
+        run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"{task}/{method}/{rep}/{json.dumps(track)}",
+               "profile": "p", "track": "toy", "task": task, "method": method, "role": "method", "rep": rep,
+               "seed": rep, "status": "ok", "finished_at": "2026-01-01 00:00:00",
+               "config": json.dumps({"solver": {}, "track": track, **({"grid": grid} if grid else {}),
+                                     **({"split": split} if split else {})})}
+        store.write_run(run, {"value": v, "noise": 0.5 * v}, {}, ENV)
+
+
+def test_a_beats_gate_against_rows_of_other_settings_fails(tmp_path):
+    """'the comparator learned' must be read on rows like its own: an untrained row from an older budget
+    (another n_test, another backend) does not count."""
+    store = Store(tmp_path / "s.duckdb")
+    for task, ref_n in (("t", 64), ("u", 200)):
+        _settings_rows(store, task, "good", [2.0, 2.1, 1.9, 2.05], {"n_test": 200})
+        _settings_rows(store, task, "slow", [1.0, 1.05, 0.9, 1.0], {"n_test": 200})
+        _settings_rows(store, task, "ideal", [0.1, 0.2, 0.1, 0.15], {"n_test": ref_n})
+    gated = _claim(gates=(Gate.beats(COMPARATOR, "ideal", "value"),))
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", gated)}
+    assert by_task["t"].verdict == "not judged"
+    assert "beats gate slow vs ideal: the two solvers' rows ran with different track settings: n_test 200 (slow) " \
+           "vs 64 (ideal)" in by_task["t"].reason
+    assert by_task["u"].verdict == "supported"
+
+
+def test_an_at_most_gate_can_be_a_fraction_of_a_track_setting(tmp_path):
+    store = Store(tmp_path / "s.duckdb")
+    _settings_rows(store, "t", "good", [31.0, 31.5, 30.5], {"max_new_tokens": 32})  # at the cap
+    _settings_rows(store, "t", "slow", [20.0, 21.0, 19.0], {"max_new_tokens": 32})
+    _settings_rows(store, "u", "good", [31.0, 31.5, 30.5], {"max_new_tokens": 128})  # far below it
+    _settings_rows(store, "u", "slow", [20.0, 21.0, 19.0], {"max_new_tokens": 128})
+    capped = Gate.at_most("good", "value", 0.75, of_setting="max_new_tokens", why="uncensored")
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _claim(gates=(capped,)))}
+    assert by_task["t"].verdict == "not judged"
+    assert "mean value of good is 31, needs ≤ 24 (0.75 × max_new_tokens 32) (uncensored)" in by_task["t"].reason
+    assert by_task["u"].verdict != "not judged"
+    _settings_rows(store, "v", "good", [1.0, 1.1, 1.2], {})
+    _settings_rows(store, "v", "slow", [1.0, 1.1, 1.2], {})
+    v = next(j for j in claims_mod.judge(store, "p", _claim(gates=(capped,))) if j.task == "v")
+    assert v.verdict == "not judged" and "no single numeric max_new_tokens" in v.reason
+
+
+def test_a_matched_claim_reads_only_the_current_grid_and_like_rows(tmp_path):
+    store = _store(tmp_path / "s.duckdb", {})
+    _frontier_rows(store, "t", "good", [1, 2, 3], lambda x: x + 1)
+    _frontier_rows(store, "t", "slow", [1.5, 2.5, 4], lambda x: x, wobble=-0.01)
+    _frontier_rows(store, "t", "slow", [9], lambda x: 100.0)  # a point the profile has since dropped
+    labels = {"toy": {f"good[offset={x}]" for x in (1, 2, 3)} | {f"slow[offset={x:g}]" for x in (1.5, 2.5, 4)}}
+    everything, = claims_mod.judge_family(store, "p", [_claim(matched="noise")])
+    assert "3 and 4 grid points" in everything.detail  # no filter: the dropped point is read
+    current, = claims_mod.judge_family(store, "p", [_claim(matched="noise")], grids=labels)
+    assert current.verdict == "supported" and "3 and 3 grid points" in current.detail
+    # one point's rows from an older budget: not like for like
+    other = _store(tmp_path / "o.duckdb", {})
+    for x in (1, 2, 3):
+        _settings_rows(other, "t", f"good[offset={x}]", [x + 1.0, x + 1.01, x + 1.02], {"steps": 64 if x == 3 else 32},
+                       grid={"offset": x}, split="validation")
+        _settings_rows(other, "t", f"slow[offset={x}]", [x + 0.0, x + 0.01, x + 0.02], {"steps": 32},
+                       grid={"offset": x}, split="validation")
+    j, = claims_mod.judge(other, "p", _claim(matched="noise"))
+    assert j.verdict == "not judged" and "grid points' rows ran with different track settings (steps: 32 / 64" \
+        in j.reason
+
+
+def _grid_trend(**kw):
+    return Claim(track="toy", id=f"c-grid-{uuid.uuid4().hex[:4]}", statement="-", source="-", metric="value",
+                 method="good", comparator="", relation="trend", across="offset", over="grid", slope_above=0.0, **kw)
+
+
+def test_a_trend_can_run_over_a_grid_key(tmp_path, monkeypatch):
+    """QRPO's reward against its quantile pool: levels are grid points of one task, not tasks."""
+    _tunable(monkeypatch, "good")
+    store = _store(tmp_path / "s.duckdb", {})
+    _frontier_rows(store, "t", "good", [4, 8, 16, 32, 64], lambda x: x ** 0.2)
+    _frontier_rows(store, "u", "good", [4, 8, 16, 32, 64], lambda x: 3.0 - 0.01 * x)
+    by_task = {j.task: j for j in claims_mod.judge(store, "p", _grid_trend())}
+    t = by_task["t (good's grid points, validation split) (offset = 4…64)"]
+    assert t.verdict == "supported" and t.effect.mean == pytest.approx(0.2, abs=0.01)
+    u = by_task["u (good's grid points, validation split) (offset = 4…64)"]
+    assert u.verdict == "contradicted"
+    assert claims_mod.describe(_grid_trend()).endswith("(good; its grid points)")
+    # a gate is read on the task's own rows (the evaluation rows), like any trend's
+    gated = _grid_trend(gates=(Gate.beats("good", "slow", "value"),))
+    assert all(j.verdict == "not judged" and "no value of good stored" in j.reason
+               for j in claims_mod.judge(store, "p", gated))
+
+
+def test_a_grid_trend_refuses_a_grid_that_varies_another_key(tmp_path, monkeypatch):
+    import json
+
+    _tunable(monkeypatch, "good", ("offset", "beta"))
+    store = Store(tmp_path / "s.duckdb")
+    for x in (4, 16, 64):
+        for beta in (0.1, 1.0):
+            method = f"good[beta={beta:g},offset={x}]"
+            for rep in range(3):
+                run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"t/{method}/{rep}", "profile": "p",
+                       "track": "toy", "task": "t", "method": method, "role": "method", "rep": rep, "seed": rep,
+                       "status": "ok", "finished_at": "2026-01-01 00:00:00",
+                       "config": json.dumps({"grid": {"offset": x, "beta": beta}, "split": "validation"})}
+                store.write_run(run, {"value": float(x) * beta + rep}, {}, ENV)
+    j, = claims_mod.judge(store, "p", _grid_trend())
+    assert j.verdict == "not judged" and "the grid varies beta besides offset" in j.reason
+
+
+def test_a_grid_trend_names_a_tunable_key():
+    with pytest.raises(TiltbenchError, match="grid key \\(across\\) of claim .*'quantile_samples'"):
+        claims_mod.validate(Claim(track="toy", id="c-g", statement="-", source="-", metric="value", method="good",
+                                  comparator="", relation="trend", across="quantile_samples", over="grid",
+                                  slope_above=0.0))
+    with pytest.raises(TiltbenchError, match="over of claim c-o.*'tasks'"):
+        claims_mod.register_claim(Claim(track="toy", id="c-o", statement="-", source="-", metric="value",
+                                        method="good", comparator="", relation="trend", across="n", over="tasks",
+                                        slope_above=0.0))

@@ -230,3 +230,26 @@ def test_a_solver_can_be_tuned_on_a_metric_of_its_own(tmp_path):
     rl = registry.get_track("rl")
     assert registry.get_solver("rl", "tdrl").selection_metric(rl).name == "pass_all"
     assert registry.get_solver("rl", "sac-handcrafted").selection_metric(rl).name == rl.primary == "norm_return"
+
+
+def test_reports_leave_out_grid_points_the_profile_no_longer_runs(store_path):
+    """A grid point dropped from a profile's grid keeps its rows in the store; the report reads the current grid."""
+    import json
+    import uuid
+
+    from tiltbench import report
+
+    grids = report.profile_grids("toygrid")
+    assert grids["toy"] == {"good[offset=0,sleep_s=0]", "good[offset=0,sleep_s=0.4]", "good[offset=2,sleep_s=0]",
+                            "good[offset=2,sleep_s=0.4]", "slow[sleep_s=0]", "slow[sleep_s=0.2]"}
+    assert report.profile_grids("no-such-profile") is None
+    store = Store(store_path)
+    for method in ("slow[sleep_s=0]", "slow[sleep_s=0.2]", "slow[sleep_s=9]"):  # the last: dropped since it ran
+        run = {"run_id": uuid.uuid4().hex[:16], "content_key": method, "profile": "toygrid", "track": "toy",
+               "task": "const-1", "method": method, "role": "baseline", "rep": 0, "seed": 1, "status": "ok",
+               "finished_at": "2026-01-01 00:00:00", "config": json.dumps({"split": "validation"})}
+        store.write_run(run, {"value": 1.0}, {}, {"env_id": "e"})
+    data, notes = report.load_current(store, "toygrid", "toy")
+    assert set(data["runs"].method) == {"slow[sleep_s=0]", "slow[sleep_s=0.2]"}
+    assert notes == ["- left out: stored rows of grid point(s) `slow[sleep_s=9]`, which this profile's grids no longer "
+                     "hold (they stay in the store and in `tiltbench query`)"]

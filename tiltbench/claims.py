@@ -29,7 +29,11 @@ correction (a judgement that is not judged, or lacks seeds, stays in the family 
   p-values (an intersection-union test); *contradicted* when a slope is above its bound, with the
   smallest such p-value times the number of bounds (Bonferroni).  Needs at least
   ``MIN_TREND_LEVELS`` values of the parameter, else *not judged*; it has no comparator.  The
-  metric may be a run column (``wall_s``, ``cpu_s``, ``peak_mem_mb``).
+  metric may be a run column (``wall_s``, ``cpu_s``, ``peak_mem_mb``).  With ``over = "grid"`` the
+  levels are instead the method's grid points on one task, ``across`` naming the grid key (e.g. QRPO's
+  ``quantile_samples``): each point's tuning seeds on the validation split, one group per task, the
+  claim's gates checked on that task's rows; not judged when the grid varies another key too or its
+  points' rows ran with different track settings.
 
 **At a matched divergence.**  A ``less``/``greater``/``within``/``noworse`` claim with ``matched = <x metric>`` (e.g.
 "kl") compares quality where both solvers spend the same divergence or cost, not at their tuned rows:
@@ -78,6 +82,7 @@ READ_LEVELS = ("metric", "curve")
 MARGINED = ("within", "noworse")  # relations judged against a margin
 RUN_COLUMNS = ("wall_s", "cpu_s", "peak_mem_mb")  # cost columns of a run a trend claim may fit
 MIN_TREND_LEVELS = 3  # values of the parameter a trend needs (two points always lie on a line)
+TREND_OVER = ("task", "grid")  # where a trend's levels come from: task names, or the method's grid points
 GATE_KINDS = ("at_least", "at_most", "beats", "matched", "attainable")
 GATE_BLOCKS = ("any", "supported")  # which verdicts a failed gate withholds
 AGGREGATES = ("mean", "min", "max")
@@ -89,14 +94,17 @@ class Gate:
     """A precondition of a claim, checked on each task's stored runs.
 
     - ``at_least`` / ``at_most``: ``agg`` (mean, min or max over seeds) of ``solver``'s ``metric``
-      is >= / <= ``value`` (a competence threshold, an ESS floor, "every seed converged");
+      is >= / <= ``value`` (a competence threshold, an ESS floor, "every seed converged"); with
+      ``of_setting``, ``value`` is a fraction of the track setting of that name the solver's rows ran
+      with (mean length at most 0.75 x ``max_new_tokens``: most samples end before the cap);
     - ``beats``: ``solver`` is better than ``other`` on ``metric`` (paired 95% t-interval of the
       difference wholly on the better side): the comparison is meaningful only if the comparator
-      learned something.  With ``other_metric``, ``other``'s value is that metric instead, which
+      learned something.  The two solvers' rows must have run with the same track settings.  With ``other_metric``, ``other``'s value is that metric instead, which
       compares a solver with an earlier state of itself (TdRL's final return against the return its
       exploration phase left);
     - ``matched``: the claim's method and comparator have ``metric`` means within
-      ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward);
+      ``max(value * max(|a|, |b|), abs_tol)``: the same operating point (equal KL, equal reward), from
+      rows run with the same track settings;
     - ``attainable``: ``solver`` (an ideal reference row, e.g. exact samples of the true answer scored
       the way the method is) would pass the claim's own relation against its comparator, on means.
       Where even the ideal fails, the claim measures the estimator's noise, not the method, unless
@@ -115,14 +123,17 @@ class Gate:
     why: str = ""
     other_metric: str = ""  # beats: ``other``'s metric, when it is not ``metric``
     blocks: str = "any"  # "supported": a failure withholds only a supported verdict (see the module docstring)
+    of_setting: str = ""  # at_least/at_most: ``value`` is a fraction of this track setting of the solver's rows
 
     @staticmethod
-    def at_least(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
-        return Gate("at_least", metric, solver, value, agg=agg, why=why)
+    def at_least(solver: str, metric: str, value: float, agg: str = "mean", why: str = "",
+                 of_setting: str = "") -> "Gate":
+        return Gate("at_least", metric, solver, value, agg=agg, why=why, of_setting=of_setting)
 
     @staticmethod
-    def at_most(solver: str, metric: str, value: float, agg: str = "mean", why: str = "") -> "Gate":
-        return Gate("at_most", metric, solver, value, agg=agg, why=why)
+    def at_most(solver: str, metric: str, value: float, agg: str = "mean", why: str = "",
+                of_setting: str = "") -> "Gate":
+        return Gate("at_most", metric, solver, value, agg=agg, why=why, of_setting=of_setting)
 
     @staticmethod
     def beats(solver: str, other: str, metric: str, why: str = "", other_metric: str = "",
@@ -183,7 +194,8 @@ class Claim:
     rel_margin: float = 0.0  # within: margin relative to the comparator's mean
     tasks: str = ".*"  # regex over task names
     gates: tuple[Gate, ...] = field(default_factory=tuple)
-    across: str = ""  # trend: the task-name parameter, "n" for names ending in -n{N}
+    across: str = ""  # trend: the task-name parameter, "n" for names ending in -n{N} (or a grid key, with over)
+    over: str = "task"  # trend: "task" (levels are tasks -<across><N>) or "grid" (the method's grid points' <across>)
     slope_below: float = math.inf  # trend: bound on the slope of log(metric) on log(parameter)
     slope_above: float = -math.inf  # trend: instead, a floor on that slope (e.g. 0: the metric grows)
     also: tuple[SlopeBound, ...] = field(default_factory=tuple)  # trend: further bounds that must hold
@@ -215,12 +227,15 @@ def register_claim(claim: Claim) -> Claim:
         raise unknown(f"relation of claim {claim.id}", claim.relation, RELATIONS)
     if claim.relation in MARGINED and claim.margin <= 0 and claim.rel_margin <= 0:
         raise TiltbenchError(f"claim {claim.id}: a '{claim.relation}' claim needs margin > 0 or rel_margin > 0")
-    if claim.relation == "trend" and not (re.fullmatch(r"[a-z]+", claim.across)
+    if claim.over not in TREND_OVER:
+        raise unknown(f"over of claim {claim.id}", claim.over, TREND_OVER)
+    name = r"[a-z]+" if claim.over == "task" else r"[a-z][a-z_0-9]*"
+    if claim.relation == "trend" and not (re.fullmatch(name, claim.across)
                                           and math.isfinite(claim.slope_below) != math.isfinite(claim.slope_above)):
-        raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name of lowercase "
-                             f"letters (e.g. 'n' for tasks named <task>-n{{N}}) and one finite bound, slope_below or "
-                             f"slope_above; got across = {claim.across!r}, slope_below = {claim.slope_below!r}, "
-                             f"slope_above = {claim.slope_above!r}")
+        raise TiltbenchError(f"claim {claim.id}: a 'trend' claim needs across = a parameter name (lowercase "
+                             f"letters, e.g. 'n' for tasks named <task>-n{{N}}; with over = 'grid', a grid key) and "
+                             f"one finite bound, slope_below or slope_above; got across = {claim.across!r}, "
+                             f"slope_below = {claim.slope_below!r}, slope_above = {claim.slope_above!r}")
     if claim.matched and claim.relation == "trend":
         raise TiltbenchError(f"claim {claim.id}: 'matched' compares two solvers' frontiers; a trend has no comparator")
     if claim.read_off and (claim.relation not in ("less", "greater") or not claim.read_metric or claim.matched):
@@ -256,6 +271,10 @@ def validate(claim: Claim) -> None:
     for what, name in names:
         if name not in solver_names:
             raise unknown(f"{what} of claim {claim.id} (track {claim.track})", name, solver_names)
+    if claim.relation == "trend" and claim.over == "grid":
+        knobs = registry.get_solver(claim.track, claim.method).tunable
+        if claim.across not in knobs:
+            raise unknown(f"grid key (across) of claim {claim.id} for {claim.method}", claim.across, knobs)
     trend = claim.relation == "trend"  # a trend may also fit a run column (wall_s, ...)
     allowed = [*metric_names, *RUN_COLUMNS] if trend else metric_names
     claimed = [b.metric for b in claim.bounds] if trend else [claim.metric, *([claim.matched] if claim.matched else []),
@@ -409,24 +428,43 @@ def _aggregate(values: dict, agg: str) -> float:
     return {"mean": lambda v: sum(v) / len(v), "min": min, "max": max}[agg](list(values.values()))
 
 
-def _gate_failure(gate: Gate, claim: Claim, task: str, lookup) -> str:
-    """'' when ``gate`` holds on ``task``, else the reason it does not."""
+def _setting(settings: dict, task: str, solver: str, key: str) -> float | None:
+    """The one numeric value of track setting ``key`` that ``solver``'s rows on ``task`` ran with, else None."""
+    values = settings.get((task, solver), {}).get(key, set())
+    if len(values) != 1:
+        return None
+    value = json.loads(next(iter(values)))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _gate_failure(gate: Gate, claim: Claim, task: str, lookup, settings: dict | None = None) -> str:
+    """'' when ``gate`` holds on ``task``, else the reason it does not.  ``settings``: the track settings of
+    the rows (``track_settings``), with which a two-solver gate checks that the rows are like for like."""
     solver, other = claim.solver(gate.solver), claim.solver(gate.other)
     why = f" ({gate.why})" if gate.why else ""
+    settings = settings or {}
     if gate.kind == "attainable":
         return _unattainable(claim, task, solver, lookup, why)
     mine = lookup(gate.metric, task, solver)
     if not mine:
         return f"no {gate.metric} of {solver} stored on this task (not run, or not reported)"
     if gate.kind in ("at_least", "at_most"):
+        bound, of = gate.value, ""
+        if gate.of_setting:
+            base = _setting(settings, task, solver, gate.of_setting)
+            if base is None:
+                return f"{solver}'s rows on this task ran with no single numeric {gate.of_setting}{why}"
+            bound, of = gate.value * base, f" ({gate.value:g} × {gate.of_setting} {base:g})"
         v = _aggregate(mine, gate.agg)
-        ok = v >= gate.value if gate.kind == "at_least" else v <= gate.value
+        ok = v >= bound if gate.kind == "at_least" else v <= bound
         op = "≥" if gate.kind == "at_least" else "≤"
-        return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {gate.value:g}{why}"
+        return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {bound:.3g}{of}{why}"
     theirs_metric = gate.other_metric or gate.metric
     theirs = lookup(theirs_metric, task, other)
     if not theirs:
         return f"no {theirs_metric} of {other} stored on this task (not run, or not reported)"
+    if solver != other and (differ := _settings_differ(settings, task, solver, other)):
+        return f"{gate.kind} gate {solver} vs {other}: {differ}"
     if gate.kind == "matched":
         a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
         tol = max(gate.value * max(abs(a), abs(b)), gate.abs_tol)
@@ -477,11 +515,14 @@ def _unattainable(claim: Claim, task: str, ideal: str, lookup, why: str) -> str:
 
 
 def judge_family(store: Store, profile: str, family: list[Claim],
-                 tasks: dict[str, set[str]] | None = None) -> list[Judgement]:
+                 tasks: dict[str, set[str]] | None = None,
+                 grids: dict[str, set[str]] | None = None) -> list[Judgement]:
     """Judge every claim of ``family`` on every task it covers that has runs, then apply Holm's
     correction over the whole family (entries not judged count at p = 1).  ``tasks``: per track, the
     only tasks to judge (the profile's current ones; stored rows of tasks it has since dropped are
-    left out of the verdicts and of the family); a track not in it is not filtered."""
+    left out of the verdicts and of the family); a track not in it is not filtered.  ``grids``: per
+    track, the grid-point labels the profile runs now (``dpo[beta=0.1]``); stored rows of points it has
+    since dropped stay out of frontiers and grid trends.  A track not in it is not filtered."""
     cache: dict[tuple[str, str], dict] = {}
 
     def keep(track: str, by_task: dict) -> dict:
@@ -502,13 +543,22 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             {c.method, c.comparator, *(c.solver(g.solver) for g in c.gates), *(c.solver(g.other) for g in c.gates if g.other)})
         all_solvers[c.track].discard("")  # a trend claim has no comparator
     raw, read_curves, settings = [], {}, {}
+
+    def settings_of(track: str) -> dict:
+        if track not in settings:
+            settings[track] = _track_settings(store, profile, track)
+        return settings[track]
+
     for claim in family:
+        labels = (grids or {}).get(claim.track)
         if claim.relation == "trend":
+            points = _grid_points(store, profile, claim, labels) if claim.over == "grid" else {}
             raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
-                                lambda m, t, s, track=claim.track: lookup(m, t, s, track))
+                                lambda m, t, s, track=claim.track: lookup(m, t, s, track),
+                                settings_of(claim.track), keep(claim.track, points))
             continue
         if claim.matched:
-            judged = points = keep(claim.track, _grid_points(store, profile, claim))
+            judged = points = keep(claim.track, _grid_points(store, profile, claim, labels))
         else:
             judged = keep(claim.track, _values(store, profile, claim.track, claim.metric,
                                                {claim.method, claim.comparator}))
@@ -516,6 +566,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             detail = ""
             if claim.matched:
                 a, b, detail, unmatched = _at_matched(claim, points[task])
+                unmatched = _grid_settings_differ(settings_of(claim.track), task, points[task]) or unmatched
             elif claim.read_off:
                 if claim.id not in read_curves:
                     read_curves[claim.id] = (
@@ -533,14 +584,14 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             diffs = [a[r] - factor * b[r] for r in reps]
             effect = stats.mean_ci(diffs)
             gate_lookup = lambda m, t, s: lookup(m, t, s, claim.track)  # noqa: E731
-            failed = [f for g in claim.gates if g.blocks == "any" and (f := _gate_failure(g, claim, task, gate_lookup))]
+            track_set = settings_of(claim.track)
+            failed = [f for g in claim.gates if g.blocks == "any"
+                      and (f := _gate_failure(g, claim, task, gate_lookup, track_set))]
             credit = [f for g in claim.gates if g.blocks == "supported"
-                      and (f := _gate_failure(g, claim, task, gate_lookup))]
+                      and (f := _gate_failure(g, claim, task, gate_lookup, track_set))]
             failed = [unmatched] * bool(unmatched) + failed
-            if not claim.matched:  # a matched claim reads grid points, which carry their own settings
-                if claim.track not in settings:
-                    settings[claim.track] = _track_settings(store, profile, claim.track)
-                if differ := _settings_differ(settings[claim.track], task, claim.method, claim.comparator):
+            if not claim.matched:  # a matched claim reads grid points, checked above
+                if differ := _settings_differ(track_set, task, claim.method, claim.comparator):
                     failed.insert(0, differ)
             margin = math.nan
             if claim.relation in MARGINED and reps:  # per seed: its noise enters the test (stats.equivalence_p)
@@ -600,24 +651,49 @@ def judge_family(store: Store, profile: str, family: list[Claim],
     return out
 
 
-def _grid_points(store: Store, profile: str, claim: Claim) -> dict[str, dict[str, dict]]:
-    """{task: {solver: {grid-point label: {seed: (x, quality)}}}} of a matched claim's two solvers: their
-    grid points' (``claim.matched``, ``claim.metric``) pairs, newest ok run of each cell."""
-    from .tuning import base_name, is_grid_point
+def _grid_points(store: Store, profile: str, claim: Claim, labels: set[str] | None = None) -> dict[str, dict[str, dict]]:
+    """{task: {solver: {grid-point label: {seed: (x, quality)}}}}, newest ok run of each cell: a matched
+    claim's two solvers' grid points as (``claim.matched``, ``claim.metric``) pairs, or a grid trend's
+    method's points as (the point's value of ``claim.across``, ``claim.metric``).  ``labels``: the grid
+    points the profile runs now (None: every stored one)."""
+    from .tuning import base_name, is_grid_point, point_of
 
+    trend = claim.relation == "trend"
+    metrics = (claim.metric,) if trend else (claim.matched, claim.metric)
     values = {}
-    for metric in (claim.matched, claim.metric):
+    for metric in metrics:
         df = _rows(store, profile, claim.track, metric, "contains(method, '[')", [])
         values[metric] = {(row.task, row.method, int(row.rep)): float(row.value) for row in df.itertuples()}
     out: dict[str, dict[str, dict]] = {}
-    for (task, label, rep), x in values[claim.matched].items():
-        q = values[claim.metric].get((task, label, rep))
+    for (task, label, rep), q in values[claim.metric].items():
         solver = base_name(label)
-        if q is None or not is_grid_point(label) or solver not in (claim.method, claim.comparator):
+        if not is_grid_point(label) or (labels is not None and label not in labels):
             continue
-        if math.isfinite(x) and math.isfinite(q):
+        if solver not in ((claim.method,) if trend else (claim.method, claim.comparator)):
+            continue
+        if trend:
+            x = point_of(label).get(claim.across)
+            x = float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+        else:
+            x = values[claim.matched].get((task, label, rep))
+        if x is not None and math.isfinite(x) and math.isfinite(q):
             out.setdefault(task, {}).setdefault(solver, {}).setdefault(label, {})[rep] = (x, q)
     return out
+
+
+def _grid_settings_differ(settings: dict, task: str, points: dict[str, dict]) -> str:
+    """Why the grid points ``points`` ({solver: {label: ...}}) on ``task`` are not like for like ('' when they
+    are): their rows ran with different track settings (a budget or data set changed since some ran)."""
+    merged: dict[str, set[str]] = {}
+    for by_label in points.values():
+        for label in by_label:
+            for key, values in settings.get((task, label), {}).items():
+                merged.setdefault(key, set()).update(values)
+    keys = sorted(k for k, v in merged.items() if len(v) > 1)
+    if not keys:
+        return ""
+    shown = "; ".join(f"{k}: {' / '.join(sorted(merged[k]))}" for k in keys)
+    return f"the grid points' rows ran with different track settings ({shown}; re-run the older points)"
 
 
 def _at_matched(claim: Claim, points: dict[str, dict]) -> tuple[dict, dict, str, str]:
@@ -710,18 +786,48 @@ def trend_groups(claim: Claim, tasks) -> dict[str, dict[str, float]]:
     return groups
 
 
-def _judge_trend(claim: Claim, table, lookup) -> list[dict]:
+def _grid_levels(claim: Claim, points: dict) -> dict[str, tuple[dict, dict, list[str]]]:
+    """A grid trend's groups: {task: ({label: level}, {label: {rep: value}}, [the tasks its gates check])}
+    from ``points`` ({task: {method: {label: {rep: (level, value)}}}}, ``_grid_points``)."""
+    out = {}
+    for task, by_solver in sorted(points.items()):
+        if not re.fullmatch(claim.tasks, task):
+            continue
+        mine = {lab: p for lab, p in by_solver.get(claim.method, {}).items() if p and next(iter(p.values()))[0] > 0}
+        level = {lab: next(iter(p.values()))[0] for lab, p in mine.items()}
+        out[task] = (level, {lab: {rep: v for rep, (_, v) in p.items()} for lab, p in mine.items()}, [task])
+    return out
+
+
+def _judge_trend(claim: Claim, table, lookup, settings: dict | None = None, points: dict | None = None) -> list[dict]:
     """One raw judgement per group of a ``trend`` claim (see the module docstring for the rule).
 
-    ``table(metric)`` gives {task: {solver: {rep: value}}}; ``lookup(metric, task, solver)`` one cell."""
-    ran = [t for t, by_solver in table(claim.metric).items() if by_solver.get(claim.method)]
+    ``table(metric)`` gives {task: {solver: {rep: value}}}; ``lookup(metric, task, solver)`` one cell;
+    ``points``: a grid trend's grid points (``_grid_points``)."""
+    if claim.over == "grid":
+        groups = {f"{task} ({claim.method}'s grid points, validation split)": g
+                  for task, g in _grid_levels(claim, points or {}).items()}
+    else:
+        ran = [t for t, by_solver in table(claim.metric).items() if by_solver.get(claim.method)]
+        groups = {group: (level, None, list(level)) for group, level in trend_groups(claim, ran).items()}
     raw = []
-    for group, level in trend_groups(claim, ran).items():
+    for group, (level, grid_values, gated) in groups.items():
+        if not level:
+            continue
         label = f"{group} ({claim.across} = {min(level.values()):g}…{max(level.values()):g})"
         base = dict(claim=claim, task=label, margin=math.nan, p=math.nan,
                     effect=stats.Estimate(math.nan, math.nan, math.nan, 0))
-        failed = [f"{task}: {f}" for task in level for g in claim.gates
-                  if (f := _gate_failure(g, claim, task, lookup))]
+        failed = [f"{task}: {f}" for task in gated for g in claim.gates
+                  if (f := _gate_failure(g, claim, task, lookup, settings))]
+        if grid_values is not None and (differ := _grid_settings_differ(
+                settings or {}, gated[0], {claim.method: dict.fromkeys(level)})):
+            failed.insert(0, differ)
+        if grid_values is not None:
+            from .tuning import point_of
+            keys = {k for lab in level for k in point_of(lab)} - {claim.across}
+            if varied := sorted(k for k in keys if len({str(point_of(lab).get(k)) for lab in level}) > 1):
+                failed.insert(0, f"the grid varies {', '.join(varied)} besides {claim.across}: a level's mean would "
+                                 "mix settings")
         if failed:
             raw.append(dict(base, verdict="not judged", reason="; ".join(failed)))
             continue
@@ -732,7 +838,12 @@ def _judge_trend(claim: Claim, table, lookup) -> list[dict]:
             continue
         fits, bad = [], []
         for bound in claim.bounds:
-            points = [(math.log(level[t]), v) for t in level for v in lookup(bound.metric, t, claim.method).values()]
+            if grid_values is not None and bound.metric != claim.metric:
+                bad.append(f"a grid trend fits only its own metric ({claim.metric}), not {bound.metric}")
+                continue
+            values = (lambda t: grid_values[t]) if grid_values is not None else \
+                (lambda t, m=bound.metric: lookup(m, t, claim.method))
+            points = [(math.log(level[t]), v) for t in level for v in values(t).values()]
             if any(not v > 0 for _, v in points):
                 bad.append(f"{bound.metric} has values ≤ 0 (no logarithm)")
                 continue
@@ -760,7 +871,7 @@ def judge(store: Store, profile: str, claim: Claim) -> list[Judgement]:
 def describe(claim: Claim) -> str:
     if claim.relation == "trend":
         return " and ".join(f"slope of log {b.metric} on log {claim.across} {b.text()}" for b in claim.bounds) \
-            + f" ({claim.method})"
+            + f" ({claim.method}{'; its grid points' if claim.over == 'grid' else ''})"
     if claim.relation in MARGINED:
         if claim.rel_margin:
             margin = f"max({claim.margin:g}, {claim.rel_margin:g}·|{claim.comparator}|)" if claim.margin \

@@ -223,7 +223,7 @@ def cmd_import(args) -> int:
 def cmd_claims(args) -> int:
     from . import claims
     from .profiles import get_profile
-    from .report import fmt_est, fmt_p, profile_tasks
+    from .report import fmt_est, fmt_p, profile_grids, profile_tasks
 
     get_profile(args.profile)
     for track in args.track or []:
@@ -237,7 +237,8 @@ def cmd_claims(args) -> int:
     for track, family in by_track.items():
         # one Holm family per track, over the tasks the profile runs now (as in its report)
         with store.reading():  # one connection for the family's many reads
-            judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile))
+            judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile),
+                                                 profile_grids(args.profile))
         for claim in family:
             print(f"[{track}] {claim.id}: {claims.describe(claim)}")
             print(f"    {claim.statement}")

@@ -198,7 +198,7 @@ def claims_section(store: Store, profile: str, track: str) -> list[str]:
     lines = ["## Claims", "", PROTOCOL, "",
              "| claim | hypothesis | task | verdict | statistic [95% CI] | p (Holm) | seeds |",
              "|---|---|---|---|---|---|---|"]
-    judgements = claims_mod.judge_family(store, profile, track_claims, profile_tasks(profile))
+    judgements = claims_mod.judge_family(store, profile, track_claims, profile_tasks(profile), profile_grids(profile))
     for claim in track_claims:
         mine = [j for j in judgements if j.claim.id == claim.id]
         if not mine:
@@ -430,22 +430,51 @@ def profile_methods(profile: str) -> dict[str, set[str] | None]:
     return {track: set(cfg["methods"]) if cfg.get("methods") else None for track, cfg in known.tracks.items()}
 
 
+def profile_grids(profile: str) -> dict[str, set[str]] | None:
+    """{track: the grid-point labels the profile runs now, e.g. ``dpo[beta=0.1]``}, or None for a profile no
+    profile file defines.  Rows of grid points a profile has since dropped stay out of its report."""
+    from . import tuning
+
+    known, _ = _find_profile(profile)
+    if known is None:
+        return None
+    return {track: {tuning.label(solver, point) for solver in cfg.get("solvers", {})
+                    for point in tuning.grid_points(known.solver_grid(track, solver))}
+            for track, cfg in known.tracks.items()}
+
+
 def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str]]:
-    """``load`` without the rows of tasks the profile no longer runs, and a line naming those tasks
-    (none for a profile no profile file defines)."""
+    """``load`` without the rows of tasks, and of grid points, the profile no longer runs, and a line naming
+    them (none for a profile no profile file defines)."""
+    from .tuning import is_grid_point
+
     data = load(store, profile, track)
     allowed = (profile_tasks(profile) or {}).get(track)
     if allowed is None:
         return data, []
-    gone = sorted((set(data["runs"].task) | set(data["failed"].task)) - allowed, key=_task_order)
-    if not gone:
+    points = (profile_grids(profile) or {}).get(track, set())
+
+    def current(frame):
+        return frame.task.isin(allowed) & frame.method.map(lambda m: not is_grid_point(m) or m in points).astype(bool)
+
+    both = list(data["runs"][["task", "method"]].itertuples(index=False)) + \
+        list(data["failed"][["task", "method"]].itertuples(index=False))
+    gone = sorted({t for t, _ in both} - allowed, key=_task_order)
+    dropped = sorted({m for t, m in both if t in allowed and is_grid_point(m) and m not in points})
+    if not gone and not dropped:
         return data, []
-    runs = data["runs"][data["runs"].task.isin(allowed)]
-    kept = {**data, "runs": runs, "failed": data["failed"][data["failed"].task.isin(allowed)],
+    runs = data["runs"][current(data["runs"])]
+    kept = {**data, "runs": runs, "failed": data["failed"][current(data["failed"])],
             "metrics": data["metrics"][data["metrics"].run_id.isin(runs.run_id)],
-            "curves": data["curves"][data["curves"].task.isin(allowed)]}
-    return kept, [f"- left out: stored rows of {', '.join(f'`{t}`' for t in gone)}, task(s) this profile no longer "
-                  "runs (they stay in the store and in `tiltbench query`)"]
+            "curves": data["curves"][current(data["curves"])]}
+    notes = []
+    if gone:
+        notes.append(f"- left out: stored rows of {', '.join(f'`{t}`' for t in gone)}, task(s) this profile no "
+                     "longer runs (they stay in the store and in `tiltbench query`)")
+    if dropped:
+        notes.append(f"- left out: stored rows of grid point(s) {', '.join(f'`{m}`' for m in dropped)}, which this "
+                     "profile's grids no longer hold (they stay in the store and in `tiltbench query`)")
+    return kept, notes
 
 
 def _verdict_text(j: claims_mod.Judgement) -> str:
@@ -490,7 +519,7 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
               "| claim | task | verdict | statistic [95% CI] | p (Holm) | seeds |", "|---|---|---|---|---|---|"]
     track_claims = claims_mod.claims(track.name)
     order = {c.id: i for i, c in enumerate(track_claims)}
-    for j in sorted(claims_mod.judge_family(store, other, track_claims, profile_tasks(other)),
+    for j in sorted(claims_mod.judge_family(store, other, track_claims, profile_tasks(other), profile_grids(other)),
                     key=lambda j: (order[j.claim.id], _task_order(j.task))):
         lines.append(f"| `{j.claim.id}` | {j.task} | {cell(_verdict_text(j))} | {fmt_est(j.effect)}"
                      f"{cell('; ' + j.detail) if j.detail else ''} | {fmt_p(j.p_adj)} | {j.n_seeds} |")

@@ -56,6 +56,19 @@ def is_grid_point(method: str) -> bool:
     return "[" in method
 
 
+def point_of(method: str) -> dict:
+    """The grid point a label names, numbers as floats: ``qrpo[beta=0.01,quantile_samples=4]`` ->
+    {"beta": 0.01, "quantile_samples": 4.0}; {} for a plain solver name."""
+    inside = method.partition("[")[2].rstrip("]")
+    out = {}
+    for key, _, value in (p.partition("=") for p in inside.split(",") if p):
+        try:
+            out[key] = float(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 def point_order(method: str) -> tuple:
     """Sort key of a label by its values, numbers as numbers: ``a[x=0]`` before ``a[x=0.4]``."""
     def value(v: str):
