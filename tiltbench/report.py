@@ -304,9 +304,10 @@ def plot_cost_quality(track: registry.Track, data, tasks: list[str], path: Path)
             w = values_by_rep(data, task, s.name, "wall_s")
             reps = sorted(set(q) & set(w))
             if reps:
-                xs += [w[r] for r in reps]
-                ys += [q[r] for r in reps]
-                ax.scatter([w[r] for r in reps], [q[r] for r in reps], color=colors[s.name], label=s.name,
+                x, y = [w[r] for r in reps], [q[r] for r in reps]
+                xs += x
+                ys += y
+                ax.scatter(x, y, color=colors[s.name], label=s.name,
                            marker="o" if s.role == "method" else ("s" if s.role == "baseline" else "x"))
         # a log axis only where every value is positive and they span a decade or more: below that the
         # log axis has no major label (and overlapping minor ones), and it cannot show values <= 0
