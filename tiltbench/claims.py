@@ -463,7 +463,9 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup, settings: dict | 
     theirs = lookup(theirs_metric, task, other)
     if not theirs:
         return f"no {theirs_metric} of {other} stored on this task (not run, or not reported)"
-    if solver != other and (differ := _settings_differ(settings, task, solver, other)):
+    # (the claim's own pair is checked beside its gates, unless it reads grid points)
+    own_pair = {solver, other} == {claim.method, claim.comparator} and not claim.matched
+    if solver != other and not own_pair and (differ := _settings_differ(settings, task, solver, other)):
         return f"{gate.kind} gate {solver} vs {other}: {differ}"
     if gate.kind == "matched":
         a, b = _aggregate(mine, "mean"), _aggregate(theirs, "mean")
