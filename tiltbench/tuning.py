@@ -71,15 +71,10 @@ def point_of(method: str) -> dict:
 
 def point_order(method: str) -> tuple:
     """Sort key of a label by its values, numbers as numbers: ``a[x=0]`` before ``a[x=0.4]``."""
-    def value(v: str):
-        try:
-            return (0, float(v), "")
-        except ValueError:
-            return (1, 0.0, v)
+    def value(v):
+        return (0, v, "") if isinstance(v, float) else (1, 0.0, v)
 
-    inside = method.partition("[")[2].rstrip("]")
-    pairs = [p.partition("=") for p in inside.split(",") if p]
-    return (base_name(method), tuple((k, value(v)) for k, _, v in pairs))
+    return (base_name(method), tuple((k, value(v)) for k, v in point_of(method).items()))
 
 
 def at_edge(chosen: str, labels: list[str]) -> list[str]:
