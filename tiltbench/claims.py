@@ -477,12 +477,14 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup, settings: dict | 
     higher = registry.get_track(claim.track).metric(gate.metric).higher_is_better
     diff = stats.paired_difference(mine, theirs)
     if stats.verdict(diff, higher) != "better":
-        ci = f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci else f"; {diff.n} paired seed(s), no interval"
+        ci = (f"[{diff.lo:.3g}, {diff.hi:.3g}]" if diff.has_ci
+              else f"with no interval: {diff.n} paired seed(s)" if diff.n else "with no paired seeds")
+        mean = f"{diff.mean:+.3g} " if diff.n else ""
         if solver == other:  # a solver against another metric of its own (e.g. TdRL vs its exploration phase)
             return (f"{solver}'s {gate.metric} does not clearly beat its own {theirs_metric} "
-                    f"({diff.mean:+.3g} {ci}){why}")
+                    f"({mean}{ci}){why}")
         on = f"{gate.metric}" if not gate.other_metric else f"{gate.metric} vs its {gate.other_metric}"
-        return f"{solver} does not clearly beat {other} on {on} ({diff.mean:+.3g} {ci}){why}"
+        return f"{solver} does not clearly beat {other} on {on} ({mean}{ci}){why}"
     return ""
 
 
@@ -608,8 +610,10 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             if effect.n < stats.MIN_SEEDS_FOR_VERDICT or not effect.has_ci:
                 raw.append(dict(claim=claim, task=task, effect=effect, margin=margin, p=math.nan,
                                 verdict="inconclusive",
-                                reason=f"{effect.n} paired seed(s) with finite values; a verdict needs "
-                                       f"{stats.MIN_SEEDS_FOR_VERDICT}", detail=detail))
+                                reason=f"{effect.n} paired seed(s) with finite values"
+                                       + (f" (seeds whose grid points all ran and whose frontiers both reach the "
+                                          f"matched {claim.matched})" if claim.matched else "")
+                                       + f"; a verdict needs {stats.MIN_SEEDS_FOR_VERDICT}", detail=detail))
                 continue
             if claim.relation == "within":
                 inside = sum(upper) < 0 < sum(lower)
@@ -640,7 +644,12 @@ def judge_family(store: Store, profile: str, family: list[Claim],
         if not math.isfinite(r["p"]):
             p_adj = math.nan
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
-            verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}"
+            e = r["effect"]  # say which way an unadjusted interval points when it excludes 0: a reader must not
+            # take "inconclusive" for "no difference" when the raw interval lies wholly on one side
+            side = ("" if r["claim"].relation not in ("less", "greater") or not e.has_ci or e.lo <= 0 <= e.hi
+                    else "; its unadjusted interval lies "
+                    + ("for" if verdict == "supported" else "against") + " the claim")
+            verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}{side}"
         elif verdict in ("supported", "contradicted"):
             claim = r["claim"]  # a trend is a property of the algorithm at the configuration it ran, and a
             # matched claim compares whole grids: both exempt
@@ -674,8 +683,8 @@ def _grid_points(store: Store, profile: str, claim: Claim, labels: set[str] | No
         if solver not in ((claim.method,) if trend else (claim.method, claim.comparator)):
             continue
         if trend:
-            x = point_of(label).get(claim.across)
-            x = float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+            x = point_of(label).get(claim.across)  # a float, or the text of a non-numeric value
+            x = x if isinstance(x, float) else None
         else:
             x = values[claim.matched].get((task, label, rep))
         if x is not None and math.isfinite(x) and math.isfinite(q):
@@ -893,10 +902,9 @@ def describe(claim: Claim) -> str:
 
 def describe_gate(claim: Claim, gate: Gate) -> str:
     solver, other = claim.solver(gate.solver), claim.solver(gate.other)
-    if gate.kind == "at_least":
-        return f"{gate.agg} {gate.metric} of {solver} ≥ {gate.value:g}"
-    if gate.kind == "at_most":
-        return f"{gate.agg} {gate.metric} of {solver} ≤ {gate.value:g}"
+    if gate.kind in ("at_least", "at_most"):
+        bound = f"{gate.value:g} × {gate.of_setting}" if gate.of_setting else f"{gate.value:g}"
+        return f"{gate.agg} {gate.metric} of {solver} {'≥' if gate.kind == 'at_least' else '≤'} {bound}"
     if gate.kind == "beats":
         only = " (withholds only a supported verdict)" if gate.blocks == "supported" else ""
         if gate.other_metric:

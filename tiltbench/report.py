@@ -172,7 +172,7 @@ def fmt_p(p: float) -> str:
 
 PROTOCOL = (
     "Each claim is a hypothesis judged per task from the seeds both solvers ran (paired). "
-    "`less`/`greater` claims: paired t-test of the per-seed statistic. `noworse` claims (\"as good as\"): "
+    "`less`/`greater` claims: two-sided paired t-test of the per-seed statistic. `noworse` claims (\"as good as\"): "
     "non-inferiority, a one-sided t-test that the method is worse than the comparator by less than the "
     "margin (per seed when it is relative to the comparator); contradicted when it is worse by more, never "
     "for being better. `within` claims: TOST equivalence "
@@ -341,12 +341,16 @@ def plot_curves(data, task: str, path: Path) -> bool:
     if not len(c):
         return False
     groups = sorted({(m, n) for m, n in zip(c.method, c.name)})
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.0), squeeze=False)
+    ncols = min(4, len(groups))  # a grid of panels, not one long strip
+    nrows = -(-len(groups) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
     for ax, (method, name) in zip(axes.flat, groups):
         sel = c[(c.method == method) & (c.name == name)]
         wide = sel.pivot_table(index="step", columns="rep", values="value")
         mean = wide.mean(axis=1)
-        ax.plot(wide.index, mean, color="C0")
+        ax.plot(wide.index, mean, color="C0", marker="o" if len(wide) == 1 else None)  # one step: a dot
         if wide.shape[1] > 1:
             ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color="C0", alpha=0.25,
                             label="min–max over seeds")
@@ -479,7 +483,9 @@ def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str
 
 
 def _verdict_text(j: claims_mod.Judgement) -> str:
-    return (f"**{j.verdict}**" + (f": {j.reason}" if j.verdict == "not judged" else "")
+    # an inconclusive verdict names its reason when it is too few seeds (a Holm p is in its own column)
+    said = j.verdict == "not judged" or (j.verdict == "inconclusive" and ("seed" in j.reason or "interval" in j.reason))
+    return (f"**{j.verdict}**" + (f": {j.reason}" if said else "")
             + (f" (a gate that withholds only support is not met: {j.note})" if j.note else ""))
 
 
