@@ -125,3 +125,28 @@ def test_a_cell_prints_no_third_party_progress_bar(tmp_path):
     assert "ok t2i/bright-lam1/base-flow#0" in out
     for bar in ("it/s]", "%|", "Loading weights"):
         assert bar not in out, f"a progress bar leaked into the CLI's output:\n{out}"
+
+
+def test_claims_reads_the_store_without_pandas_or_the_report(tmp_path):
+    """`tiltbench claims` judges from plain rows: pandas and the report module (and matplotlib) cost it
+    a second of imports, so it must not pull them in.  A real store with rows the toy claim judges."""
+    import uuid
+
+    from tiltbench.store import Store
+
+    store = Store(tmp_path / "s.duckdb")
+    for method, values in (("good", (3.0, 3.2, 2.9)), ("slow", (1.0, 1.1, 0.9))):
+        for rep, value in enumerate(values):
+            run = {"run_id": uuid.uuid4().hex[:16], "content_key": f"const-1/{method}/{rep}", "profile": "toy",
+                   "track": "toy", "task": "const-1", "method": method, "role": "method", "rep": rep, "seed": rep,
+                   "status": "ok", "finished_at": "2026-01-01 00:00:00"}
+            store.write_run(run, {"value": value}, {}, {"env_id": "test-env"})
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from tiltbench import cli
+        assert cli.main(["claims", "--profile", "toy", "--track", "toy", "--store", {str(store.path)!r}]) == 0
+        print(sorted(m for m in ("pandas", "matplotlib", "tiltbench.report", "torch") if m in sys.modules))
+    """)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "toy-good-beats-slow" in proc.stdout and "not judged" in proc.stdout, proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

@@ -67,6 +67,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -320,26 +321,48 @@ class Judgement:
     note: str = ""
 
 
-def _rows(store: Store, profile: str, track: str, metric: str, method_filter: str, params: list):
-    """(task, method, rep, value) of one metric (or run column) from the newest ok run of each cell, for the
-    methods ``method_filter`` admits (an SQL condition on ``method`` written in this module, never user text)."""
-    if metric in RUN_COLUMNS:
-        return store.query(f"SELECT task, method, rep, {metric} AS value FROM latest_runs WHERE profile = ? AND "
-                           f"track = ? AND {metric} IS NOT NULL AND {method_filter} ORDER BY 1, 2, 3",
-                           [profile, track, *params])
-    return store.query("SELECT task, method, rep, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
-                       f"WHERE r.profile = ? AND r.track = ? AND m.name = ? AND {method_filter} ORDER BY 1, 2, 3",
-                       [profile, track, metric, *params])
+class _Reads:
+    """The newest ok rows (``latest_runs``) of one profile that ``judge_family`` reads, fetched once per track:
+    every metric of every solver in one query, the run columns and configs in another.  A family reads dozens
+    of (metric, solvers) slices; a query each cost ~20 ms on a store of 2,000 runs."""
+
+    def __init__(self, store: Store, profile: str):
+        self.store, self.profile = store, profile
+        self._runs: dict[str, list[tuple]] = {}
+        self._metrics: dict[str, dict[str, list[tuple]]] = {}
+
+    def runs(self, track: str) -> list[tuple]:
+        """(task, method, rep, *RUN_COLUMNS, config) of every newest ok row of ``track``."""
+        if track not in self._runs:
+            self._runs[track] = self.store.rows(
+                f"SELECT task, method, rep, {', '.join(RUN_COLUMNS)}, config FROM latest_runs "
+                "WHERE profile = ? AND track = ? ORDER BY 1, 2, 3", [self.profile, track])
+        return self._runs[track]
+
+    def values(self, track: str, metric: str) -> list[tuple[str, str, int, float]]:
+        """(task, method, rep, value) of one metric (or run column), in (task, method, rep) order."""
+        if metric in RUN_COLUMNS:
+            i = 3 + RUN_COLUMNS.index(metric)
+            return [(r[0], r[1], int(r[2]), float(r[i])) for r in self.runs(track) if r[i] is not None]
+        if track not in self._metrics:
+            by_name: dict[str, list[tuple]] = {}
+            for task, method, rep, name, value in self.store.rows(
+                    "SELECT r.task, r.method, r.rep, m.name, m.value FROM latest_runs r JOIN metrics m USING (run_id) "
+                    "WHERE r.profile = ? AND r.track = ? ORDER BY 1, 2, 3", [self.profile, track]):
+                by_name.setdefault(name, []).append((task, method, int(rep), math.nan if value is None else float(value)))
+            self._metrics[track] = by_name
+        return self._metrics[track].get(metric, [])
 
 
 def _curves(store: Store, profile: str, track: str, method: str, name: str) -> dict[str, dict[int, list]]:
     """{task: {rep: [(step, value), ...] in step order}} of one stored curve of one solver, newest ok runs."""
-    df = store.query("SELECT r.task, r.rep, c.step, c.value FROM latest_runs r JOIN curves c USING (run_id) "
-                     "WHERE r.profile = ? AND r.track = ? AND r.method = ? AND c.name = ? ORDER BY 1, 2, 3",
-                     [profile, track, method, name])
+    rows = store.rows("SELECT r.task, r.rep, c.step, c.value FROM latest_runs r JOIN curves c USING (run_id) "
+                      "WHERE r.profile = ? AND r.track = ? AND r.method = ? AND c.name = ? ORDER BY 1, 2, 3",
+                      [profile, track, method, name])
     out: dict[str, dict[int, list]] = {}
-    for row in df.itertuples():
-        out.setdefault(row.task, {}).setdefault(int(row.rep), []).append((float(row.step), float(row.value)))
+    for task, rep, step, value in rows:
+        out.setdefault(task, {}).setdefault(int(rep), []).append(
+            (float(step), math.nan if value is None else float(value)))
     return out
 
 
@@ -383,12 +406,12 @@ def _read_off_pairs(claim: Claim, task: str, lookup, curves: dict, own: dict | N
     return a, b, detail
 
 
-def _values(store: Store, profile: str, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
+def _values(reads: _Reads, track: str, metric: str, solvers: set[str]) -> dict[str, dict[str, dict]]:
     """{task: {solver: {rep: value}}} of one metric (or run column) from the newest ok run of each cell."""
-    df = _rows(store, profile, track, metric, f"method IN ({', '.join('?' * len(solvers))})", sorted(solvers))
     out: dict[str, dict[str, dict]] = {}
-    for row in df.itertuples():
-        out.setdefault(row.task, {}).setdefault(row.method, {})[int(row.rep)] = float(row.value)
+    for task, method, rep, value in reads.values(track, metric):
+        if method in solvers:
+            out.setdefault(task, {}).setdefault(method, {})[rep] = value
     return out
 
 
@@ -403,10 +426,11 @@ def track_settings(runs) -> dict[tuple[str, str], dict[str, set[str]]]:
     return out
 
 
-def _track_settings(store: Store, profile: str, track: str) -> dict[tuple[str, str], dict[str, set[str]]]:
+def _track_settings(reads: _Reads, track: str) -> dict[tuple[str, str], dict[str, set[str]]]:
     """``track_settings`` of the newest rows of every cell of ``track``."""
-    return track_settings(store.query("SELECT task, method, config FROM latest_runs WHERE profile = ? AND track = ?",
-                                      [profile, track]))
+    rows = reads.runs(track)
+    return track_settings(SimpleNamespace(task=[r[0] for r in rows], method=[r[1] for r in rows],
+                                          config=[r[-1] for r in rows]))
 
 
 def _settings_differ(settings: dict, task: str, method: str, comparator: str) -> str:
@@ -528,6 +552,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
     track, the grid-point labels the profile runs now (``dpo[beta=0.1]``); stored rows of points it has
     since dropped stay out of frontiers and grid trends.  A track not in it is not filtered."""
     cache: dict[tuple[str, str], dict] = {}
+    reads = _Reads(store, profile)
 
     def keep(track: str, by_task: dict) -> dict:
         allowed = (tasks or {}).get(track)
@@ -535,7 +560,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
 
     def table(metric: str, track: str) -> dict:
         if (track, metric) not in cache:
-            cache[(track, metric)] = keep(track, _values(store, profile, track, metric, all_solvers[track]))
+            cache[(track, metric)] = keep(track, _values(reads, track, metric, all_solvers[track]))
         return cache[(track, metric)]
 
     def lookup(metric: str, task: str, solver: str, track: str) -> dict:
@@ -550,21 +575,21 @@ def judge_family(store: Store, profile: str, family: list[Claim],
 
     def settings_of(track: str) -> dict:
         if track not in settings:
-            settings[track] = _track_settings(store, profile, track)
+            settings[track] = _track_settings(reads, track)
         return settings[track]
 
     for claim in family:
         labels = (grids or {}).get(claim.track)
         if claim.relation == "trend":
-            points = _grid_points(store, profile, claim, labels) if claim.over == "grid" else {}
+            points = _grid_points(reads, claim, labels) if claim.over == "grid" else {}
             raw += _judge_trend(claim, lambda m, track=claim.track: table(m, track),
                                 lambda m, t, s, track=claim.track: lookup(m, t, s, track),
                                 settings_of(claim.track), keep(claim.track, points))
             continue
         if claim.matched:
-            judged = points = keep(claim.track, _grid_points(store, profile, claim, labels))
+            judged = points = keep(claim.track, _grid_points(reads, claim, labels))
         else:
-            judged = keep(claim.track, _values(store, profile, claim.track, claim.metric,
+            judged = keep(claim.track, _values(reads, claim.track, claim.metric,
                                                {claim.method, claim.comparator}))
         for task in sorted(t for t in judged if re.fullmatch(claim.tasks, t)):
             detail = ""
@@ -637,7 +662,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
     # The family is every judgement the claims cover: one that is not judged, or lacks seeds, stays in
     # it at p = 1, so a failed gate can never make another claim's verdict easier.
     adjusted = stats.holm([r["p"] if math.isfinite(r["p"]) else 1.0 for r in raw])
-    untuned = _Tuning(store, profile).untuned
+    untuned = _Tuning(reads).untuned
     out = []
     for r, p_adj in zip(raw, adjusted):
         verdict, reason = r["verdict"], r["reason"]
@@ -662,7 +687,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
     return out
 
 
-def _grid_points(store: Store, profile: str, claim: Claim, labels: set[str] | None = None) -> dict[str, dict[str, dict]]:
+def _grid_points(reads: _Reads, claim: Claim, labels: set[str] | None = None) -> dict[str, dict[str, dict]]:
     """{task: {solver: {grid-point label: {seed: (x, quality)}}}}, newest ok run of each cell: a matched
     claim's two solvers' grid points as (``claim.matched``, ``claim.metric``) pairs, or a grid trend's
     method's points as (the point's value of ``claim.across``, ``claim.metric``).  ``labels``: the grid
@@ -673,8 +698,8 @@ def _grid_points(store: Store, profile: str, claim: Claim, labels: set[str] | No
     metrics = (claim.metric,) if trend else (claim.matched, claim.metric)
     values = {}
     for metric in metrics:
-        df = _rows(store, profile, claim.track, metric, "contains(method, '[')", [])
-        values[metric] = {(row.task, row.method, int(row.rep)): float(row.value) for row in df.itertuples()}
+        values[metric] = {(task, method, rep): value for task, method, rep, value in reads.values(claim.track, metric)
+                          if "[" in method}
     out: dict[str, dict[str, dict]] = {}
     for (task, label, rep), q in values[claim.metric].items():
         solver = base_name(label)
@@ -736,36 +761,39 @@ class _Tuning:
     the grid point it was selected from, and that task's grid varied one of the solver's tunable keys
     over at least two values."""
 
-    def __init__(self, store: Store, profile: str):
-        self.store, self.profile, self.cache = store, profile, {}
+    def __init__(self, reads: _Reads):
+        self.reads, self.cache = reads, {}
 
     def _rows(self, track: str):
+        """({(task, solver): (judged rows, of which tuned)}, {(task, solver): [grid points run, any status]})"""
+        from .tuning import base_name
+
         if track not in self.cache:
-            q = self.store.query
-            self.cache[track] = (
-                q("SELECT task, method, count(*) AS n, count(json_extract(config, '$.grid')) AS tuned "
-                  "FROM latest_runs WHERE profile = ? AND track = ? GROUP BY ALL", [self.profile, track]),
-                q("SELECT DISTINCT task, method, CAST(json_extract(config, '$.grid') AS VARCHAR) AS point "
-                  "FROM runs WHERE profile = ? AND track = ? AND contains(method, '[')", [self.profile, track]))
+            judged: dict[tuple[str, str], list[int]] = {}
+            for task, method, *_, config in self.reads.runs(track):
+                counts = judged.setdefault((task, method), [0, 0])
+                counts[0] += 1
+                counts[1] += "grid" in json.loads(config or "{}")
+            grid: dict[tuple[str, str], list[dict]] = {}
+            for task, method, point in self.reads.store.rows(
+                    "SELECT DISTINCT task, method, CAST(json_extract(config, '$.grid') AS VARCHAR) FROM runs "
+                    "WHERE profile = ? AND track = ? AND contains(method, '[')", [self.reads.profile, track]):
+                if point:
+                    grid.setdefault((task, base_name(method)), []).append(json.loads(point))
+            self.cache[track] = judged, grid
         return self.cache[track]
 
     def untuned(self, track: str, task: str, solver: str) -> str:
         """'' when ``solver`` needs no tuning or was tuned on ``task``, else why it counts as untuned."""
-        import json
-
-        from . import registry
-        from .tuning import base_name
-
         knobs = registry.get_solver(track, solver).tunable
         if not knobs:
             return ""
         judged, grid = self._rows(track)
-        row = judged[(judged.task == task) & (judged.method == solver)]
-        points = [json.loads(p) for p in grid[(grid.task == task) & (grid.method.map(base_name) == solver)].point
-                  if p]
+        n, tuned = judged.get((task, solver), (0, 0))
+        points = grid.get((task, solver), [])
         varied = [k for k in knobs if len({json.dumps(p.get(k)) for p in points if k in p}) >= 2]
         what = f"its hyperparameters ({', '.join(knobs)})"
-        if not len(row) or int(row.tuned.iloc[0]) < int(row.n.iloc[0]):
+        if not n or tuned < n:
             return f"{what} were not tuned (no grid selection for every judged seed on this task)"
         if not varied:
             return f"its grid varied none of {what} over two or more values"

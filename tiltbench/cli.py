@@ -222,8 +222,8 @@ def cmd_import(args) -> int:
 
 def cmd_claims(args) -> int:
     from . import claims
-    from .profiles import get_profile
-    from .report import fmt_est, fmt_p, profile_grids, profile_tasks
+    from .formatting import fmt_est, fmt_p
+    from .profiles import get_profile, profile_grids, profile_tasks
 
     get_profile(args.profile)
     for track in args.track or []:
@@ -234,11 +234,13 @@ def cmd_claims(args) -> int:
         if not args.track or claim.track in args.track:
             by_track.setdefault(claim.track, []).append(claim)
     not_judged = 0
-    for track, family in by_track.items():
+    tasks, grids = profile_tasks(args.profile), profile_grids(args.profile)
+    with store.reading():  # one connection for every family's reads
         # one Holm family per track, over the tasks the profile runs now (as in its report)
-        with store.reading():  # one connection for the family's many reads
-            judgements = claims.judge_family(store, args.profile, family, profile_tasks(args.profile),
-                                                 profile_grids(args.profile))
+        judged = {track: claims.judge_family(store, args.profile, family, tasks, grids)
+                  for track, family in by_track.items()}
+    for track, family in by_track.items():
+        judgements = judged[track]
         for claim in family:
             print(f"[{track}] {claim.id}: {claims.describe(claim)}")
             print(f"    {claim.statement}")

@@ -273,3 +273,45 @@ def get_profile(name: str, path: Path | None = None) -> Profile:
 
 def published_profile(path: Path | None = None) -> str:
     return _read(Path(path) if path else profiles_file()).get("published", "cpu")
+
+
+def find_profile(profile: str):
+    """(the Profile, the file that defines it): the user's file (TILTBENCH_PROFILES) first, else the
+    packaged one; (None, None) for an unknown profile."""
+    for path in (profiles_file(), DEFAULT_FILE):
+        known = load_profiles(path).get(profile)
+        if known:
+            return known, path
+    return None, None
+
+
+def profile_tasks(profile: str) -> dict[str, set[str]] | None:
+    """{track: the tasks the profile runs now}, or None for a profile no profile file defines.  A
+    board whose profile dropped a task keeps that task's old rows in the store; reports and verdicts
+    leave them out."""
+    known, _ = find_profile(profile)
+    if known is None:
+        return None
+    return {track: set(cfg.get("tasks", [])) for track, cfg in known.tracks.items()}
+
+
+def profile_methods(profile: str) -> dict[str, set[str] | None]:
+    """{track: the solvers the profile runs}, None for a track that runs them all (no ``methods``
+    list) or a profile no profile file defines."""
+    known, _ = find_profile(profile)
+    if known is None:
+        return {}
+    return {track: set(cfg["methods"]) if cfg.get("methods") else None for track, cfg in known.tracks.items()}
+
+
+def profile_grids(profile: str) -> dict[str, set[str]] | None:
+    """{track: the grid-point labels the profile runs now, e.g. ``dpo[beta=0.1]``}, or None for a profile no
+    profile file defines.  Rows of grid points a profile has since dropped stay out of its report."""
+    from . import tuning
+
+    known, _ = find_profile(profile)
+    if known is None:
+        return None
+    return {track: {tuning.label(solver, point) for solver in cfg.get("solvers", {})
+                    for point in tuning.grid_points(known.solver_grid(track, solver))}
+            for track, cfg in known.tracks.items()}

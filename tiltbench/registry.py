@@ -170,10 +170,19 @@ class Solver:
     fn: Callable[[Any, dict, int], dict]
     citation: str
     defaults: dict[str, dict]  # profile name -> config
-    description: str = ""
+    summary: str = ""  # the registration's description, if it gave one (else the docstring's: ``description``)
     depends: tuple[str, ...] = ()  # further modules whose code decides its results (hashed too)
     tunable: tuple[str, ...] = ()  # config keys a fair comparison tunes (hyperparameters, not budgets)
     selection: str = ""  # the metric its grid is tuned on, when not the track's (see register_solver)
+
+    @property
+    def description(self) -> str:
+        """The registration's description, else the first paragraph of the solver's docstring (read on
+        first use: parsing every solver's source at registration slowed every command)."""
+        if not self.summary:
+            text = self.fn.doc() if isinstance(self.fn, LazyFunction) else self.fn.__doc__
+            self.summary = " ".join((text or "").strip().split("\n\n")[0].split())
+        return self.summary
 
     @property
     def module(self) -> str:
@@ -247,9 +256,7 @@ def register_solver(track: str, name: str, role: str, citation: str, defaults: d
                          f"valid: {', '.join(sorted(known)) or '(none)'}")
 
     def wrap(fn):
-        text = fn.doc() if isinstance(fn, LazyFunction) else fn.__doc__
-        doc = description or " ".join((text or "").strip().split("\n\n")[0].split())  # the first paragraph
-        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, doc, tuple(depends),
+        _SOLVERS[(track, name)] = Solver(name, track, role, fn, citation, defaults, description, tuple(depends),
                                          tuple(tunable), selection)
         return fn
 

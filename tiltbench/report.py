@@ -12,12 +12,16 @@ import importlib
 import math
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import claims as claims_mod
 from . import registry, stats
+from .formatting import cell, fmt, fmt_est, fmt_p
+from .profiles import find_profile, profile_grids, profile_methods, profile_tasks
 from .store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # curves named image/... hold small sample images (pixel index as step) for a track's own report section;
 # they are not learning curves
@@ -26,40 +30,20 @@ COST_COLUMNS = {"wall_s": "wall s", "cpu_s": "CPU s", "gpu_s": "GPU s", "peak_me
 
 
 def aggregation_version() -> str:
-    """Hash of the code that turns rows into tables (this module, stats, claims and the tuning section)."""
+    """Hash of the code that turns rows into tables (this module, stats, claims, the tuning section and the
+    number formats)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for path in sorted([Path(__file__), Path(stats.__file__), here / "claims.py", here / "tuning.py",
-                        here / "report_tuning.py"]):
+                        here / "report_tuning.py", here / "formatting.py"]):
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
-
-
-def fmt(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return "—"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e4 or abs(x) < 1e-3:
-        return f"{x:.2e}"
-    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
-
-
-def cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _mean(values) -> float:
     """Plain mean (cost columns show no CI, so no bootstrap is spent on them)."""
     values = list(values)
     return float(sum(values) / len(values)) if values else math.nan
-
-
-def fmt_est(e: stats.Estimate) -> str:
-    if not math.isfinite(e.mean):
-        return "—"
-    return f"{fmt(e.mean)} [{fmt(e.lo)}, {fmt(e.hi)}]" if e.has_ci else fmt(e.mean)
 
 
 def fmt_values(values: list[float]) -> str:
@@ -111,7 +95,7 @@ def stamp(data, profile: str) -> list[str]:
                  for e in envs.itertuples()})
     commits = sorted({f"{e.git_commit[:10]}{'+dirty' if e.git_dirty else ''}" for e in envs.itertuples()})
     seeds = sorted({int(s) for s in runs.seed}) if len(runs) else []
-    about = getattr(_find_profile(profile)[0], "description", "")
+    about = getattr(find_profile(profile)[0], "description", "")
     return [f"- profile: `{profile}`{' (' + about + ')' if about else ''}; seeds per cell: "
             f"{runs.rep.nunique() if len(runs) else 0} "
             f"(cell seeds {', '.join(map(str, seeds[:6]))}{' …' if len(seeds) > 6 else ''})",
@@ -164,10 +148,6 @@ def stale_note(track: registry.Track, runs: pd.DataFrame) -> list[str]:
     return [f"- **stale rows**: {', '.join(f'`{m}`' for m in sorted(stale))} were computed by other code than "
             "this checkout's (a solver's or the track's module changed since); their numbers may differ from "
             "what the code computes now, and `tiltbench run` re-runs them"]
-
-
-def fmt_p(p: float) -> str:
-    return "—" if not math.isfinite(p) else (f"{p:.2g}" if p >= 1e-3 else "<0.001")
 
 
 PROTOCOL = (
@@ -405,49 +385,6 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     return path
 
 
-def _find_profile(profile: str):
-    """(the Profile, the file that defines it): the user's file (TILTBENCH_PROFILES) first, else the
-    packaged one; (None, None) for an unknown profile."""
-    from .profiles import DEFAULT_FILE, load_profiles, profiles_file
-    for path in (profiles_file(), DEFAULT_FILE):
-        known = load_profiles(path).get(profile)
-        if known:
-            return known, path
-    return None, None
-
-
-def profile_tasks(profile: str) -> dict[str, set[str]] | None:
-    """{track: the tasks the profile runs now}, or None for a profile no profile file defines.  A
-    board whose profile dropped a task keeps that task's old rows in the store; reports and verdicts
-    leave them out."""
-    known, _ = _find_profile(profile)
-    if known is None:
-        return None
-    return {track: set(cfg.get("tasks", [])) for track, cfg in known.tracks.items()}
-
-
-def profile_methods(profile: str) -> dict[str, set[str] | None]:
-    """{track: the solvers the profile runs}, None for a track that runs them all (no ``methods``
-    list) or a profile no profile file defines."""
-    known, _ = _find_profile(profile)
-    if known is None:
-        return {}
-    return {track: set(cfg["methods"]) if cfg.get("methods") else None for track, cfg in known.tracks.items()}
-
-
-def profile_grids(profile: str) -> dict[str, set[str]] | None:
-    """{track: the grid-point labels the profile runs now, e.g. ``dpo[beta=0.1]``}, or None for a profile no
-    profile file defines.  Rows of grid points a profile has since dropped stay out of its report."""
-    from . import tuning
-
-    known, _ = _find_profile(profile)
-    if known is None:
-        return None
-    return {track: {tuning.label(solver, point) for solver in cfg.get("solvers", {})
-                    for point in tuning.grid_points(known.solver_grid(track, solver))}
-            for track, cfg in known.tracks.items()}
-
-
 def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str]]:
     """``load`` without the rows of tasks, and of grid points, the profile no longer runs, and a line naming
     them (none for a profile no profile file defines)."""
@@ -500,13 +437,13 @@ def default_out(profile: str) -> Path:
     """Where `tiltbench report` writes a profile's reports: results/ for the published profile of the
     file that defines it, else results/<profile>/."""
     from .profiles import published_profile
-    path = _find_profile(profile)[1]
+    path = find_profile(profile)[1]
     return Path("results") if path and profile == published_profile(path) else Path("results") / profile
 
 
 def _companions(profile: str, track: str) -> list[str]:
     """The profiles named by ``[<profile>.tracks.<track>] report_with`` (none for an unknown profile)."""
-    known = _find_profile(profile)[0]
+    known = find_profile(profile)[0]
     return list(known.tracks.get(track, {}).get("report_with", [])) if known else []
 
 

@@ -31,10 +31,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from .errors import TiltbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 5
 TABLES = ("environments", "runs", "metrics", "curves")
@@ -391,6 +395,8 @@ class Store:
         con = self._writer()
         try:
             with self._errors("claiming cells"):
+                import pandas as pd  # only the writer needs it: readers (claims, query) start faster without
+
                 con.execute("BEGIN TRANSACTION")
                 con.register("want_keys", pd.DataFrame({"k": pd.Series(list(keys), dtype="object")}))
                 rows = dict(con.execute("SELECT content_key, count(*) FROM runs WHERE content_key IN "
@@ -497,12 +503,19 @@ class Store:
         """Run one read-only statement on a sandboxed read-only connection (no file, network or
         extension access); anything but a plain query is refused before it is executed.  Inside
         ``reading()`` the statements share that block's one connection."""
+        return self._read(sql, params, lambda result: result.df())
+
+    def rows(self, sql: str, params=None) -> list[tuple]:
+        """``query``, as a list of tuples (no pandas: for readers that loop over rows anyway)."""
+        return self._read(sql, params, lambda result: result.fetchall())
+
+    def _read(self, sql: str, params, fetch):
         shared = self._reader
         con = shared or self._connect(read_only=True, sandbox=True)
         try:
             with self._errors("query"):
                 check_read_only(con, sql)
-                return con.execute(sql, params or []).df()
+                return fetch(con.execute(sql, params or []))
         finally:
             if shared is None:
                 con.close()
