@@ -7,7 +7,6 @@ same bytes (no timestamps; seeded bootstrap; PNGs written without version metada
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import math
 import re
@@ -31,13 +30,12 @@ COST_COLUMNS = {"wall_s": "wall s", "cpu_s": "CPU s", "gpu_s": "GPU s", "peak_me
 
 def aggregation_version() -> str:
     """Hash of the code that turns rows into tables (this module, stats, claims, the tuning section and the
-    number formats)."""
-    h = hashlib.sha256()
-    here = Path(__file__).parent
-    for path in sorted([Path(__file__), Path(stats.__file__), here / "claims.py", here / "tuning.py",
-                        here / "report_tuning.py", here / "formatting.py"]):
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    number formats): their syntax trees without comments and docstrings, as a cell's code version is, so
+    that editing prose does not re-stamp every report."""
+    from .runner import module_source_hash
+
+    return module_source_hash("tiltbench.report", "tiltbench.stats", "tiltbench.claims", "tiltbench.tuning",
+                              "tiltbench.report_tuning", "tiltbench.formatting")[:12]
 
 
 def _mean(values) -> float:
