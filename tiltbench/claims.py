@@ -319,6 +319,9 @@ class Judgement:
     # a failed gate that withholds only support (Gate.blocks == "supported"), on a verdict it left standing:
     # printed beside the verdict, so that a loss is not read as "the method's own mechanism worked"
     note: str = ""
+    # whether ``reason`` explains the verdict and is printed beside it: a failed gate, too few seeds, or an
+    # unadjusted interval on one side; a bare "Holm-adjusted p ≥ alpha" is not (its p has its own column)
+    explained: bool = False
 
 
 class _Reads:
@@ -666,6 +669,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
     out = []
     for r, p_adj in zip(raw, adjusted):
         verdict, reason = r["verdict"], r["reason"]
+        explained = verdict in ("not judged", "inconclusive")
         if not math.isfinite(r["p"]):
             p_adj = math.nan
         if verdict in ("supported", "contradicted") and not p_adj < stats.ALPHA:
@@ -675,6 +679,7 @@ def judge_family(store: Store, profile: str, family: list[Claim],
                     else "; its unadjusted interval lies "
                     + ("for" if verdict == "supported" else "against") + " the claim")
             verdict, reason = "inconclusive", f"Holm-adjusted p = {p_adj:.2g} ≥ {stats.ALPHA:g}{side}"
+            explained = bool(side)
         elif verdict in ("supported", "contradicted"):
             claim = r["claim"]  # a trend is a property of the algorithm at the configuration it ran, and a
             # matched claim compares whole grids: both exempt
@@ -682,8 +687,9 @@ def judge_family(store: Store, profile: str, family: list[Claim],
             if loser and (knobs := untuned(claim.track, r["task"], loser)):
                 verdict, reason = "not judged", (f"{verdict} (Holm p = {p_adj:.2g}) only against an untuned "
                                                  f"{loser}: {knobs}")
+                explained = True
         out.append(Judgement(r["claim"], r["task"], verdict, r["effect"], r["effect"].n, r["p"], p_adj,
-                             r["margin"], reason, r.get("detail", ""), r.get("note", "")))
+                             r["margin"], reason, r.get("detail", ""), r.get("note", ""), explained))
     return out
 
 

@@ -418,10 +418,7 @@ def load_current(store: Store, profile: str, track: str) -> tuple[dict, list[str
 
 
 def _verdict_text(j: claims_mod.Judgement) -> str:
-    # an inconclusive verdict names its reason when it is too few seeds or an interval's side; a bare
-    # Holm p is in its own column
-    said = j.verdict == "not judged" or (j.verdict == "inconclusive" and ("seed" in j.reason or "interval" in j.reason))
-    return (f"**{j.verdict}**" + (f": {j.reason}" if said else "")
+    return (f"**{j.verdict}**" + (f": {j.reason}" if j.explained else "")
             + (f" (a gate that withholds only support is not met: {j.note})" if j.note else ""))
 
 
