@@ -154,6 +154,7 @@ CLI_COMMANDS = {
     "tiltbench run --profile nope": (["run", "--profile", "nope"], 2),
     'tiltbench query "select 1"': (["query", "select 1", "--store", "{store}"], 0),
     "tiltbench claims --profile cpu": (["claims", "--profile", "cpu", "--store", "{store}"], 0),
+    "tiltbench claims --profile cpu, published runs": (["claims", "--profile", "cpu", "--store", "{published}"], 0),
 }
 
 
@@ -169,15 +170,17 @@ print(json.dumps([code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_ma
 def cli_latency(tmp: Path, repeats: int) -> list[dict]:
     """Each command of CLI_COMMANDS run ``repeats`` times after one warm-up run (page cache, .pyc):
     median and min wall seconds, and the peak RSS of the process."""
-    store = tmp / "cli.duckdb"
+    store, published = tmp / "cli.duckdb", tmp / "published.duckdb"
     _cli_store(store)
+    Store(published).import_(ROOT / "results" / "runs")  # every published board's rows (results/runs/)
+    n_published = int(Store(published).query("SELECT count(*) AS n FROM runs").n[0])
     exe = shutil.which("tiltbench", path=str(Path(sys.executable).parent))
     base = [exe] if exe else [sys.executable, "-m", "tiltbench.cli"]
     env = {k: v for k, v in os.environ.items() if k not in ("TILTBENCH_PLUGINS", "TILTBENCH_PROFILES")}
     env["PYTHONPATH"] = ""  # the packaged plugins and profiles only, as a user's shell has them
     out = []
     for name, (args, expected) in CLI_COMMANDS.items():
-        cmd = base + [a.replace("{store}", str(store)) for a in args]
+        cmd = base + [a.replace("{store}", str(store)).replace("{published}", str(published)) for a in args]
         walls, rss = [], 0
         for i in range(repeats + 1):
             # a small Python parent spawns the command, so that its peak RSS is its own, not this
@@ -190,13 +193,15 @@ def cli_latency(tmp: Path, repeats: int) -> list[dict]:
             if i:  # the first run warms the caches
                 walls.append(wall)
                 rss = max(rss, peak_kb / 1024)
-        out.append({"command": name, "median_s": statistics.median(walls), "min_s": min(walls), "rss_mb": rss})
+        out.append({"command": name, "median_s": statistics.median(walls), "min_s": min(walls), "rss_mb": rss,
+                    "published_runs": n_published})
     return out
 
 
 def cli_lines(rows: list[dict], repeats: int) -> list[str]:
     lines = [f"### Latency of the `tiltbench` command ({repeats} runs each after one warm-up; "
-             "`query` and `claims` against a 60-run store)", "",
+             "`query` and `claims` against a 60-run store, and `claims` against the published runs "
+             f"({rows[-1]['published_runs']:,} runs of results/runs/))", "",
              "| command | median wall | min wall | peak memory |", "|---|---|---|---|"]
     lines += [f"| `{r['command']}` | {r['median_s']:.2f} s | {r['min_s']:.2f} s | {r['rss_mb']:.0f} MB |" for r in rows]
     return lines + [""]

@@ -484,8 +484,7 @@ def _gate_failure(gate: Gate, claim: Claim, task: str, lookup, settings: dict | 
             bound, of = gate.value * base, f" ({gate.value:g} × {gate.of_setting} {base:g})"
         v = _aggregate(mine, gate.agg)
         ok = v >= bound if gate.kind == "at_least" else v <= bound
-        op = "≥" if gate.kind == "at_least" else "≤"
-        return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {op} {bound:.3g}{of}{why}"
+        return "" if ok else f"{gate.agg} {gate.metric} of {solver} is {v:.3g}, needs {_op(gate)} {bound:.3g}{of}{why}"
     theirs_metric = gate.other_metric or gate.metric
     theirs = lookup(theirs_metric, task, other)
     if not theirs:
@@ -934,11 +933,16 @@ def describe(claim: Claim) -> str:
     return text + (f" at matched {claim.matched} (frontiers over grid points)" if claim.matched else "")
 
 
+def _op(gate: Gate) -> str:
+    """The comparison of an ``at_least`` / ``at_most`` gate, as printed."""
+    return "≥" if gate.kind == "at_least" else "≤"
+
+
 def describe_gate(claim: Claim, gate: Gate) -> str:
     solver, other = claim.solver(gate.solver), claim.solver(gate.other)
     if gate.kind in ("at_least", "at_most"):
         bound = f"{gate.value:g} × {gate.of_setting}" if gate.of_setting else f"{gate.value:g}"
-        return f"{gate.agg} {gate.metric} of {solver} {'≥' if gate.kind == 'at_least' else '≤'} {bound}"
+        return f"{gate.agg} {gate.metric} of {solver} {_op(gate)} {bound}"
     if gate.kind == "beats":
         only = " (withholds only a supported verdict)" if gate.blocks == "supported" else ""
         if gate.other_metric:
