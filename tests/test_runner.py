@@ -147,3 +147,40 @@ def test_cells_import_the_drivers_tiltbench_not_the_working_directorys(tmp_path,
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ok 2, failed 0" in proc.stderr
+
+
+PRELOAD_PROFILE = """
+[probe]
+description = "preload probe"
+base_seed = 1
+workers = 1
+threads_per_worker = 1
+timeout_s = 60
+memory_limit_gb = 0
+gpus = 0
+solver_defaults = "toy"
+
+[probe.tracks.toyp]
+tasks = ["c"]
+reps = 1
+
+[probe.tracks.toyq]
+tasks = ["c"]
+reps = 1
+"""
+
+
+@pytest.mark.parametrize("track, preloaded", [("toyp", 1.0), ("toyq", 0.0)])
+def test_the_forkserver_imports_a_tracks_preload_once_for_its_cells(tmp_path, track, preloaded):
+    """Track.preload reaches the forkserver (a name that cannot be imported is skipped), so a cell starts
+    with the module imported; a track without it does not get it."""
+    (tmp_path / "profiles.toml").write_text(PRELOAD_PROFILE)
+    env = {**os.environ, "TILTBENCH_PLUGINS": "toy_track,toy_preload_track",
+           "TILTBENCH_PROFILES": str(tmp_path / "profiles.toml")}
+    store = tmp_path / "s.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "tiltbench.cli", "run", "--profile", "probe", "--track", track,
+                           "--no-progress", "--strict", "--store", str(store)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    value = Store(store).query("SELECT m.value FROM runs JOIN metrics m USING (run_id) WHERE m.name = 'value'")
+    assert value.value.tolist() == [preloaded]

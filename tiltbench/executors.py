@@ -25,20 +25,23 @@ PRELOAD = ["tiltbench.worker", "tiltbench.preload"]
 
 
 def preload_modules(cells: Iterable[Cell]) -> list[str]:
-    """The modules the cells' solvers and tracks live in, with the modules they depend on.
+    """The modules the cells' solvers and tracks live in, with the modules they depend on, then the
+    third-party modules their tracks name in ``Track.preload``.
 
     Registration only names them (registry.LazyFunction); the forkserver imports them once, so no
     cell pays for importing torch, POT, transformers or diffusers again."""
     from . import registry
 
     names: dict[str, None] = {}
+    extra: dict[str, None] = {}
     for cell in cells:
         try:
             track, solver = registry.get_track(cell.track), registry.get_solver(cell.track, cell.solver)
         except TiltbenchError:
             continue  # the cell itself reports it
         names.update(dict.fromkeys(solver.code_modules(track)))
-    return list(names)
+        extra.update(dict.fromkeys(track.preload))
+    return list(names) + [m for m in extra if m not in names]
 
 
 def gpu_slots(gpus: int, cells_per_gpu: int = 1, visible: str | None = None) -> list[str]:

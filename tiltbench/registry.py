@@ -121,6 +121,10 @@ class Track:
     instance_suffix: optional regex matching the end of a task name that changes how much a solver
         sees but not the problem (ot: ``-n\\d+``, the sample size); the task instance's seed is
         hashed from the name without it, so tasks that differ only there share one instance.
+    preload: optional names of the third-party modules its cells import lazily (diffusers' UNets,
+        transformers, ...).  The local executor's forkserver imports them once per sweep, so a cell
+        neither pays for them nor counts them in its wall_s; a name that cannot be imported is skipped
+        there (the cell then imports what it needs, or fails with the reason).
     """
 
     name: str
@@ -138,6 +142,7 @@ class Track:
     frontier: tuple[str, str] | tuple = ()
     task_regex: str = ""
     instance_suffix: str = ""
+    preload: tuple[str, ...] = ()
 
     def instance_name(self, task: str) -> str:
         """The part of a task name that picks the problem instance (``task`` without ``instance_suffix``)."""
@@ -224,6 +229,8 @@ def _check_protocol(track: Track) -> None:
                          "(Track.validation says what the validation split is)")
     if track.selection and track.metric(track.selection).higher_is_better is None:
         raise ValueError(f"track {track.name}: the selection metric {track.selection!r} needs a direction")
+    if isinstance(track.preload, str) or not all(isinstance(m, str) and m for m in track.preload):
+        raise ValueError(f"track {track.name}: preload must be a tuple of module names, got {track.preload!r}")
     if track.frontier:
         quality, cost = track.frontier
         if track.metric(quality).higher_is_better is None:

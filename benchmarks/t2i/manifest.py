@@ -19,6 +19,8 @@ REWARDS = ("correct", "bright")  # rewards.REWARDS (which imports torch); tests/
 T_MIN = 0.2  # schedule.T_MIN: flow time from which training-free guidance acts (tests/test_t2i_schedule.py checks)
 
 register_track(Track(
+    # imported by every cell (UNets, schedulers, the MiniLM reward): 5-6 s each, paid once by the forkserver
+    preload=("diffusers.models.unets", "diffusers.schedulers", "sentence_transformers", "peft"),
     name="t2i",
     description="reward-tilted text-to-image sampling on 8x8 digits with MiniLM captions: the guidance network "
                 "(diffusion) and training-free velocity guidance (flow matching) against DRaFT-style reward "

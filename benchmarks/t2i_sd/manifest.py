@@ -16,6 +16,9 @@ PAPER = "Ouyang, Xie, Zha, Cheng. Alignment of Diffusion Model and Flow Matching
 DRAFT = "Clark, Vicol, Swersky, Fleet. Directly Fine-Tuning Diffusion Models on Differentiable Rewards (DRaFT). ICLR 2024"
 
 register_track(Track(
+    # the pipelines and CLIP scorers every cell builds: ~5 s of imports each, paid once by the forkserver
+    preload=("diffusers.models.unets", "diffusers.schedulers", "diffusers.pipelines.stable_diffusion",
+             "diffusers.pipelines.stable_diffusion_3", "transformers.models.clip", "peft"),
     name="t2i-sd",
     description="reward-tilted text-to-image sampling on Stable Diffusion-class pipelines from local folders (bring "
                 "your own weights; 'tiny' builds random ones): the guidance network on a StableDiffusionPipeline and "

@@ -1,0 +1,26 @@
+"""Two toy tracks that differ only in ``Track.preload``: their solver reports whether a module that
+nothing else imports was already imported when the cell started (by the executor's forkserver)."""
+
+import sys
+
+from tiltbench.registry import Metric, Track, register_solver, register_track
+
+PROBE = "tabnanny"  # a standard-library module no other code here imports
+
+
+def make_task(name, config, seed):
+    return 0.0
+
+
+def evaluate(task, output):
+    return {"value": output["value"]}
+
+
+for name, preload in (("toyp", (PROBE, "tiltbench_absent_optional_package")), ("toyq", ())):
+    register_track(Track(name=name, description="preload probe", task_pattern="c", metrics=[Metric("value", "", True)],
+                         primary="value", make_task=make_task, evaluate=evaluate, preload=preload))
+
+    @register_solver(name, "probe", "method", citation="-", defaults={"toy": {}})
+    def probe(task, config, seed):
+        """1 when the probe module was imported before the cell ran, else 0."""
+        return {"value": float(PROBE in sys.modules)}
