@@ -23,6 +23,7 @@ DEPENDS = ("tiltbench.benchmarks.rl.loop", "tiltbench.benchmarks.rl.sac", "tiltb
 _TEST_NAMES = sorted({n for suite in SUITES.values() for n in suite.pass_fail_names})
 
 register_track(Track(
+    preload=("dm_control.suite",),  # MuJoCo and the suite's domains (~0.6 s a cell), imported once by the forkserver
     name="rl",
     description="dm_control continuous control: TdRL (reward learned from test functions only) vs SAC on the "
                 "handcrafted reward, same SAC agent and budget",
