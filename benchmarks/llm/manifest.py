@@ -19,6 +19,10 @@ DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "ti
            "tiltbench.benchmarks.llm.model", "tiltbench.benchmarks.llm.external")
 
 register_track(Track(
+    # the Llama model classes, LoRA, TRL and the MiniLM reward: ~7 s of imports a cell, paid once by the forkserver.
+    # Not vLLM: its import changes process-wide settings that other tracks' cells in the same sweep would inherit.
+    preload=("transformers.models.auto.modeling_auto", "transformers.models.llama", "peft", "sentence_transformers",
+             "trl"),
     name="llm",
     description="offline instruction following with SmolLM2-135M: QRPO vs DPO, SimPO and REBEL from the same "
                 "reference completions, pairs, LoRA and steps",
