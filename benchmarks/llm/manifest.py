@@ -20,7 +20,8 @@ DEPENDS = ("tiltbench.benchmarks.llm.loop", "tiltbench.benchmarks.llm.data", "ti
 
 register_track(Track(
     # the Llama model classes, LoRA, TRL and the MiniLM reward: ~7 s of imports a cell, paid once by the forkserver.
-    # Not vLLM: its import changes process-wide settings that other tracks' cells in the same sweep would inherit.
+    # Not vLLM (~5 s more): its import sets environment variables (LD_LIBRARY_PATH, KMP_INIT_AT_FORK, TORCHINDUCTOR_*)
+    # and warning filters that every other track's cell in the same sweep would inherit.
     preload=("transformers.models.auto.modeling_auto", "transformers.models.llama", "peft", "sentence_transformers",
              "trl"),
     name="llm",
