@@ -1,6 +1,7 @@
 """The ot track's scaling study: task names with -n{N}, the memory-light Sinkhorn, cells that refuse
 to start when they cannot fit, the report's scaling section and trend claims."""
 
+import math
 import uuid
 
 import numpy as np
@@ -97,7 +98,10 @@ def test_tiny_sweep_stores_refusals_and_renders_the_scaling_section(tmp_path, mo
     beside = board.split("## Beside this board: profile `ot-scaling`")[1].split("\n## ")[0]
     assert "[../ot-scaling/ot.md](../ot-scaling/ot.md)" in beside
     assert "### Scaling with n" in beside and "#### gaussian-d2-lam4" in beside and "| lp | 400 | 2 | DoesNotFit" in beside
-    assert (tmp_path / "board" / "ot" / "scaling_gaussian-d2-lam4.png").stat().st_size > 1000
+    # its plots go to a folder of their own: a file name the board's own section also writes is not replaced
+    assert (tmp_path / "board" / "ot" / "ot-scaling" / "scaling_gaussian-d2-lam4.png").stat().st_size > 1000
+    assert "](ot/ot-scaling/scaling_gaussian-d2-lam4.png)" in beside
+    assert not (tmp_path / "board" / "ot" / "scaling_gaussian-d2-lam4.png").exists()
 
 
 # ---------------------------------------------------------------------------- trend claims (toy track)
@@ -140,6 +144,10 @@ def test_trend_claim_supported_contradicted_and_not_judged(tmp_path):
     assert j.verdict == "not judged" and "2 value(s) of n stored; a trend needs 3" in j.reason
     gated = claims_mod.judge(linear, "p", _trend(gates=(Gate.at_most("good", "value", 1e-9),)))[0]
     assert gated.verdict == "not judged" and gated.reason.startswith("const-1-n100: ")
+    # a failed gate withholds the verdict, not the statistic: the slope is shown as a paired claim shows its own
+    ungated = claims_mod.judge(linear, "p", _trend())[0]
+    assert gated.effect == ungated.effect and gated.n_seeds == 3 and gated.detail == ungated.detail
+    assert math.isnan(gated.p) and gated.explained
 
 
 def test_a_trend_claim_needs_a_parameter_and_a_bound():

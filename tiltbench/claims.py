@@ -861,24 +861,25 @@ def _judge_trend(claim: Claim, table, lookup, settings: dict | None = None, poin
         label = f"{group} ({claim.across} = {min(level.values()):g}…{max(level.values()):g})"
         base = dict(claim=claim, task=label, margin=math.nan, p=math.nan,
                     effect=stats.Estimate(math.nan, math.nan, math.nan, 0))
-        failed = [f"{task}: {f}" for task in gated for g in claim.gates
-                  if (f := _gate_failure(g, claim, task, lookup, settings))]
+        gates_failed = [f"{task}: {f}" for task in gated for g in claim.gates
+                        if (f := _gate_failure(g, claim, task, lookup, settings))]
+        unlike = []  # levels that are not like for like: no slope is fitted at all
         if grid_values is not None and (differ := _grid_settings_differ(
                 settings or {}, gated[0], {claim.method: dict.fromkeys(level)})):
-            failed.insert(0, differ)
+            unlike.append(differ)
         if grid_values is not None:
             from .tuning import point_of
             keys = {k for lab in level for k in point_of(lab)} - {claim.across}
             if varied := sorted(k for k in keys if len({str(point_of(lab).get(k)) for lab in level}) > 1):
-                failed.insert(0, f"the grid varies {', '.join(varied)} besides {claim.across}: a level's mean would "
+                unlike.insert(0, f"the grid varies {', '.join(varied)} besides {claim.across}: a level's mean would "
                                  "mix settings")
-        if failed:
-            raw.append(dict(base, verdict="not judged", reason="; ".join(failed)))
+        if unlike:
+            raw.append(dict(base, verdict="not judged", reason="; ".join(unlike + gates_failed)))
             continue
         if len(set(level.values())) < MIN_TREND_LEVELS:
             raw.append(dict(base, verdict="not judged",
-                            reason=f"{len(set(level.values()))} value(s) of {claim.across} stored; a trend needs "
-                                   f"{MIN_TREND_LEVELS}"))
+                            reason="; ".join([f"{len(set(level.values()))} value(s) of {claim.across} stored; a trend "
+                                              f"needs {MIN_TREND_LEVELS}", *gates_failed])))
             continue
         fits, bad = [], []
         for bound in claim.bounds:
@@ -893,7 +894,13 @@ def _judge_trend(claim: Claim, table, lookup, settings: dict | None = None, poin
                 continue
             fits.append((bound, stats.level_slope([x for x, _ in points], [math.log(v) for _, v in points])))
         if bad or any(fit.df < 1 for _, fit in fits):
-            raw.append(dict(base, verdict="not judged", reason="; ".join(bad) or "too few points for a slope"))
+            raw.append(dict(base, verdict="not judged", reason="; ".join(bad + gates_failed) or "too few points for a slope"))
+            continue
+        detail = "; ".join(f"{bound.metric} slope {fit.slope:.3g} [{fit.interval().lo:.3g}, {fit.interval().hi:.3g}]"
+                           f" (bound {bound.text()})" for bound, fit in fits[1:])
+        if gates_failed:  # the slope is still shown, as a paired claim shows its statistic when a gate fails
+            raw.append(dict(base, effect=fits[0][1].interval(), detail=detail, verdict="not judged",
+                            reason="; ".join(gates_failed)))
             continue
         holds = [bound.holds(fit.slope) for bound, fit in fits]
         if all(holds):
@@ -901,8 +908,6 @@ def _judge_trend(claim: Claim, table, lookup, settings: dict | None = None, poin
         else:
             outcome = "contradicted"
             p = min(1.0, len(fits) * min(bound.p_fails(fit) for (bound, fit), ok in zip(fits, holds) if not ok))
-        detail = "; ".join(f"{bound.metric} slope {fit.slope:.3g} [{fit.interval().lo:.3g}, {fit.interval().hi:.3g}]"
-                           f" (bound {bound.text()})" for bound, fit in fits[1:])
         raw.append(dict(base, effect=fits[0][1].interval(), p=p, verdict=outcome, reason="", detail=detail))
     return raw
 

@@ -422,10 +422,11 @@ def _verdict_text(j: claims_mod.Judgement) -> str:
             + (f" (a gate that withholds only support is not met: {j.note})" if j.note else ""))
 
 
-def _extras(track: registry.Track, data, plot_dir: Path) -> list[str]:
-    """The track's own report section (``Track.report_extras``, "module:function") on ``data``."""
+def _extras(track: registry.Track, data, plot_dir: Path, prefix: str | None = None) -> list[str]:
+    """The track's own report section (``Track.report_extras``, "module:function") on ``data``: its plots go
+    to ``plot_dir``, linked as ``prefix``/<file> (default: the track's name, the report's own plot folder)."""
     module, _, function = track.report_extras.partition(":")
-    return getattr(importlib.import_module(module), function)(data, plot_dir, track.name)
+    return getattr(importlib.import_module(module), function)(data, plot_dir, prefix or track.name)
 
 
 def default_out(profile: str) -> Path:
@@ -445,9 +446,9 @@ def _companions(profile: str, track: str) -> list[str]:
 def companion_section(store: Store, profile: str, other: str, track: registry.Track, plot_dir: Path) -> list[str]:
     """Another profile's verdicts and track section (e.g. a scaling sweep) appended to this report, so that
     one page holds the board and the study beside it.  Headings are demoted one level."""
-    from .report_tuning import split_grid
+    from .report_tuning import split_grid, tuning_section
 
-    data, _ = split_grid(load_current(store, other, track.name)[0])
+    data, grid = split_grid(load_current(store, other, track.name)[0])
     link = Path(*[".."] * len(default_out(profile).parts[1:]), default_out(other).relative_to("results"),
                 f"{track.name}.md").as_posix()
     lines = [f"## Beside this board: profile `{other}`", ""]
@@ -463,8 +464,13 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
                     key=lambda j: (order[j.claim.id], _task_order(j.task))):
         lines.append(f"| `{j.claim.id}` | {j.task} | {cell(_verdict_text(j))} | {fmt_est(j.effect)}"
                      f"{cell('; ' + j.detail) if j.detail else ''} | {fmt_p(j.p_adj)} | {j.n_seeds} |")
-    if track.report_extras:
-        lines += [""] + [("#" + line) if line.startswith("#") else line for line in _extras(track, data, plot_dir)]
+    # its plots go to a folder of their own: the track's file names would replace the board's
+    own, prefix = plot_dir / other, f"{track.name}/{other}"
+    own.mkdir(parents=True, exist_ok=True)
+    extra = _extras(track, data, own, prefix) if track.report_extras else []
+    grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
+    extra += tuning_section(track, grid, grid_tasks, own, prefix, tuned_runs=data["runs"])
+    lines += [""] + [("#" + line) if line.startswith("#") else line for line in extra]
     return lines + [""]
 
 

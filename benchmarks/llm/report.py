@@ -110,7 +110,8 @@ def data_lines(data) -> list[str]:
                 "held-out references), so the intervals cover a redraw of those samples too.", ""]
     return [f"**One data set for the board** (`ref_seed` {', '.join(map(str, shared))}): the training completions, "
             "QRPO's quantile pools and the held-out reference completions were drawn once and are shared by every "
-            "seed and both training rewards, as the QRPO paper pre-computes them. A seed varies the LoRA "
+            f"seed{' and training reward' if data['runs'].task.nunique() > 1 else ''}, as the QRPO paper "
+            "pre-computes them. A seed varies the LoRA "
             "initialisation, the batch order, the tie-breaks and the policy's held-out samples, so every interval "
             "here covers that training randomness on this one draw of the data, not a redraw of it.", ""]
 
@@ -177,11 +178,13 @@ def section(data, plot_dir: Path, prefix: str) -> list[str]:
     if methods:
         lines += cost_lines(data, methods)
         if plot_reward_kl(data, methods, plot_dir / "reward_kl.png"):
-            lines += ["## Reward vs KL", "",
-                      "How to read the leaderboard below: it ranks each method's *tuned* row at its own operating "
-                      "point, and those points differ in KL (each selection maximised validation reward, and more KL "
-                      "bought more reward), so a rank there is not the paper's claim. The claims above compare "
-                      "methods at equal KL; `heldout_reward` (a reward no solver trained on) and `length` show what "
-                      "the training reward's gain cost.", "",
-                      f"![reward vs KL]({prefix}/reward_kl.png)", ""]
+            trained = [m for m in methods if m != "reference"]
+            how = ("How to read the leaderboard below: it ranks each method's *tuned* row at its own operating "
+                   "point, and those points differ in KL (each selection maximised validation reward, and more KL "
+                   "bought more reward), so a rank there is not the paper's claim. The claims above compare "
+                   "methods at equal KL; `heldout_reward` (a reward no solver trained on) and `length` show what "
+                   "the training reward's gain cost." if len(trained) > 1 else
+                   "Each evaluation seed's reward on the test prompts against its KL to pi_ref (k3), beside the "
+                   "untrained policy's.")
+            lines += ["## Reward vs KL", "", how, "", f"![reward vs KL]({prefix}/reward_kl.png)", ""]
     return lines
