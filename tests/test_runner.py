@@ -184,3 +184,13 @@ def test_the_forkserver_imports_a_tracks_preload_once_for_its_cells(tmp_path, tr
     assert proc.returncode == 0, proc.stdout + proc.stderr
     value = Store(store).query("SELECT m.value FROM runs JOIN metrics m USING (run_id) WHERE m.name = 'value'")
     assert value.value.tolist() == [preloaded]
+
+
+def test_a_sweep_starts_one_cell_of_each_track_in_turn():
+    from tiltbench.runner import interleave_tracks
+
+    one = plan(get_profile("toy"), tracks=["toy"], methods=["good"], reps=1)[0]
+    cells = [dataclasses.replace(one, track=t, rep=i) for i, t in enumerate("aaabbc")]
+    assert [(c.track, c.rep) for c in interleave_tracks(cells)] == [
+        ("a", 0), ("b", 3), ("c", 5), ("a", 1), ("b", 4), ("a", 2)]
+    assert interleave_tracks([]) == []
