@@ -47,7 +47,7 @@ def test_report_renders_tables_and_plots(ot_store, tmp_path):
 def test_user_errors_are_one_clear_line(tmp_path):
     cases = [(["run", "--profile", "huge"], "unknown profile 'huge'; valid: ot-board, ot-scaling, otgrid, smoke, toy, toygrid, toyhang, toyslow"),
              (["run", "--profile", "smoke", "--track", "nope"], "unknown track 'nope'; valid:"),
-             (["run", "--profile", "smoke", "--method", "dpo"], "unknown method/baseline of track 'ot' 'dpo'"),
+             (["run", "--profile", "smoke", "--method", "dpo"], "unknown method/baseline 'dpo' of track 'ot'"),
              (["query", "select 1"], "no store at"),
              (["reproduce", "zzz"], "no store at")]
     for args, message in cases:

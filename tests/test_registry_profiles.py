@@ -19,7 +19,7 @@ def test_tracks_and_solvers_come_from_plugins():
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(TiltbenchError, match=r"unknown track 'nope'; valid: .*ot"):
         registry.get_track("nope")
-    with pytest.raises(TiltbenchError, match=r"unknown method/baseline of track 'ot' 'dpo'; valid: .*scones"):
+    with pytest.raises(TiltbenchError, match=r"unknown method/baseline 'dpo' of track 'ot'; valid: .*scones"):
         registry.get_solver("ot", "dpo")
     with pytest.raises(TiltbenchError, match=r"unknown profile 'huge'; valid: ot-board, ot-scaling, otgrid, smoke, toy"):
         get_profile("huge")

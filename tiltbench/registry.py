@@ -164,7 +164,7 @@ class Track:
         for m in self.metrics:
             if m.name == name:
                 return m
-        raise unknown(f"metric of track {self.name}", name, [m.name for m in self.metrics])
+        raise unknown("metric", name, [m.name for m in self.metrics], f"of track {self.name!r}")
 
 
 @dataclass
@@ -311,7 +311,7 @@ def solvers(track: str | None = None) -> list[Solver]:
 def get_solver(track: str, name: str) -> Solver:
     get_track(track)
     if (track, name) not in _SOLVERS:
-        raise unknown(f"method/baseline of track {track!r}", name, [s.name for s in solvers(track)])
+        raise unknown("method/baseline", name, [s.name for s in solvers(track)], f"of track {track!r}")
     return _SOLVERS[(track, name)]
 
 

@@ -132,12 +132,12 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         if not methods and "methods" in track_cfg:  # the profile's own selection (e.g. no vLLM cell in smoke)
             for m in track_cfg["methods"]:
                 if m not in names:
-                    raise unknown(f"method/baseline of track {track_name!r} in profile {profile.name!r}", m, names)
+                    raise unknown("method/baseline", m, names, f"of track {track_name!r} in profile {profile.name!r}")
             solver_list = [s for s in solver_list if s.name in track_cfg["methods"]]
         if methods:
             for m in methods:
                 if m not in names:
-                    raise unknown(f"method/baseline of track {track_name!r}", m, names)
+                    raise unknown("method/baseline", m, names, f"of track {track_name!r}")
             solver_list = [s for s in solver_list if s.name in methods]
         task_list = tasks or track_cfg["tasks"]
         total += len(solver_list) * len(task_list) * (reps or track_cfg["reps"])
