@@ -39,6 +39,12 @@ def tiltbench(*args, store=None, timeout=300, check=False):
     return proc
 
 
+def profile_header(name: str, description: str, solver_defaults: str, timeout_s: int = 60) -> str:
+    """The budget lines of a one-worker test profile ``[name]`` in TOML; its track tables follow."""
+    return (f'[{name}]\ndescription = "{description}"\nbase_seed = 1\nworkers = 1\nthreads_per_worker = 1\n'
+            f'timeout_s = {timeout_s}\nmemory_limit_gb = 0\ngpus = 0\nsolver_defaults = "{solver_defaults}"\n')
+
+
 # what cells printed to the terminal before the workers silenced it (tqdm bars, vLLM and torch notices)
 THIRD_PARTY_NOISE = ("it/s]", "s/it]", "Loading weights", "Triton is installed", "Warning: NUMA binding",
                      "INFO ", "WARNING ")

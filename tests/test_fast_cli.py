@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import profile_header
 
 HEAVY = ("torch", "transformers", "diffusers", "dm_control", "ot", "scipy", "pandas", "sklearn", "sentence_transformers")
 
@@ -85,17 +86,7 @@ def test_t2i_manifest_names_the_rewards_of_the_track():
     assert manifest.REWARDS == rewards.REWARDS
 
 
-BAR_PROFILE = """
-[bars]
-description = "one tiny t2i cell"
-base_seed = 1
-workers = 1
-threads_per_worker = 1
-timeout_s = 120
-memory_limit_gb = 0
-gpus = 0
-solver_defaults = "smoke"
-
+BAR_PROFILE = profile_header("bars", "one tiny t2i cell", "smoke", timeout_s=120) + """
 [bars.tracks.t2i]
 tasks = ["bright-lam1"]
 reps = 1

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiltbench
+from conftest import profile_header, tiltbench
 
 from tiltbench.executors import LocalExecutor
 from tiltbench.profiles import get_profile
@@ -149,17 +149,7 @@ def test_cells_import_the_drivers_tiltbench_not_the_working_directorys(tmp_path,
     assert "ok 2, failed 0" in proc.stderr
 
 
-PRELOAD_PROFILE = """
-[probe]
-description = "preload probe"
-base_seed = 1
-workers = 1
-threads_per_worker = 1
-timeout_s = 60
-memory_limit_gb = 0
-gpus = 0
-solver_defaults = "toy"
-
+PRELOAD_PROFILE = profile_header("probe", "preload probe", "toy") + """
 [probe.tracks.toyp]
 tasks = ["c"]
 reps = 1
