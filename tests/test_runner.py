@@ -162,8 +162,8 @@ reps = 1
 
 @pytest.mark.parametrize("track, preloaded", [("toyp", 1.0), ("toyq", 0.0)])
 def test_the_forkserver_imports_a_tracks_preload_once_for_its_cells(tmp_path, track, preloaded):
-    """Track.preload reaches the forkserver (a name that cannot be imported is skipped), so a cell starts
-    with the module imported; a track without it does not get it."""
+    """Track.preload reaches the forkserver (a module that is missing, or whose import raises, is skipped),
+    so a cell starts with the module imported; a track without it does not get it."""
     (tmp_path / "profiles.toml").write_text(PRELOAD_PROFILE)
     env = {**os.environ, "TILTBENCH_PLUGINS": "toy_track,toy_preload_track",
            "TILTBENCH_PROFILES": str(tmp_path / "profiles.toml")}

@@ -1,8 +1,11 @@
 """Imported by the local executor's forkserver: the heavy modules every cell would import.
 
 Registering the plugins imports no solver code; the executor adds the sweep's solver and track
-modules to the forkserver's preload list after this module (tiltbench.executors.preload_modules)."""
+modules to the forkserver's preload list after this module (tiltbench.executors.preload_modules),
+and names the third-party modules its tracks declare (``Track.preload``) in $TILTBENCH_PRELOAD (tiltbench.executors.track_preloads), which
+this module imports, each one it can."""
 
+import importlib
 import os
 
 from tiltbench.worker import quiet_progress_bars
@@ -22,3 +25,11 @@ registry.load_plugins()
 from tiltbench.seeds import seed_everything  # noqa: E402
 
 seed_everything(0)
+
+# The tracks' third-party modules (Track.preload): one that fails to import is left to the cells that need
+# it, which then fail with the real reason; an exception here would take the forkserver, and every cell, down.
+for _name in filter(None, os.environ.get("TILTBENCH_PRELOAD", "").split(",")):
+    try:
+        importlib.import_module(_name)
+    except Exception:  # noqa: BLE001 - see above
+        pass

@@ -16,7 +16,9 @@ def evaluate(task, output):
     return {"value": output["value"]}
 
 
-for name, preload in (("toyp", (PROBE, "tiltbench_absent_optional_package")), ("toyq", ())):
+# besides the probe: a module that is not installed, and one whose import raises (neither may stop the sweep)
+for name, preload in (("toyp", ("tiltbench_absent_optional_package", "tiltbench_broken_on_import", PROBE)),
+                      ("toyq", ())):
     register_track(Track(name=name, description="preload probe", task_pattern="c", metrics=[Metric("value", "", True)],
                          primary="value", make_task=make_task, evaluate=evaluate, preload=preload))
 
