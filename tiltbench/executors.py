@@ -16,31 +16,23 @@ from collections import deque
 from typing import Iterable, Iterator
 
 from .errors import TiltbenchError, unknown
-from .worker import Cell, child_main, now
+from .worker import PRELOAD_ENV, Cell, child_main, now
 
 
 # Imported once by the forkserver (tiltbench.preload imports torch); the modules of the solvers and
 # tracks a sweep runs are added by LocalExecutor.run (see preload_modules).
 PRELOAD = ["tiltbench.worker", "tiltbench.preload"]
-PRELOAD_ENV = "TILTBENCH_PRELOAD"  # the tracks' third-party preloads, for tiltbench.preload (comma-separated)
 
 
-def preload_modules(cells: Iterable[Cell]) -> list[str]:
-    """The modules the cells' solvers and tracks live in, with the modules they depend on.
+def preload_modules(cells: Iterable[Cell]) -> tuple[list[str], list[str]]:
+    """(the modules the cells' solvers and tracks live in, with the modules they depend on; the
+    third-party modules their tracks name in ``Track.preload``).
 
     Registration only names them (registry.LazyFunction); the forkserver imports them once, so no
-    cell pays for importing torch, POT, transformers or diffusers again."""
-    return _modules(cells)[0]
-
-
-def track_preloads(cells: Iterable[Cell]) -> list[str]:
-    """The third-party modules the cells' tracks name in ``Track.preload``.  They reach the forkserver
-    through PRELOAD_ENV, and tiltbench.preload imports each one it can: a package that fails to import
-    (a broken install) must fail only its own track's cells, with their reason, not the forkserver."""
-    return _modules(cells)[1]
-
-
-def _modules(cells: Iterable[Cell]) -> tuple[list[str], list[str]]:
+    cell pays for importing torch, POT, transformers or diffusers again.  The first go to the
+    forkserver's preload list; the second through PRELOAD_ENV to tiltbench.preload, which imports each
+    one it can: a package that fails to import (a broken install) must fail only its own track's cells,
+    with their reason, not the forkserver."""
     from . import registry
 
     names: dict[str, None] = {}
@@ -118,8 +110,9 @@ class LocalExecutor:
     def run(self, cells: Iterable[Cell]) -> Iterator[tuple[Cell, dict]]:
         pending = deque(cells)
         # takes effect when the forkserver starts, at this process's first cell (which inherits this environment)
-        self._ctx.set_forkserver_preload(PRELOAD + preload_modules(pending))
-        os.environ[PRELOAD_ENV] = ",".join(track_preloads(pending))
+        modules, third_party = preload_modules(pending)
+        self._ctx.set_forkserver_preload(PRELOAD + modules)
+        os.environ[PRELOAD_ENV] = ",".join(third_party)
         running: dict = {}  # conn -> (process, cell, started_at, start_monotonic, gpu)
         try:
             while pending or running:

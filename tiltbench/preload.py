@@ -2,13 +2,13 @@
 
 Registering the plugins imports no solver code; the executor adds the sweep's solver and track
 modules to the forkserver's preload list after this module (tiltbench.executors.preload_modules),
-and names the third-party modules its tracks declare (``Track.preload``) in $TILTBENCH_PRELOAD (tiltbench.executors.track_preloads), which
-this module imports, each one it can."""
+and names the third-party modules its tracks declare (``Track.preload``) in $TILTBENCH_PRELOAD
+(worker.PRELOAD_ENV), which this module imports, each one it can."""
 
 import importlib
 import os
 
-from tiltbench.worker import quiet_progress_bars
+from tiltbench.worker import PRELOAD_ENV, quiet_progress_bars
 
 # Thread counts must be fixed before torch/BLAS initialise; cells narrow them further.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -28,7 +28,7 @@ seed_everything(0)
 
 # The tracks' third-party modules (Track.preload): one that fails to import is left to the cells that need
 # it, which then fail with the real reason; an exception here would take the forkserver, and every cell, down.
-for _name in filter(None, os.environ.get("TILTBENCH_PRELOAD", "").split(",")):
+for _name in filter(None, os.environ.get(PRELOAD_ENV, "").split(",")):
     try:
         importlib.import_module(_name)
     except Exception:  # noqa: BLE001 - see above

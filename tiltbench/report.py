@@ -342,7 +342,7 @@ def plot_curves(data, task: str, path: Path) -> bool:
 
 
 def render_track(store: Store, profile: str, track: registry.Track, out: Path) -> Path | None:
-    from .report_tuning import split_grid, tuning_section
+    from .report_tuning import split_grid
 
     data, dropped = load_current(store, profile, track.name)
     data, grid = split_grid(data)
@@ -371,8 +371,7 @@ def render_track(store: Store, profile: str, track: registry.Track, out: Path) -
     planned = profile_methods(profile).get(track.name)
     for task in tasks:
         lines += task_section(track, data, task, plots, planned)
-    grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
-    lines += tuning_section(track, grid, grid_tasks, plot_dir, track.name, tuned_runs=data["runs"])
+    lines += _tuning_lines(track, grid, data, plot_dir, track.name)
     for other in _companions(profile, track.name):
         lines += companion_section(store, profile, other, track, plot_dir)
     metric_lines = [f"- `{m.name}` ({m.unit or 'unitless'}, {m.direction}, {m.kind}): {m.description}"
@@ -446,7 +445,7 @@ def _companions(profile: str, track: str) -> list[str]:
 def companion_section(store: Store, profile: str, other: str, track: registry.Track, plot_dir: Path) -> list[str]:
     """Another profile's verdicts and track section (e.g. a scaling sweep) appended to this report, so that
     one page holds the board and the study beside it.  Headings are demoted one level."""
-    from .report_tuning import split_grid, tuning_section
+    from .report_tuning import split_grid
 
     data, grid = split_grid(load_current(store, other, track.name)[0])
     link = Path(*[".."] * len(default_out(profile).parts[1:]), default_out(other).relative_to("results"),
@@ -468,10 +467,17 @@ def companion_section(store: Store, profile: str, other: str, track: registry.Tr
     own, prefix = plot_dir / other, f"{track.name}/{other}"
     own.mkdir(parents=True, exist_ok=True)
     extra = _extras(track, data, own, prefix) if track.report_extras else []
-    grid_tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
-    extra += tuning_section(track, grid, grid_tasks, own, prefix, tuned_runs=data["runs"])
+    extra += _tuning_lines(track, grid, data, own, prefix)
     lines += [""] + [("#" + line) if line.startswith("#") else line for line in extra]
     return lines + [""]
+
+
+def _tuning_lines(track: registry.Track, grid, data, plot_dir: Path, prefix: str) -> list[str]:
+    """The tuning section of ``grid`` (the grid points' rows), on every task a point ran or failed on."""
+    from .report_tuning import tuning_section
+
+    tasks = sorted(set(grid["runs"].task) | set(grid["failed"].task), key=_task_order)
+    return tuning_section(track, grid, tasks, plot_dir, prefix, tuned_runs=data["runs"])
 
 
 def _task_order(name: str):

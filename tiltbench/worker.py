@@ -86,6 +86,9 @@ QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              # read when torch is imported: the forkserver sets it first (tiltbench.preload), and vLLM's
              # engine processes inherit it
              "TORCH_CPP_LOG_LEVEL": "ERROR"}
+# the tracks' third-party modules (Track.preload) the forkserver imports, comma-separated: set by the local
+# executor, read by tiltbench.preload
+PRELOAD_ENV = "TILTBENCH_PRELOAD"
 # vLLM logs "Triton is installed, but doesn't include CPU backend" while it is imported, before its own
 # logging configuration (and VLLM_LOGGING_LEVEL) applies; a level set on that logger beforehand holds
 QUIET_LOGGERS = ("vllm.triton_utils.importing",)
