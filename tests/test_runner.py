@@ -176,6 +176,24 @@ def test_the_forkserver_imports_a_tracks_preload_once_for_its_cells(tmp_path, tr
     assert value.value.tolist() == [preloaded]
 
 
+@pytest.mark.parametrize("setting, compiled", [(None, 0.0), ("0", 1.0)])
+def test_cells_run_torch_eagerly_unless_the_environment_says_otherwise(tmp_path, setting, compiled):
+    """torch.compile hands a cell its function back (worker.EAGER_ENV), through the forkserver, whose preloads
+    load torch's compiler config; TORCH_COMPILE_DISABLE=0 in the driver's environment keeps compiling."""
+    (tmp_path / "profiles.toml").write_text(profile_header("probe", "compile probe", "toy")
+                                            + '[probe.tracks.toye]\ntasks = ["c"]\nreps = 1\n')
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_COMPILE_DISABLE"}
+    env.update({"TILTBENCH_PLUGINS": "toy_track,toy_eager_track", "TILTBENCH_PROFILES": str(tmp_path / "profiles.toml")})
+    if setting is not None:
+        env["TORCH_COMPILE_DISABLE"] = setting
+    store = tmp_path / "s.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "tiltbench.cli", "run", "--profile", "probe", "--no-progress",
+                           "--strict", "--store", str(store)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    value = Store(store).query("SELECT m.value FROM runs JOIN metrics m USING (run_id) WHERE m.name = 'compiled'")
+    assert value.value.tolist() == [compiled]
+
+
 def test_a_sweep_starts_one_cell_of_each_track_in_turn():
     from tiltbench.runner import interleave_tracks
 

