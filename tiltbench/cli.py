@@ -105,7 +105,7 @@ def _list_profile(profile, track: str | None) -> int:
 def cmd_run(args) -> int:
     from .executors import make_executor
     from .profiles import get_profile
-    from .runner import plan, sweep
+    from .runner import check_tasks, plan, sweep
 
     from .profiles import MAX_REPS, MAX_WORKERS
 
@@ -116,7 +116,7 @@ def cmd_run(args) -> int:
     profile = get_profile(args.profile)
     store = _store(args)
     store.check(writable=True)  # an unusable or damaged store stops here, before any work and without a write
-    cells = plan(profile, args.track, args.method, args.task, args.reps, store=store)
+    cells = plan(profile, args.track, args.method, args.task, args.reps, store=store, build_tasks=False)
     if not cells:
         missing = sorted(set(profile.tracks) - set(registry.tracks()))
         if missing and not args.track:
@@ -125,6 +125,14 @@ def cmd_run(args) -> int:
     workers = args.workers or profile.workers
     executor = make_executor(args.executor, workers, profile.threads_per_worker, address=args.address,
                              gpus=profile.gpus, cells_per_gpu=profile.cells_per_gpu, memory_gb=profile.memory_limit_gb)
+    if hasattr(executor, "start"):  # its forkserver imports the cells' code while this process builds their tasks
+        executor.start(cells)
+    try:
+        check_tasks(cells)  # a bad value fails here, before any cell runs
+    except BaseException:
+        if hasattr(executor, "stop"):
+            executor.stop()
+        raise
     print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
           f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
     s = sweep(store, cells, executor, force=args.force, show_progress=not args.no_progress)

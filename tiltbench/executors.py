@@ -106,13 +106,37 @@ class LocalExecutor:
             [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
+        self._started = False
+
+    def start(self, cells: Iterable[Cell]) -> None:
+        """Start the forkserver with the preloads of ``cells``, so that it imports them while the driver goes on
+        (`tiltbench run` checks the tasks meanwhile); ``run`` starts it otherwise.  Its preloads are fixed from
+        then on: a later call, or a later sweep's cells, add none."""
+        from multiprocessing import forkserver
+
+        if self._started:
+            return
+        modules, third_party = preload_modules(cells)
+        self._ctx.set_forkserver_preload(PRELOAD + modules)
+        os.environ[PRELOAD_ENV] = ",".join(third_party)  # the forkserver inherits this environment
+        forkserver.ensure_running()
+        self._started = True
+
+    def stop(self) -> None:
+        """Kill the forkserver this executor started, mid-import if need be: the run ends before its cells (a bad
+        task), and the server would otherwise finish its imports after the command has returned."""
+        from multiprocessing import forkserver
+
+        pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+        if self._started and pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def run(self, cells: Iterable[Cell]) -> Iterator[tuple[Cell, dict]]:
         pending = deque(cells)
-        # takes effect when the forkserver starts, at this process's first cell (which inherits this environment)
-        modules, third_party = preload_modules(pending)
-        self._ctx.set_forkserver_preload(PRELOAD + modules)
-        os.environ[PRELOAD_ENV] = ",".join(third_party)
+        self.start(pending)
         running: dict = {}  # conn -> (process, cell, started_at, start_monotonic, gpu)
         try:
             while pending or running:

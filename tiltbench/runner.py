@@ -149,10 +149,8 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
         shared = {k: v for k, v in track_cfg.items() if k not in _SELECTION_KEYS}
         body = {task: {**shared, **profile.task_overrides(track_name, task)} for task in task_list}
         for task in task_list:
-            try:  # validate the task name before anything runs, with the config its cells will get
-                track.check_task_name(task)  # metadata only: a typo fails before the track is imported
-                if build_tasks:  # catches bad values (d, lam, n) too, but may cost seconds per task
-                    track.make_task(task, body[task], 0)
+            try:  # validate the task name before anything runs; metadata only: a typo fails before the track is imported
+                track.check_task_name(task)
             except ValueError as exc:
                 raise TiltbenchError(f"bad task {task!r} for track {track_name!r}: {exc}") from None
         n_reps = reps or track_cfg["reps"]
@@ -210,7 +208,25 @@ def plan(profile: Profile, tracks: list[str] | None = None, methods: list[str] |
                     if chosen is not None:
                         tuned = configs[tuning.label(solver.name, chosen)]
                         cells += [cell(task, rep, tuned, point=chosen) for rep in range(n_reps)]
+    if build_tasks:
+        check_tasks(cells)
     return cells
+
+
+def check_tasks(cells: list[Cell]) -> None:
+    """Build each task of ``cells`` once, with the config its cells get, so that a bad value (d, lam, n, a file
+    that is not there) fails before anything runs.  It imports the tracks' code: seconds, which `tiltbench run`
+    spends while the executor's forkserver imports the same modules."""
+    seen = set()
+    for c in cells:
+        key = (c.track, c.task, json.dumps(c.track_config, sort_keys=True, default=str))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            registry.get_track(c.track).make_task(c.task, c.track_config, 0)
+        except ValueError as exc:
+            raise TiltbenchError(f"bad task {c.task!r} for track {c.track!r}: {exc}") from None
 
 
 def select_point(store: Store, metric: registry.Metric, tuning_cells: list[Cell]) -> dict | None:
