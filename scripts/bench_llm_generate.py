@@ -23,7 +23,12 @@ N_TEST, N_REF, MAX_NEW, BATCH = 64, 4, 32, 64
 
 
 def one(backend: str, threads: int) -> dict:
-    """Run in a fresh process: tokens/s of one backend at one thread count."""
+    """Run in a fresh process: tokens/s of one backend at one thread count, with torch eager as in a cell
+    (results/llm_generate_speed.md, measured 2026-11-27, predates that: its vLLM figures include compiling
+    vLLM's rank helper, docs/architecture.md)."""
+    from tiltbench.worker import eager_torch
+
+    eager_torch()
     import torch
 
     torch.set_num_threads(threads)

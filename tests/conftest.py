@@ -18,8 +18,7 @@ sys.path.insert(0, str(HERE / "plugins"))
 # Tests that call a track's code in this process run torch as cells do: eagerly (tiltbench.worker.EAGER_ENV)
 from tiltbench.worker import EAGER_ENV  # noqa: E402  (imports no torch)
 
-for _var, _value in EAGER_ENV.items():
-    os.environ.setdefault(_var, _value)
+os.environ.update(EAGER_ENV)
 
 # Tests use small tensors: one torch thread avoids oversubscribing the 2 cores (worker processes
 # pin their own thread counts from the profile).

@@ -176,10 +176,10 @@ def test_the_forkserver_imports_a_tracks_preload_once_for_its_cells(tmp_path, tr
     assert value.value.tolist() == [preloaded]
 
 
-@pytest.mark.parametrize("setting, compiled", [(None, 0.0), ("0", 1.0)])
-def test_cells_run_torch_eagerly_unless_the_environment_says_otherwise(tmp_path, setting, compiled):
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_cells_run_torch_eagerly_whatever_the_environment_says(tmp_path, setting):
     """torch.compile hands a cell its function back (worker.EAGER_ENV), through the forkserver, whose preloads
-    load torch's compiler config; TORCH_COMPILE_DISABLE=0 in the driver's environment keeps compiling."""
+    load torch's compiler config, and also where the driver's environment asks for compilation."""
     (tmp_path / "profiles.toml").write_text(profile_header("probe", "compile probe", "toy")
                                             + '[probe.tracks.toye]\ntasks = ["c"]\nreps = 1\n')
     env = {k: v for k, v in os.environ.items() if k != "TORCH_COMPILE_DISABLE"}
@@ -191,7 +191,47 @@ def test_cells_run_torch_eagerly_unless_the_environment_says_otherwise(tmp_path,
                            "--strict", "--store", str(store)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     value = Store(store).query("SELECT m.value FROM runs JOIN metrics m USING (run_id) WHERE m.name = 'compiled'")
-    assert value.value.tolist() == [compiled]
+    assert value.value.tolist() == [0.0]
+
+
+def _processes_with(mark: str) -> list[int]:
+    """Pids of the live processes whose environment holds ``mark`` (what they were started with)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and mark.encode() in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours
+            pass
+    return pids
+
+
+@pytest.mark.parametrize("case", ["nothing left to run", "bad task"])
+def test_a_run_that_runs_no_cell_leaves_no_forkserver_behind(tmp_path, case):
+    """`run` starts the forkserver before it builds the tasks; a run that then stops (a bad task value) or has
+    nothing to do must not leave it importing (here an 8-second preload) after the command returned."""
+    mark = f"run-{os.getpid()}-{case.replace(' ', '-')}"
+    (tmp_path / "profiles.toml").write_text(profile_header("probe", "slow preload", "toy")
+                                            + '[probe.tracks.toys]\ntasks = ["c"]\nreps = 1\n')
+    env = {**os.environ, "TILTBENCH_TEST_MARK": mark, "TILTBENCH_PLUGINS": "toy_track,toy_slow_preload_track",
+           "TILTBENCH_PROFILES": str(tmp_path / "profiles.toml")}
+    store, log = tmp_path / "s.duckdb", tmp_path / "log"
+    cmd = [sys.executable, "-m", "tiltbench.cli", "run", "--profile", "probe", "--no-progress", "--store", str(store)]
+
+    def run(*extra):  # output to a file, not a pipe: a pipe would make this wait for whoever inherited it
+        with open(log, "w") as out:
+            code = subprocess.run([*cmd, *extra], stdout=out, stderr=subprocess.STDOUT, env=env, timeout=120).returncode
+        return code, log.read_text()
+
+    if case == "bad task":
+        code, text = run("--task", "d")
+        assert code == 2 and "bad task 'd'" in text, text
+        assert not store.exists()
+    else:
+        assert run()[0] == 0
+        code, text = run()
+        assert code == 0 and "already stored 1, ok 0, failed 0" in text, text
+    assert _processes_with(f"TILTBENCH_TEST_MARK={mark}") == []
 
 
 def test_a_sweep_starts_one_cell_of_each_track_in_turn():

