@@ -16,9 +16,9 @@ os.environ["TILTBENCH_PROFILES"] = str(HERE / "profiles.toml")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE / "plugins"), os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, str(HERE / "plugins"))
 # Tests that call a track's code in this process run torch as cells do: eagerly (tiltbench.worker.EAGER_ENV)
-from tiltbench.worker import EAGER_ENV  # noqa: E402  (imports no torch)
+from tiltbench.worker import eager_torch  # noqa: E402  (imports no torch)
 
-os.environ.update(EAGER_ENV)
+eager_torch()
 
 # Tests use small tensors: one torch thread avoids oversubscribing the 2 cores (worker processes
 # pin their own thread counts from the profile).

@@ -128,16 +128,16 @@ def cmd_run(args) -> int:
         check_tasks(cells)  # a bad value fails here, before anything starts or runs
     executor = make_executor(args.executor, workers, profile.threads_per_worker, address=args.address,
                              gpus=profile.gpus, cells_per_gpu=profile.cells_per_gpu, memory_gb=profile.memory_limit_gb)
+    planned = {c.content_key for c in cells}
     try:
         if early:
-            if args.force or not {c.content_key for c in cells} <= store.ok_keys():
+            if args.force or not planned <= store.ok_keys():
                 executor.start(cells)
             check_tasks(cells)
         print(f"{len(cells)} cell(s) in profile {profile.name!r} -> {args.store} "
               f"({executor.name} executor, {executor.workers} worker(s))", file=sys.stderr)
         s = sweep(store, cells, executor, force=args.force, show_progress=not args.no_progress)
         # grids: once a task's tuning cells are stored, the selected point's evaluation cells exist
-        planned = {c.content_key for c in cells}
         tuned = [c for c in plan(profile, args.track, args.method, args.task, args.reps, store=store,
                                  build_tasks=False) if c.content_key not in planned] if not s.interrupted else []
         if tuned:
@@ -148,7 +148,7 @@ def cmd_run(args) -> int:
                 setattr(s, name, getattr(s, name) + getattr(s2, name))
             s.interrupted = s2.interrupted
     finally:  # a forkserver still importing (a bad task, nothing left to run) would outlive this command
-        if hasattr(executor, "stop"):
+        if early:
             executor.stop()
     print(f"planned {s.planned}, already stored {s.skipped}, ok {s.ok}, failed {s.failed}"
           + (f", run by another tiltbench run {s.by_others}" if s.by_others else ""), file=sys.stderr)
